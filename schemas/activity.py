@@ -1,0 +1,134 @@
+"""The canonical activity event: touchline's public contract (schema_version 1).
+
+One model per event `type`, all sharing `ActivityBase`; `ActivityEvent` is the discriminated
+union and `activity_adapter` validates raw JSON bytes straight into it. Inbound models ignore
+unknown fields (forward compatibility). Timestamps must carry a timezone and are stored as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+SCHEMA_VERSION = 1
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+OptionalId = Annotated[str | None, Field(default=None, min_length=1, max_length=128)]
+Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+CallOutcome = Literal["connected", "no_answer", "busy", "voicemail", "failed"]
+EmailAction = Literal["sent", "delivered", "opened", "clicked", "replied", "bounced"]
+MeetingStatus = Literal["scheduled", "held", "no_show", "cancelled"]
+DispositionKind = Literal["qualify", "disqualify", "postpone", "archive", "revisit"]
+EVENT_TYPES = ("call", "email", "meeting", "stage_change", "disposition")
+
+
+class ActivityBase(BaseModel):
+    """Fields every activity event carries."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: Id = Field(description="Dedup key: unique per source event (retries reuse it).")
+    tenant: Id
+    occurred_at: AwareDatetime = Field(description="Event time; must carry a timezone.")
+    source: Id = Field(description="simulator, twilio, sendgrid, salesforce, hubspot, ...")
+    rep_id: Id
+    team_id: Id
+    account_id: Id
+    prospect_id: OptionalId = None
+    opportunity_id: OptionalId = None
+    cadence_id: OptionalId = None
+    cadence_step: int | None = Field(default=None, ge=1, le=255)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @property
+    def channel(self) -> str:
+        """The channel of a touch-capable activity, '' for others."""
+        return ""
+
+    @property
+    def is_touch(self) -> bool:
+        """A touch is an outbound rep action: a call attempt, an email sent, a meeting held."""
+        return False
+
+
+class Call(ActivityBase):
+    """A call attempt (outbound) or a received call (inbound)."""
+
+    type: Literal["call"]
+    direction: Literal["outbound", "inbound"] = "outbound"
+    outcome: CallOutcome
+    duration_s: int = Field(default=0, ge=0, le=86_400)
+
+    @property
+    def channel(self) -> str:  # noqa: D102
+        return "call"
+
+    @property
+    def is_touch(self) -> bool:  # noqa: D102
+        return self.direction == "outbound"
+
+
+class Email(ActivityBase):
+    """An email lifecycle step: sent, delivered, opened, clicked, replied or bounced."""
+
+    type: Literal["email"]
+    action: EmailAction
+
+    @property
+    def channel(self) -> str:  # noqa: D102
+        return "email"
+
+    @property
+    def is_touch(self) -> bool:  # noqa: D102
+        return self.action == "sent"
+
+
+class Meeting(ActivityBase):
+    """A meeting status change."""
+
+    type: Literal["meeting"]
+    status: MeetingStatus
+
+    @property
+    def channel(self) -> str:  # noqa: D102
+        return "meeting"
+
+    @property
+    def is_touch(self) -> bool:  # noqa: D102
+        return self.status == "held"
+
+
+class StageChange(ActivityBase):
+    """An opportunity moved from one stage to another (won and lost are stages too)."""
+
+    type: Literal["stage_change"]
+    opportunity_id: Id
+    from_stage: Stage | None = None
+    to_stage: Stage
+
+
+class Disposition(ActivityBase):
+    """A rep's decision about a prospect between the first and the last cadence touch."""
+
+    type: Literal["disposition"]
+    prospect_id: Id
+    disposition: DispositionKind
+
+
+ActivityEvent = Annotated[
+    Call | Email | Meeting | StageChange | Disposition, Field(discriminator="type")
+]
+activity_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
+
+
+def parse_activity(raw: bytes | str) -> ActivityEvent:
+    """Validate one JSON event; raises pydantic.ValidationError naming field and reason."""
+    return activity_adapter.validate_json(raw)

@@ -1,0 +1,288 @@
+"""ClickHouseSink: the only door to ClickHouse. Callers hand it Arrow tables or SQL.
+
+One DSN picks the engine:
+- `chdb:///abs/dir`: the embedded ClickHouse engine in this process (one process per dir);
+- `http://host:8123` / `https://...`: a ClickHouse server;
+- `store://127.0.0.1:PORT`: the embedded engine, through the `touchline store` process that
+  owns the directory (workers, the query CLI and the local panel use this while it runs).
+The same DDL and queries run on all three.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlparse
+
+import orjson
+import pyarrow as pa
+
+from touchline.sinks.errors import SinkUnavailable, SqlError
+
+#: settings for every insert: idempotent retries (same token = same block, dropped)
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+READ_SETTINGS = {"readonly": 2}
+
+
+@dataclass
+class QueryResult:
+    """Rows of a query, with column names and ClickHouse types."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by column name."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def scalar(self) -> Any:
+        """The first column of the first row (None when empty)."""
+        return self.rows[0][0] if self.rows else None
+
+
+class Backend(Protocol):
+    """What the sink needs from an engine."""
+
+    def command(self, sql: str) -> None: ...  # noqa: D102
+
+    def query(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None, readonly: bool
+    ) -> QueryResult: ...
+
+    def insert_arrow(self, table: str, data: pa.Table, token: str | None) -> None: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+
+class ConnectBackend:
+    """clickhouse-connect over chdb (embedded) or HTTP (server)."""
+
+    def __init__(self, dsn: str, username: str = "default", password: str = "") -> None:
+        import clickhouse_connect  # imported here: only this backend needs it
+
+        self._lock = threading.Lock()
+        try:
+            if dsn.startswith("chdb://"):
+                self._client = clickhouse_connect.get_client(dsn=dsn)
+            else:
+                self._client = clickhouse_connect.get_client(
+                    dsn=dsn, username=username, password=password
+                )
+        except Exception as exc:  # connect errors come in many types
+            raise SinkUnavailable(_first_line(exc)) from exc
+
+    def command(self, sql: str) -> None:  # noqa: D102
+        with self._lock, _sql_errors():
+            self._client.command(sql)
+
+    def query(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None = None, readonly: bool = False
+    ) -> QueryResult:
+        with self._lock, _sql_errors():
+            res = self._client.query(
+                sql, parameters=parameters or None, settings=READ_SETTINGS if readonly else None
+            )
+            types = [t.name for t in res.column_types]
+            return QueryResult(list(res.column_names), types, list(res.result_rows))
+
+    def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
+        settings = dict(INSERT_SETTINGS)
+        if token:
+            settings["insert_deduplication_token"] = token
+        with self._lock, _sql_errors():
+            self._client.insert_arrow(table, data, settings=settings)
+
+    def close(self) -> None:  # noqa: D102
+        with self._lock:
+            self._client.close()
+
+
+class StoreBackend:
+    """HTTP client of the `touchline store` process (sinks/store_server.py)."""
+
+    def __init__(self, dsn: str, timeout: float = 60.0) -> None:
+        url = urlparse(dsn)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 28124
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            self._local.conn = conn
+        return conn
+
+    def _post(self, path: str, body: bytes, params: dict[str, str] | None = None) -> bytes:
+        target = path + ("?" + urlencode(params) if params else "")
+        for attempt in (1, 2):  # one retry on a stale keep-alive connection
+            conn = self._conn()
+            try:
+                conn.request("POST", target, body=body)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise SinkUnavailable(
+                        f"the touchline store at {self._host}:{self._port} is not answering "
+                        f"({exc.__class__.__name__}); start it with `touchline up`"
+                    ) from exc
+                continue
+            if resp.status == 200:
+                return data
+            message = orjson.loads(data).get("error", "") if data else resp.reason
+            if resp.status == 503:
+                raise SinkUnavailable(message)
+            raise SqlError(message)
+        raise AssertionError("unreachable")
+
+    def command(self, sql: str) -> None:  # noqa: D102
+        self._post("/command", sql.encode())
+
+    def query(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None = None, readonly: bool = False
+    ) -> QueryResult:
+        body = orjson.dumps(
+            {"sql": sql, "parameters": parameters or {}, "readonly": readonly},
+            default=_json_default,
+        )
+        doc = orjson.loads(self._post("/query", body))
+        rows = [tuple(_revive(v, t) for v, t in zip(r, doc["types"], strict=True))
+                for r in doc["rows"]]
+        return QueryResult(doc["columns"], doc["types"], rows)
+
+    def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, data.schema) as writer:
+            writer.write_table(data)
+        params = {"table": table}
+        if token:
+            params["token"] = token
+        self._post("/insert", sink.getvalue().to_pybytes(), params)
+
+    def close(self) -> None:  # noqa: D102
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+
+
+class ClickHouseSink:
+    """Domain verbs over one ClickHouse engine: schema, inserts, queries."""
+
+    def __init__(self, dsn: str, database: str = "touchline", username: str = "default",
+                 password: str = "") -> None:
+        self.dsn, self.database = dsn, database
+        self._username, self._password = username, password
+        self._backend: Backend | None = None
+
+    @property
+    def backend(self) -> Backend:
+        """The connected engine (connects on first use)."""
+        if self._backend is None:
+            self.start()
+        assert self._backend is not None
+        return self._backend
+
+    def start(self) -> ClickHouseSink:
+        """Connect (the embedded engine opens and locks its directory here)."""
+        if self._backend is None:
+            if self.dsn.startswith("store://"):
+                self._backend = StoreBackend(self.dsn)
+            elif self.dsn.startswith(("chdb://", "http://", "https://", "clickhouse://")):
+                self._backend = ConnectBackend(self.dsn, self._username, self._password)
+            else:
+                raise SinkUnavailable(
+                    f"unsupported ClickHouse DSN {self.dsn!r}: use chdb:///abs/dir, "
+                    "http://host:8123 or store://127.0.0.1:PORT"
+                )
+        return self
+
+    def ensure_schema(self) -> list[str]:
+        """Apply pending migrations (idempotent); returns the versions applied now."""
+        from touchline.sinks.migrations import migrate
+
+        return migrate(self.backend, self.database)
+
+    def table(self, name: str) -> str:
+        """Qualified table name."""
+        return f"{self.database}.{name}"
+
+    def insert(self, table: str, data: pa.Table, token: str | None = None) -> None:
+        """Insert one Arrow block; a retry with the same token is dropped by ClickHouse."""
+        if data.num_rows:
+            self.backend.insert_arrow(self.table(table), data, token)
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None,
+              readonly: bool = True) -> QueryResult:
+        """Run a SELECT (read-only by default) with server-side parameters."""
+        return self.backend.query(sql, parameters, readonly)
+
+    def command(self, sql: str) -> None:
+        """Run DDL or another statement that returns nothing."""
+        self.backend.command(sql)
+
+    def close(self) -> None:
+        """Release the engine (the embedded one unlocks its directory)."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+class _sql_errors:
+    """Map driver exceptions to SqlError with the engine's own first line."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None or isinstance(exc, SqlError | SinkUnavailable):
+            return False
+        text = _first_line(exc)
+        if isinstance(exc, OSError) or "Connection" in type(exc).__name__:
+            raise SinkUnavailable(text) from exc
+        raise SqlError(text) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def _revive(value: Any, ch_type: str) -> Any:
+    """Turn JSON values back into the Python types clickhouse-connect would return."""
+    if value is None:
+        return None
+    if "DateTime" in ch_type and isinstance(value, str):
+        return dt.datetime.fromisoformat(value).replace(tzinfo=None)
+    if ch_type.startswith("Date") and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def encode_result(result: QueryResult) -> bytes:
+    """Serialise a QueryResult for the store's HTTP answer."""
+    return orjson.dumps(
+        {"columns": result.columns, "types": result.types, "rows": result.rows},
+        default=_json_default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME,
+    )

@@ -1,0 +1,13 @@
+"""Errors the sink raises, so callers can tell 'retry later' from 'your SQL is wrong'."""
+
+
+class SinkError(Exception):
+    """Base of sink errors."""
+
+
+class SinkUnavailable(SinkError):
+    """The engine cannot be reached or opened right now: retry with back-off."""
+
+
+class SqlError(SinkError):
+    """ClickHouse rejected the statement (syntax, unknown column, readonly, ...)."""

@@ -1,0 +1,105 @@
+"""The one settings object: every runtime knob, read from env (TOUCHLINE_*) or .env.
+
+`TOUCHLINE_KAFKA__BOOTSTRAP=127.0.0.1:9092` sets `settings.kafka.bootstrap`, and so on.
+Build it once at the edge with `get_settings()` and pass parts of it inward.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    """Broker address, topic names and partition counts."""
+
+    bootstrap: str = "127.0.0.1:29092"
+    raw_topic: str = "activities.raw"
+    activities_topic: str = "activities"
+    dlq_topic: str = "activities.dlq"
+    partitions: int = Field(4, ge=1, le=256)
+    replication_factor: int = Field(1, ge=1)
+    #: retention of raw and internal topics; short on the embedded broker (it keeps all in RAM)
+    retention_ms: int = 6 * 3600 * 1000
+    embedded: bool = True
+    #: what the embedded broker binds to
+    embedded_port: int = 29092
+
+
+class ClickHouseSettings(BaseModel):
+    """Where rows go: `chdb:///dir` (embedded engine), `http://host:8123` (server) or
+    `store://127.0.0.1:PORT` (the embedded engine, through the process that owns it)."""
+
+    dsn: str = ""
+    database: str = "touchline"
+    username: str = "default"
+    password: SecretStr = SecretStr("")
+    #: the embedded store's HTTP port (the process that owns the chdb directory)
+    store_port: int = 28124
+
+
+class PipelineSettings(BaseModel):
+    """Semantics of the stream: batching, lateness, dedup."""
+
+    #: raw messages taken per validation batch, and the longest a batch waits
+    batch_messages: int = Field(2000, ge=1)
+    batch_seconds: float = Field(0.5, gt=0, le=10)
+    #: events older than (watermark - allowed lateness) go to the DLQ as `late`
+    allowed_lateness_s: int = 7 * 24 * 3600
+    #: events further in the future than this (vs the wall clock) go to the DLQ as `future`
+    max_future_skew_s: int = 15 * 60
+    #: a raw message larger than this goes to the DLQ as `too_large`
+    max_message_bytes: int = 4 * 1024 * 1024
+    #: one event (one line) larger than this goes to the DLQ as `too_large`
+    max_event_bytes: int = 64 * 1024
+    #: stage name -> closed? (won and lost are stages too)
+    closed_stages: tuple[str, ...] = ("won", "lost", "closed_won", "closed_lost")
+
+
+class WebSettings(BaseModel):
+    """The local control panel and webhook ingest HTTP servers."""
+
+    host: str = "127.0.0.1"
+    panel_port: int = 28501
+    ingest_port: int = 28080
+    max_body_bytes: int = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """All of touchline's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOUCHLINE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path(".touchline")
+    tenant: str = "acme"
+    worker_id: str = "worker-1"
+    faust_app_id: str = "touchline"
+    log_level: str = "warning"
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    web: WebSettings = WebSettings()
+
+    def clickhouse_dsn(self) -> str:
+        """The DSN to use: the configured one, or the embedded engine under data_dir."""
+        if self.clickhouse.dsn:
+            return self.clickhouse.dsn
+        return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    def store_url(self) -> str:
+        """The embedded store's query/insert endpoint (used while it owns the data dir)."""
+        return f"store://127.0.0.1:{self.clickhouse.store_port}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return Settings()
