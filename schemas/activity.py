@@ -22,7 +22,8 @@ CallOutcome = Literal["connected", "no_answer", "busy", "voicemail", "failed"]
 EmailAction = Literal["sent", "delivered", "opened", "clicked", "replied", "bounced"]
 MeetingStatus = Literal["scheduled", "held", "no_show", "cancelled"]
 DispositionKind = Literal["qualify", "disqualify", "postpone", "archive", "revisit"]
-EVENT_TYPES = ("call", "email", "meeting", "stage_change", "disposition")
+LeadStatus = Literal["created", "assigned"]
+EVENT_TYPES = ("call", "email", "meeting", "stage_change", "disposition", "lead")
 
 
 class ActivityBase(BaseModel):
@@ -123,8 +124,16 @@ class Disposition(ActivityBase):
     disposition: DispositionKind
 
 
+class Lead(ActivityBase):
+    """A new lead (prospect) arrived and was assigned to a rep: the speed-to-lead clock starts."""
+
+    type: Literal["lead"]
+    prospect_id: Id
+    status: LeadStatus = "created"
+
+
 ActivityEvent = Annotated[
-    Call | Email | Meeting | StageChange | Disposition, Field(discriminator="type")
+    Call | Email | Meeting | StageChange | Disposition | Lead, Field(discriminator="type")
 ]
 activity_adapter: TypeAdapter[ActivityEvent] = TypeAdapter(ActivityEvent)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from touchline.schemas.activity import EVENT_TYPES
 from touchline.schemas.dead_letter import Reason
 
 
@@ -23,4 +24,4 @@ def describe(exc: ValidationError) -> tuple[Reason, str]:
 
 
 def _is_union_tag(part: object) -> bool:
-    return part in ("call", "email", "meeting", "stage_change", "disposition")
+    return part in EVENT_TYPES

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS {db}.activities
     from_stage      LowCardinality(String),
     to_stage        LowCardinality(String),
     disposition     LowCardinality(String),
+    lead_status     LowCardinality(String),
     schema_version  UInt8,
     ingested_at     DateTime64(3, 'UTC'),
     kafka_partition UInt16,
