@@ -30,8 +30,11 @@ class KafkaSettings(BaseModel):
 
 
 class ClickHouseSettings(BaseModel):
-    """Where rows go: `chdb:///dir` (embedded engine), `http://host:8123` (server) or
-    `store://127.0.0.1:PORT` (the embedded engine, through the process that owns it)."""
+    """Where rows go.
+
+    `chdb:///dir` (embedded engine), `http://host:8123` (server) or `store://127.0.0.1:PORT`
+    (the embedded engine, through the process that owns it).
+    """
 
     dsn: str = ""
     database: str = "touchline"

@@ -1,0 +1,98 @@
+"""Row dicts -> Arrow tables with the exact column types of the ClickHouse tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+from touchline.schemas.activity_row import ACTIVITY_COLUMNS
+
+_TS = pa.timestamp("ms", tz="UTC")
+_ARROW_TYPES = {
+    "str": pa.string(),
+    "ts": _TS,
+    "u8": pa.uint8(),
+    "u16": pa.uint16(),
+    "u32": pa.uint32(),
+    "u64": pa.uint64(),
+    "i32": pa.int32(),
+    "i64": pa.int64(),
+    "f64": pa.float64(),
+    "ts?": _TS,
+    "f64?": pa.float64(),
+}
+
+STAGE_VISIT_COLUMNS = {
+    "tenant": "str",
+    "opportunity_id": "str",
+    "account_id": "str",
+    "rep_id": "str",
+    "team_id": "str",
+    "stage": "str",
+    "entered_at": "ts",
+    "entered_event_id": "str",
+    "exited_at": "ts?",
+    "next_stage": "str",
+    "dwell_s": "f64?",
+    "version": "u64",
+}
+OPPORTUNITY_STATE_COLUMNS = {
+    "tenant": "str",
+    "opportunity_id": "str",
+    "account_id": "str",
+    "rep_id": "str",
+    "team_id": "str",
+    "current_stage": "str",
+    "stage_entered_at": "ts",
+    "first_seen_at": "ts",
+    "stage_changes": "u32",
+    "is_closed": "u8",
+    "version": "u64",
+}
+DEAD_LETTER_COLUMNS = {
+    "failed_at": "ts",
+    "reason": "str",
+    "error": "str",
+    "source_topic": "str",
+    "partition": "i32",
+    "offset": "i64",
+    "line_no": "u32",
+    "origin": "str",
+    "event_id": "str",
+    "tenant": "str",
+    "payload": "str",
+    "payload_encoding": "str",
+    "payload_bytes": "u64",
+    "dlq_partition": "u16",
+    "dlq_offset": "u64",
+}
+METRIC_COLUMNS = {
+    "ts": "ts",
+    "worker": "str",
+    "topic": "str",
+    "partition": "u16",
+    "messages": "u64",
+    "events_in": "u64",
+    "accepted": "u64",
+    "duplicates": "u64",
+    "rejected": "u64",
+    "committed": "i64",
+    "highwater": "i64",
+    "lag": "i64",
+    "max_event_time": "ts",
+}
+
+
+def arrow_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> pa.Table:
+    """Columnar conversion in the table's column order (one pass per column)."""
+    arrays = [
+        pa.array([row[name] for row in rows], type=_ARROW_TYPES[kind])
+        for name, kind in columns.items()
+    ]
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def activities_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    """Arrow block for the `activities` table."""
+    return arrow_table(rows, ACTIVITY_COLUMNS)

@@ -1,0 +1,103 @@
+"""`touchline store`: the one process that owns the embedded ClickHouse directory.
+
+chdb allows one process per data directory, so in embedded mode this process opens it and
+every other process (workers, `touchline query`, the local panel) reaches the same data over a
+small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
+
+- `POST /query`   {"sql", "parameters", "readonly"} -> {"columns", "types", "rows"}
+- `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
+- `POST /command` body: SQL (DDL)
+- `GET  /ping`
+- `POST /outage?seconds=N` (only with `allow_fault_injection`): answer 503 to inserts and
+  queries for N seconds, to test that workers back off and lose nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import pyarrow as pa
+from aiohttp import web
+from touchline.sinks.clickhouse import ClickHouseSink, encode_result
+from touchline.sinks.errors import SinkUnavailable, SqlError
+
+log = logging.getLogger(__name__)
+
+
+def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.Application:
+    """The store's HTTP app around a started sink that owns the engine."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
+    outage_until = [0.0]
+
+    async def run(fn, *args):  # noqa: ANN001, ANN002, ANN202
+        if time.monotonic() < outage_until[0]:
+            raise SinkUnavailable("injected outage: ClickHouse is unavailable")
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+    def failure(exc: Exception) -> web.Response:
+        status = 503 if isinstance(exc, SinkUnavailable) else 400
+        return web.json_response({"error": str(exc)}, status=status)
+
+    async def ping(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "dsn": sink.dsn})
+
+    async def query(request: web.Request) -> web.Response:
+        try:
+            doc = orjson.loads(await request.read())
+            result = await run(sink.query, doc["sql"], doc.get("parameters") or None,
+                               bool(doc.get("readonly", True)))
+        except (SqlError, SinkUnavailable) as exc:
+            return failure(exc)
+        except (ValueError, KeyError) as exc:
+            return failure(SqlError(f"bad query request: {exc}"))
+        return web.Response(body=encode_result(result), content_type="application/json")
+
+    async def insert(request: web.Request) -> web.Response:
+        table = request.query.get("table", "")
+        token = request.query.get("token") or None
+        try:
+            data = pa.ipc.open_stream(await request.read()).read_all()
+            await run(sink.backend.insert_arrow, table, data, token)
+        except (SqlError, SinkUnavailable) as exc:
+            return failure(exc)
+        except pa.ArrowInvalid as exc:
+            return failure(SqlError(f"bad Arrow body: {exc}"))
+        return web.json_response({"rows": data.num_rows})
+
+    async def command(request: web.Request) -> web.Response:
+        try:
+            await run(sink.command, (await request.read()).decode())
+        except (SqlError, SinkUnavailable) as exc:
+            return failure(exc)
+        return web.json_response({"ok": True})
+
+    async def outage(request: web.Request) -> web.Response:
+        seconds = float(request.query.get("seconds", "60"))
+        outage_until[0] = time.monotonic() + seconds
+        log.warning("fault injection: outage for %.0fs", seconds)
+        return web.json_response({"outage_s": seconds})
+
+    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app.router.add_get("/ping", ping)
+    app.router.add_post("/query", query)
+    app.router.add_post("/insert", insert)
+    app.router.add_post("/command", command)
+    if allow_fault_injection:
+        app.router.add_post("/outage", outage)
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(executor.shutdown))
+    return app
+
+
+def serve(sink: ClickHouseSink, port: int, allow_fault_injection: bool = False) -> None:
+    """Run the store until SIGINT/SIGTERM; the engine is closed (unlocked) on the way out."""
+    sink.start()
+    sink.ensure_schema()
+    try:
+        web.run_app(make_app(sink, allow_fault_injection), host="127.0.0.1", port=port,
+                    print=None, access_log=None, handle_signals=True, shutdown_timeout=5)
+    finally:
+        sink.close()

@@ -1,0 +1,45 @@
+"""report_progress: a timer, not a stream: every second, the worker's counters and lag.
+
+Emits: nothing.
+Side effects: one `pipeline_metrics` row per (topic, partition) this worker touched, with
+messages/events since the last report, position, highwater and lag (ops dashboard, demo).
+"""
+
+from __future__ import annotations
+
+from touchline.sinks.rows import METRIC_COLUMNS, arrow_table
+from touchline.streams import progress, writer
+from touchline.streams.app import app
+
+from touchline.settings import get_settings
+
+
+def _highwater(topic: str, partition: int) -> int:
+    from faust.types import TP
+
+    try:
+        return int(app.consumer.highwater(TP(topic, partition)) or 0)
+    except Exception:  # consumer not assigned yet
+        return 0
+
+
+@app.timer(interval=1.0)
+async def report_progress() -> None:  # noqa: D103
+    worker = get_settings().worker_id
+    counters = progress.drain()
+    now = writer.now_ms()
+    rows = []
+    for (topic, partition), position in sorted(progress.positions.items()):
+        counts = counters.get((topic, partition), {})
+        highwater = _highwater(topic, partition)
+        rows.append({
+            "ts": now, "worker": worker, "topic": topic, "partition": partition,
+            "messages": counts.get("messages", 0), "events_in": counts.get("events_in", 0),
+            "accepted": counts.get("accepted", 0), "duplicates": counts.get("duplicates", 0),
+            "rejected": counts.get("rejected", 0), "committed": position,
+            "highwater": highwater, "lag": max(highwater - position, 0),
+            "max_event_time": progress.event_time.get((topic, partition), 0),
+        })
+    if rows:
+        table = arrow_table(rows, METRIC_COLUMNS)
+        await writer.write(lambda sink: sink.insert("pipeline_metrics", table), "metrics")

@@ -1,0 +1,45 @@
+"""The faust.App, nothing else. Broker and tuning come from settings in the on_configured hook.
+
+Agents live in streams/agents/, one per file, found by autodiscovery; importing this module
+reads no environment and opens no connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+app = faust.App(
+    "touchline",
+    autodiscover=["touchline.streams.agents"],
+    origin="touchline.streams",
+)
+
+
+@app.on_configured.connect
+def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
+    """Fill broker URL, app id and tuning from the one settings object."""
+    from touchline.settings import get_settings
+
+    settings = get_settings()
+    conf.id = settings.faust_app_id
+    conf.broker = f"kafka://{settings.kafka.bootstrap}"
+    conf.store = "memory://"
+    conf.topic_partitions = settings.kafka.partitions
+    conf.topic_replication_factor = settings.kafka.replication_factor
+    conf.topic_allow_declare = True
+    conf.web_enabled = False
+    conf.consumer_auto_offset_reset = "earliest"
+    # offsets: committed in batches (noida-db rewrites its store on every commit)
+    conf.broker_commit_every = 10_000
+    conf.broker_commit_interval = 1.0
+    conf.broker_session_timeout = 10.0
+    conf.broker_heartbeat_interval = 1.0
+    conf.broker_rebalance_timeout = 30.0
+    conf.stream_buffer_maxsize = 16_384
+    conf.consumer_max_fetch_size = 4 * 1024 * 1024
+    conf.producer_max_request_size = settings.pipeline.max_message_bytes + 1024 * 1024
+    conf.producer_acks = -1
+    conf.table_cleanup_interval = 60.0
+    conf.worker_redirect_stdouts = False

@@ -1,0 +1,166 @@
+"""What record_activities does with one message of rows: dedup, lateness, stage visits.
+
+`record_batch` is pure apart from the stage-history mapping it is given (a Faust table in
+the worker, a dict in unit tests); the ClickHouse writes it plans run later via `write`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from touchline.schemas.dead_letter import DeadLetter
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.rows import (
+    OPPORTUNITY_STATE_COLUMNS,
+    STAGE_VISIT_COLUMNS,
+    activities_table,
+    arrow_table,
+)
+from touchline.streams import writer
+from touchline.streams.dedup import DedupWindow
+from touchline.streams.dwell import Change, add_change, visits
+
+from touchline.settings import PipelineSettings
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one message, and the inserts that make it durable."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    stage_visit_rows: list[dict[str, Any]] = field(default_factory=list)
+    opportunity_rows: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    duplicates: int = 0
+    events_in: int = 0
+    watermark: int = 0
+    token: str = ""
+
+    def write(self, sink: ClickHouseSink) -> None:
+        """Stage data first, activities last: a crash before the last insert replays it all."""
+        sink.insert("stage_visits", arrow_table(self.stage_visit_rows, STAGE_VISIT_COLUMNS),
+                    f"{self.token}:visits")
+        sink.insert("opportunity_state",
+                    arrow_table(self.opportunity_rows, OPPORTUNITY_STATE_COLUMNS),
+                    f"{self.token}:opps")
+        sink.insert("activities", activities_table(self.rows), f"{self.token}:activities")
+
+
+def record_batch(
+    rows: list[dict[str, Any]],
+    window: DedupWindow,
+    watermark: int,
+    rules: PipelineSettings,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    stage_history: MutableMapping[str, list[Change]] | None = None,
+    now_ms: int | None = None,
+) -> BatchResult:
+    """Decide each row (accept, duplicate, late) and plan the writes."""
+    now = now_ms if now_ms is not None else writer.now_ms()
+    result = BatchResult(events_in=len(rows), watermark=watermark,
+                         token=f"{topic}:{partition}:{offset}")
+    cutoff = watermark - rules.allowed_lateness_s * 1000 if watermark else None
+    for row in rows:
+        event_id, occurred = row["event_id"], row["occurred_at"]
+        if event_id in window:
+            result.duplicates += 1
+            continue
+        if cutoff is not None and occurred < cutoff:
+            result.dead_letters.append(_late(row, watermark, rules, topic, partition, offset))
+            continue
+        window.add(event_id, occurred)
+        row["ingested_at"], row["kafka_partition"], row["kafka_offset"] = now, partition, offset
+        result.rows.append(row)
+        result.watermark = max(result.watermark, occurred)
+    if stage_history is not None:
+        _stage_changes(result, stage_history, rules, now)
+    return result
+
+
+def _late(row: dict[str, Any], watermark: int, rules: PipelineSettings, topic: str,
+          partition: int, offset: int) -> DeadLetter:
+    behind_s = (watermark - row["occurred_at"]) / 1000
+    return DeadLetter.of(
+        orjson.dumps(row), "late",
+        f"occurred_at is {behind_s:.0f}s behind the watermark; allowed lateness is "
+        f"{rules.allowed_lateness_s}s (pipeline.allowed_lateness_s): replay it as a backfill",
+        source_topic=topic, partition=partition, offset=offset,
+        event_id=row["event_id"], tenant=row["tenant"],
+    )
+
+
+def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change]],
+                   rules: PipelineSettings, now: int) -> None:
+    touched: dict[str, list[Change]] = {}
+    for row in result.rows:
+        if row["type"] != "stage_change":
+            continue
+        key = f"{row['tenant']}|{row['opportunity_id']}"
+        change = [row["occurred_at"], row["event_id"], row["from_stage"], row["to_stage"],
+                  row["account_id"], row["rep_id"], row["team_id"]]
+        merged, is_new = add_change(list(touched.get(key) or history.get(key) or []), change)
+        if is_new:
+            history[key] = merged
+        touched[key] = merged  # rewritten even if not new: a replay must restore the rows
+    for key, changes in touched.items():
+        tenant, opportunity_id = key.split("|", 1)
+        latest = changes[-1]
+        account, rep, team = latest[4], latest[5], latest[6]
+        for visit in visits(changes):
+            result.stage_visit_rows.append({
+                "tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
+                "rep_id": rep, "team_id": team, "stage": visit.stage,
+                "entered_at": visit.entered_ms, "entered_event_id": visit.entered_event_id,
+                "exited_at": visit.exited_ms, "next_stage": visit.next_stage,
+                "dwell_s": visit.dwell_s, "version": now,
+            })
+        result.opportunity_rows.append({
+            "tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
+            "rep_id": rep, "team_id": team, "current_stage": latest[3],
+            "stage_entered_at": latest[0], "first_seen_at": changes[0][0],
+            "stage_changes": len(changes), "is_closed": int(latest[3] in rules.closed_stages),
+            "version": now,
+        })
+
+
+class PartitionWindows:
+    """Dedup windows per partition, loaded from ClickHouse on first use after (re)assignment."""
+
+    def __init__(self) -> None:
+        self._windows: dict[int, DedupWindow] = {}
+
+    async def get(self, partition: int, cutoff_ms: int | None = None) -> DedupWindow:
+        """The partition's window, reading accepted ids back from ClickHouse if needed."""
+        window = self._windows.get(partition)
+        if window is None:
+            window = DedupWindow()
+            rows = await writer.write(
+                lambda sink: load_accepted(sink, partition, cutoff_ms), "dedup reload"
+            )
+            window.load(rows)
+            self._windows[partition] = window
+        return window
+
+    def forget(self, partition: int) -> None:
+        """Drop a partition's window (it moved to another worker)."""
+        self._windows.pop(partition, None)
+
+
+def load_accepted(sink: ClickHouseSink, partition: int,
+                  cutoff_ms: int | None) -> list[tuple[str, int]]:
+    """(event_id, occurred_ms) of rows accepted from one partition, newer than the cutoff."""
+    sql = (
+        f"SELECT event_id, toUnixTimestamp64Milli(occurred_at) FROM {sink.table('activities')} "
+        "WHERE kafka_partition = {p:UInt16}"
+    )
+    params: dict[str, Any] = {"p": partition}
+    if cutoff_ms is not None:
+        sql += " AND occurred_at >= fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')"
+        params["cutoff"] = cutoff_ms
+    return [(r[0], int(r[1])) for r in sink.query(sql, params, readonly=True).rows]

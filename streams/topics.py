@@ -1,0 +1,29 @@
+"""Every topic, declared once. Values are raw bytes: agents parse them at the edge.
+
+- raw_activity_topic ("activities.raw"): canonical events from outside, one JSON event per
+  message or a batch (JSONL, or a JSON array).
+- activity_topic ("activities"): validated, normalised rows, one JSON array of rows per message,
+  all rows of one message on the partition of their account (crc32(tenant|account) % N).
+- dead_letter_topic ("activities.dlq"): DeadLetter envelopes (schemas/dead_letter.py).
+"""
+
+from __future__ import annotations
+
+from touchline.streams.app import app
+
+from touchline.settings import get_settings
+
+_kafka = get_settings().kafka
+
+raw_activity_topic = app.topic(
+    _kafka.raw_topic, value_serializer="raw", key_serializer="raw", partitions=_kafka.partitions
+)
+activity_topic = app.topic(
+    _kafka.activities_topic,
+    value_serializer="raw",
+    key_serializer="raw",
+    partitions=_kafka.partitions,
+)
+dead_letter_topic = app.topic(
+    _kafka.dlq_topic, value_serializer="raw", key_serializer="raw", partitions=_kafka.partitions
+)

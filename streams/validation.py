@@ -1,0 +1,97 @@
+"""Validate one raw message's events: good rows per activities partition, and dead letters.
+
+Pure (no I/O), so the agent stays small and this is unit-testable without a broker.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from touchline.schemas.activity import activity_adapter
+from touchline.schemas.activity_row import activity_row
+from touchline.schemas.dead_letter import DeadLetter
+from touchline.schemas.errors import describe
+from touchline.streams.partitioning import partition_for
+from touchline.streams.raw_batches import UnsplittableMessage, split_events
+
+from touchline.settings import PipelineSettings
+
+
+@dataclass
+class Validated:
+    """What one or more raw messages became."""
+
+    rows_by_partition: dict[int, list[dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    events_in: int = 0
+
+
+def validate_message(
+    raw: bytes,
+    out: Validated,
+    *,
+    topic: str,
+    partition: int,
+    offset: int,
+    origin: str,
+    partitions: int,
+    rules: PipelineSettings,
+    now_ms: int,
+) -> None:
+    """Add the message's events to `out` (rows by target partition, or dead letters)."""
+    where = {"source_topic": topic, "partition": partition, "offset": offset, "origin": origin}
+    if len(raw) > rules.max_message_bytes:
+        out.events_in += 1
+        out.dead_letters.append(
+            DeadLetter.of(
+                raw[:65536], "too_large",
+                f"message is {len(raw)} bytes; the limit is {rules.max_message_bytes} "
+                "(pipeline.max_message_bytes): split it into smaller batches",
+                **where,
+            )
+        )
+        return
+    try:
+        lines = list(split_events(raw))
+    except UnsplittableMessage as exc:
+        out.events_in += 1
+        out.dead_letters.append(DeadLetter.of(raw, "invalid_json", str(exc), **where))
+        return
+    max_future = now_ms + rules.max_future_skew_s * 1000
+    for line_no, data in lines:
+        out.events_in += 1
+        at = dict(where, line_no=line_no)
+        if len(data) > rules.max_event_bytes:
+            out.dead_letters.append(
+                DeadLetter.of(
+                    data[:65536], "too_large",
+                    f"event is {len(data)} bytes; the limit is {rules.max_event_bytes}",
+                    **at,
+                )
+            )
+            continue
+        try:
+            event = activity_adapter.validate_json(data)
+        except ValidationError as exc:
+            reason, error = describe(exc)
+            out.dead_letters.append(DeadLetter.of(data, reason, error, **at))
+            continue
+        row = activity_row(event)
+        if row["occurred_at"] > max_future:
+            out.dead_letters.append(
+                DeadLetter.of(
+                    data, "future",
+                    f"occurred_at {event.occurred_at.isoformat()} is more than "
+                    f"{rules.max_future_skew_s}s ahead of the clock: check the source's clock "
+                    "and timezone",
+                    event_id=event.event_id, tenant=event.tenant, **at,
+                )
+            )
+            continue
+        target = partition_for(event.tenant, event.account_id, partitions)
+        out.rows_by_partition[target].append(row)
