@@ -1,0 +1,154 @@
+"""Salesforce Change Data Capture event messages -> stage changes, calls, emails, meetings.
+
+Salesforce does not push CDC over HTTP: a relay (a Pub/Sub API or CometD subscriber) POSTs
+each event message, as documented in "Change Event Message Structure" ({"data": {"schema",
+"payload": {"ChangeEventHeader", fields...}, "event": {"replayId"}}, "channel"}), or a JSON
+array of them, or the bare payload. One change event may name several recordIds: each record
+gives one canonical event, event_id `salesforce:<transactionKey>:<sequenceNumber>:<recordId>`.
+
+- Opportunity CREATE, or UPDATE with StageName in changedFields -> `stage_change`.
+- Task CREATE with TaskSubtype Call -> `call`; TaskSubtype Email -> `email` sent.
+- Event CREATE -> `meeting` scheduled.
+- GAP_* and *_OVERFLOW events carry no field values: they are returned as notices (recorded in
+  the DLQ as `unmappable` with the gap's entity, type and record ids, for a re-read), never
+  dropped. Other changes are counted in `skipped`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from touchline.schemas.vendors import MapContext, Mapped, MappingError, base_event, ms_to_datetime
+
+SOURCE = "salesforce"
+_DISPOSITIONS = (
+    ("voicemail", "voicemail"),
+    ("left message", "voicemail"),
+    ("no answer", "no_answer"),
+    ("busy", "busy"),
+    ("fail", "failed"),
+)
+
+
+def parse_messages(body: str) -> list[dict[str, Any]]:
+    """The change-event payloads in the body (one message, an array, or bare payloads)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MappingError(f"invalid JSON: {exc}") from exc
+    items = doc if isinstance(doc, list) else [doc]
+    payloads = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise MappingError("a change event message must be a JSON object")
+        if isinstance(item.get("data"), dict):
+            payload = item["data"].get("payload")
+        else:
+            payload = item.get("payload", item)
+        if not isinstance(payload, dict) or not isinstance(payload.get("ChangeEventHeader"), dict):
+            raise MappingError("ChangeEventHeader missing: not a Change Data Capture event")
+        payloads.append(payload)
+    return payloads
+
+
+def call_outcome(disposition: str) -> str:
+    """Canonical outcome from a free-text CallDisposition (default: connected)."""
+    text = disposition.lower()
+    return next((out for word, out in _DISPOSITIONS if word in text), "connected")
+
+
+def _plan(header: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Which canonical type each record of this change event becomes ('' = none)."""
+    entity, change = header.get("entityName"), header.get("changeType")
+    changed = header.get("changedFields") or []
+    if entity == "Opportunity" and payload.get("StageName") and (
+        change == "CREATE" or (change == "UPDATE" and "StageName" in changed)
+    ):
+        return "stage_change"
+    if entity == "Task" and change == "CREATE":
+        return {"Call": "call", "Email": "email"}.get(str(payload.get("TaskSubtype")), "")
+    if entity == "Event" and change == "CREATE":
+        return "meeting"
+    return ""
+
+
+def _map_record(
+    record_id: str, type_: str, header: dict[str, Any], payload: dict[str, Any], ctx: MapContext
+) -> dict[str, Any]:
+    ids = ctx.identities
+    owner = payload.get("OwnerId") or header.get("commitUser")
+    rep = ids.rep("salesforce", owner or "?")
+    common = {
+        "event_id": f"salesforce:{header['transactionKey']}:{header.get('sequenceNumber', 0)}"
+        f":{record_id}",
+        "source": SOURCE,
+        "occurred_at": ms_to_datetime(header.get("commitTimestamp")),
+        "rep_id": rep.rep_id,
+        "team_id": rep.team_id,
+    }
+    if type_ == "stage_change":
+        opp_id, account_id, _owner = ids.opportunity("salesforce", record_id)
+        if payload.get("AccountId"):
+            account_id = ids.account("salesforce", payload["AccountId"])
+        event = base_event(
+            ctx, type_=type_, opportunity_id=opp_id,
+            account_id=account_id or ids.unknown_for("salesforce_opportunity", record_id),
+            **common,
+        )
+        event["to_stage"] = str(payload["StageName"])[:64]
+        return event
+    prospect_id, account_id = None, None
+    if payload.get("WhoId"):
+        party, _ = ids.prospect("salesforce", payload["WhoId"])
+        prospect_id, account_id = party.prospect_id, party.account_id
+    if payload.get("AccountId"):
+        account_id = ids.account("salesforce", payload["AccountId"])
+    elif payload.get("WhatId") and str(payload["WhatId"]).startswith("001"):
+        account_id = ids.account("salesforce", payload["WhatId"])
+    event = base_event(
+        ctx, type_=type_, prospect_id=prospect_id,
+        account_id=account_id or ids.unknown_for("salesforce_record", record_id), **common,
+    )
+    if type_ == "call":
+        inbound = str(payload.get("CallType", "")).lower() == "inbound"
+        event.update(
+            direction="inbound" if inbound else "outbound",
+            outcome=call_outcome(str(payload.get("CallDisposition") or "")),
+            duration_s=max(0, min(int(payload.get("CallDurationInSeconds") or 0), 86_400)),
+        )
+    elif type_ == "email":
+        event["action"] = "sent"
+    else:
+        event["status"] = "scheduled"
+    return event
+
+
+def map_request(body: str, ctx: MapContext) -> Mapped:
+    """Map one relayed POST (one or several change event messages)."""
+    out = Mapped()
+    for payload in parse_messages(body):
+        header = payload["ChangeEventHeader"]
+        change = str(header.get("changeType", ""))
+        entity = str(header.get("entityName", "?"))
+        record_ids = [str(r) for r in header.get("recordIds") or []]
+        if change.startswith("GAP_") or change.endswith("_OVERFLOW"):
+            out.notices.append((
+                change.lower(),
+                f"salesforce {change} on {entity} records {record_ids or '(all)'} "
+                f"transactionKey={header.get('transactionKey')}: re-read these records",
+            ))
+            continue
+        type_ = _plan(header, payload)
+        if not type_:
+            out.skipped[f"{entity}:{change}"] += len(record_ids) or 1
+            continue
+        if not header.get("transactionKey") or not record_ids:
+            out.rejects.append((payload, "transactionKey and recordIds are required"))
+            continue
+        for record_id in record_ids:
+            try:
+                out.events.append(_map_record(record_id, type_, header, payload, ctx))
+            except (MappingError, ValueError) as exc:
+                out.rejects.append((payload, f"record {record_id}: {exc}"))
+    return out
