@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from touchline.webhooks.config import WebhookSettings
+
 
 class KafkaSettings(BaseModel):
     """Broker address, topic names and partition counts."""
@@ -90,6 +92,7 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     pipeline: PipelineSettings = PipelineSettings()
     web: WebSettings = WebSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     def clickhouse_dsn(self) -> str:
         """The DSN to use: the configured one, or the embedded engine under data_dir."""

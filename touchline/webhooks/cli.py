@@ -1,0 +1,49 @@
+"""`touchline serve`: run the webhook ingest HTTP server (mounted by touchline/cli.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Bind address (default: settings.web.host).")
+@click.option("--port", type=int, default=None, help="Port (default: settings.web.ingest_port).")
+def serve(host: str | None, port: int | None) -> None:
+    """Accept vendor webhooks and store each request on raw.<source> before answering 2xx."""
+    from touchline.settings import get_settings
+
+    settings = get_settings()
+    web = settings.web.model_copy(
+        update={k: v for k, v in (("host", host), ("ingest_port", port)) if v is not None}
+    )
+    settings = settings.model_copy(update={"web": web})
+    configured = [
+        s for s, secret in (
+            ("twilio", settings.webhooks.twilio_auth_token),
+            ("sendgrid", settings.webhooks.sendgrid_public_key),
+            ("salesforce", settings.webhooks.salesforce_relay_token),
+            ("hubspot", settings.webhooks.hubspot_client_secret),
+            ("outreach", settings.webhooks.outreach_secret),
+        ) if secret.get_secret_value()
+    ]
+    if not configured:
+        raise click.ClickException(
+            "no vendor secret is configured: set e.g. TOUCHLINE_WEBHOOKS__TWILIO_AUTH_TOKEN "
+            "(see touchline/webhooks/README.md)"
+        )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(message)s")
+    click.echo(
+        f"touchline serve: http://{web.host}:{web.ingest_port}/webhooks/<source> "
+        f"(enabled: {', '.join(configured)}); broker {settings.kafka.bootstrap}"
+    )
+    try:
+        from touchline.webhooks.server import run_ingest_server
+
+        asyncio.run(run_ingest_server(settings))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {web.host}:{web.ingest_port}: {exc}") from exc

@@ -1,0 +1,321 @@
+"""`touchline serve`: one POST endpoint per vendor; a request is answered 2xx only once stored.
+
+POST /webhooks/<source>  (twilio, sendgrid, salesforce, hubspot, outreach)
+  413 body over settings.web.max_body_bytes     401 signature header missing / stale timestamp
+  403 bad signature, or the source has no secret configured
+  400 body is not what the vendor sends (broken form / JSON, not UTF-8)
+  503 the broker did not acknowledge the write in time (vendors that retry will retry)
+  200 the request is on `raw.<source>` (acks=all), as a JSON Envelope
+GET /metrics: per-source counters (JSON); GET /healthz: liveness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from touchline.schemas.vendors import MappingError, hubspot, outreach, salesforce, sendgrid, twilio
+from touchline.settings import Settings
+from touchline.webhooks import signatures
+from touchline.webhooks.config import SOURCES, WebhookSettings
+from touchline.webhooks.envelope import KEPT_HEADERS, Envelope
+
+log = logging.getLogger(__name__)
+
+
+COUNTERS: web.AppKey[dict[str, Counter[str]]] = web.AppKey("counters", dict)
+
+
+class Producer(Protocol):
+    """The part of aiokafka's AIOKafkaProducer the server uses."""
+
+    async def send_and_wait(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None
+    ) -> Any:
+        """Send and wait for the broker's acknowledgement."""
+
+
+class Rejected(Exception):
+    """A request refused before it reaches the broker."""
+
+    def __init__(self, status: int, counter: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.counter, self.message = status, counter, message
+
+
+def raw_topic_for(source: str) -> str:
+    """The vendor raw topic: `raw.<source>`."""
+    return f"raw.{source}"
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(400, "malformed", f"body is not UTF-8: {exc}") from exc
+
+
+def _header(request: web.Request, name: str) -> str:
+    value = request.headers.get(name, "").strip()
+    if not value:
+        raise Rejected(401, "missing_signature", f"{name} header missing")
+    return value
+
+
+def _public_url(request: web.Request, wh: WebhookSettings) -> str:
+    """The URL the vendor called (what Twilio and HubSpot sign)."""
+    if wh.public_base_url:
+        return wh.public_base_url.rstrip("/") + request.path_qs
+    return str(request.url)
+
+
+def _check_age(timestamp: str, max_age_s: int, unit_ms: bool) -> None:
+    try:
+        sent = int(timestamp) / (1000 if unit_ms else 1)
+    except ValueError as exc:
+        raise Rejected(401, "stale", f"timestamp {timestamp!r} is not a number") from exc
+    age = time.time() - sent
+    if age > max_age_s or age < -max_age_s:
+        raise Rejected(401, "stale", f"timestamp is {age:.0f} s old (limit {max_age_s} s)")
+
+
+def _verify_twilio(request: web.Request, body: bytes, wh: WebhookSettings) -> str | None:
+    text = _text(body)
+    try:
+        params = twilio.parse_form(text)
+    except MappingError as exc:
+        raise Rejected(400, "malformed", exc.reason) from exc
+    signature = _header(request, "X-Twilio-Signature")
+    token = wh.twilio_auth_token.get_secret_value()
+    if not signatures.verify_twilio(token, _public_url(request, wh), params, signature):
+        raise Rejected(403, "bad_signature", "X-Twilio-Signature does not match")
+    call_sid = dict(params).get("CallSid", "")
+    if not call_sid:
+        raise Rejected(400, "malformed", "CallSid missing")
+    return call_sid  # key: all callbacks of one call on one partition, in order
+
+
+def _verify_sendgrid(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
+    signature = _header(request, "X-Twilio-Email-Event-Webhook-Signature")
+    timestamp = _header(request, "X-Twilio-Email-Event-Webhook-Timestamp")
+    if wh.sendgrid_max_age_s:
+        _check_age(timestamp, wh.sendgrid_max_age_s, unit_ms=False)
+    key = wh.sendgrid_public_key.get_secret_value()
+    if not signatures.verify_sendgrid(key, signature, timestamp, body):
+        raise Rejected(403, "bad_signature", "SendGrid event webhook signature does not verify")
+    try:
+        sendgrid.parse_events(_text(body))
+    except MappingError as exc:
+        raise Rejected(400, "malformed", exc.reason) from exc
+
+
+def _verify_hubspot(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
+    signature = _header(request, "X-HubSpot-Signature-v3")
+    timestamp = _header(request, "X-HubSpot-Request-Timestamp")
+    _check_age(timestamp, wh.hubspot_max_age_s, unit_ms=True)
+    secret = wh.hubspot_client_secret.get_secret_value()
+    url = _public_url(request, wh)
+    if not signatures.verify_hubspot_v3(secret, request.method, url, body, timestamp, signature):
+        raise Rejected(403, "bad_signature", "X-HubSpot-Signature-v3 does not match")
+    try:
+        hubspot.parse_events(_text(body))
+    except MappingError as exc:
+        raise Rejected(400, "malformed", exc.reason) from exc
+
+
+def _verify_outreach(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
+    signature = _header(request, "Outreach-Webhook-Signature")
+    if not signatures.verify_outreach(wh.outreach_secret.get_secret_value(), body, signature):
+        raise Rejected(403, "bad_signature", "Outreach-Webhook-Signature does not match")
+    try:
+        outreach.parse_body(_text(body))
+    except MappingError as exc:
+        raise Rejected(400, "malformed", exc.reason) from exc
+
+
+def _verify_salesforce(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
+    authorization = _header(request, "Authorization")
+    if not signatures.verify_bearer(wh.salesforce_relay_token.get_secret_value(), authorization):
+        raise Rejected(403, "bad_signature", "relay bearer token does not match")
+    try:
+        salesforce.parse_messages(_text(body))
+    except MappingError as exc:
+        raise Rejected(400, "malformed", exc.reason) from exc
+
+
+Verifier = Callable[[web.Request, bytes, WebhookSettings], "str | None"]
+VERIFIERS: dict[str, Verifier] = {
+    "twilio": _verify_twilio,
+    "sendgrid": _verify_sendgrid,
+    "salesforce": _verify_salesforce,
+    "hubspot": _verify_hubspot,
+    "outreach": _verify_outreach,
+}
+SECRETS = {
+    "twilio": "twilio_auth_token",
+    "sendgrid": "sendgrid_public_key",
+    "salesforce": "salesforce_relay_token",
+    "hubspot": "hubspot_client_secret",
+    "outreach": "outreach_secret",
+}
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise Rejected(413, "too_large", f"body of {request.content_length} bytes > {limit}")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise Rejected(413, "too_large", f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def make_app(settings: Settings, producer: Producer) -> web.Application:
+    """The ingest HTTP app; `producer` must be started (and stopped) by the caller."""
+    wh: WebhookSettings = settings.webhooks
+    limit = settings.web.max_body_bytes
+    counters: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
+    started = datetime.now(UTC)
+
+    def endpoint(source: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            count = counters[source]
+            count["requests"] += 1
+            request_id = uuid.uuid4().hex
+            try:
+                if not getattr(wh, SECRETS[source]).get_secret_value():
+                    raise Rejected(403, "not_configured", f"{source} secret is not configured")
+                body = await _read_body(request, limit)
+                key = VERIFIERS[source](request, body, wh)
+            except Rejected as exc:
+                count[exc.counter] += 1
+                log.info("%s %s rejected %s: %s", source, request_id, exc.status, exc.message)
+                return web.json_response({"error": exc.message}, status=exc.status)
+            kept = {h: request.headers[h] for h in KEPT_HEADERS[source] if h in request.headers}
+            envelope = Envelope.of(
+                body,
+                source=source,
+                received_at=datetime.now(UTC),
+                url=_public_url(request, wh),
+                method=request.method,
+                content_type=request.headers.get("Content-Type", ""),
+                headers=kept,
+                request_id=request_id,
+            )
+            try:
+                await asyncio.wait_for(
+                    producer.send_and_wait(
+                        raw_topic_for(source),
+                        envelope.model_dump_json().encode(),
+                        key=(key or request_id).encode(),
+                    ),
+                    timeout=wh.broker_timeout_s,
+                )
+            except Exception as exc:  # any failure to store means "not stored"
+                count["broker_unavailable"] += 1
+                log.warning("%s %s not stored: %r", source, request_id, exc)
+                return web.json_response(
+                    {"error": "not stored: broker unavailable, retry later"},
+                    status=503,
+                    headers={"Retry-After": "5"},
+                )
+            count["accepted"] += 1
+            return web.json_response({"accepted": True, "request_id": request_id})
+
+        return handle
+
+    async def metrics(_request: web.Request) -> web.Response:
+        sources = {s: dict(c) for s, c in counters.items()}
+        return web.json_response({"started_at": started.isoformat(), "sources": sources})
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=limit + 1)
+    app[COUNTERS] = counters
+    for source in SOURCES:
+        app.router.add_post(f"/webhooks/{source}", endpoint(source))
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def ensure_raw_topics(settings: Settings) -> None:
+    """Create the raw.<source> topics that do not exist yet (partitions from settings)."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                raw_topic_for(s),
+                num_partitions=settings.kafka.partitions,
+                replication_factor=settings.kafka.replication_factor,
+            )
+            for s in SOURCES
+            if raw_topic_for(s) not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+async def start_producer(settings: Settings, attempts: int = 0) -> Any:
+    """A started AIOKafkaProducer (acks=all); retries every 2 s while the broker is down."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
+
+    tried = 0
+    while True:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap,
+            acks="all",
+            request_timeout_ms=int(settings.webhooks.broker_timeout_s * 1000),
+            max_request_size=2 * settings.web.max_body_bytes + 64 * 1024,
+            linger_ms=0,
+        )
+        try:
+            await producer.start()
+            return producer
+        except (KafkaError, OSError) as exc:
+            await producer.stop()
+            tried += 1
+            if attempts and tried >= attempts:
+                raise
+            log.warning("broker %s not reachable (%r), retrying", settings.kafka.bootstrap, exc)
+            await asyncio.sleep(2)
+
+
+async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or forever): producer, raw topics, then the HTTP site."""
+    producer = await start_producer(settings)
+    try:
+        await ensure_raw_topics(settings)
+        runner = web.AppRunner(make_app(settings, producer), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web.host, settings.web.ingest_port)
+        await site.start()
+        log.warning(
+            "webhook ingest listening on http://%s:%s/webhooks/<source>",
+            settings.web.host,
+            settings.web.ingest_port,
+        )
+        try:
+            await (stop or asyncio.Event()).wait()
+        finally:
+            await runner.cleanup()
+    finally:
+        await producer.stop()
