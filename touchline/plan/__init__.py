@@ -1,0 +1,1 @@
+"""Define / Inspect / Coach / Improve: the sales plan, plan-vs-actual, signals and reports."""

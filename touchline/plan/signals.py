@@ -1,0 +1,394 @@
+"""Coach: turn plan-vs-actual into signals that name a person, an activity and the evidence.
+
+`evaluate(sink, now)` reads ClickHouse and returns the conditions firing at `now`, one `Signal`
+per condition with a stable `signal_id` (the same condition gives the same id on every run).
+`reconcile(sink, signals, now)` writes only what changed: a new condition is inserted as
+`firing`, an unchanged one is left alone, one whose evidence changed gets a refreshed row
+(same `fired_at`), and one that cleared gets a `resolved` version. No duplicates, no storms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from touchline.plan import queries as q
+from touchline.schemas.plan import format_duration
+from touchline.sinks.clickhouse import ClickHouseSink
+
+KINDS = ("stuck_deal", "untouched_account", "cadence_behind", "lead_sla", "activity_mix")
+WEEK_S = 7 * 86_400
+#: leads older than this are history, not a live signal
+LEAD_LOOKBACK_S = 30 * 86_400
+
+_ACTIVITY_WORDS = {
+    "call_attempts": "call attempts",
+    "connected_calls": "connected calls",
+    "emails_sent": "emails sent",
+    "meetings_held": "meetings held",
+    "leads_touched_within_sla": "new leads touched within SLA",
+}
+_CHANNEL_WORDS = {"call": "a call", "email": "an email", "meeting": "a meeting"}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One coaching condition: who, what to change, and why."""
+
+    tenant: str
+    signal_id: str
+    kind: str
+    rep_id: str
+    team_id: str
+    subject_type: str
+    subject_id: str
+    activity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict, compare=False)
+    status: str = "firing"
+
+    def evidence_json(self) -> str:
+        """The evidence as sorted JSON (what the `evidence` column stores)."""
+        return json.dumps(self.evidence, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class PlanInForce:
+    """The plan-wide settings of the version in force at some moment."""
+
+    tenant: str
+    plan_version: str
+    effective_from: dt.datetime
+    closed_stages: list[str]
+    default_segment: str
+    default_tier: str
+    default_role: str
+    cadence_behind_steps: int
+    cadence_behind_min_prospects: int
+    cadence_grace_s: int
+    activity_mix_min_ratio: float
+    activity_mix_min_elapsed_s: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> PlanInForce:
+        """Build from a `plan_versions` row."""
+        names = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    """Aware UTC datetime (the engine returns naive UTC)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def week_start(now: dt.datetime) -> dt.datetime:
+    """Monday 00:00 UTC of the week holding `now`."""
+    now = utc(now)
+    return (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)
+
+
+def plan_in_force(sink: ClickHouseSink, tenant: str, at: dt.datetime) -> PlanInForce | None:
+    """The plan version in force for `tenant` at `at` (None before the first plan)."""
+    rows = sink.query(q.sql(sink, q.PLAN_IN_FORCE), {"tenant": tenant, "at": utc(at)}).dicts()
+    return PlanInForce.from_row(rows[0]) if rows else None
+
+
+def planned_tenants(sink: ClickHouseSink, now: dt.datetime) -> list[str]:
+    """Tenants with a plan in force at `now`."""
+    return [r[0] for r in sink.query(q.sql(sink, q.PLANNED_TENANTS), {"now": utc(now)}).rows]
+
+
+def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
+             tenants: list[str] | None = None) -> list[Signal]:
+    """Every condition firing at `now`, for each tenant with a plan in force."""
+    now = utc(now or dt.datetime.now(dt.UTC))
+    out: list[Signal] = []
+    for tenant in tenants if tenants is not None else planned_tenants(sink, now):
+        plan = plan_in_force(sink, tenant, now)
+        if plan is None:
+            continue
+        out += stuck_deals(sink, plan, now)
+        out += untouched_accounts(sink, plan, now)
+        out += cadences_behind(sink, plan, now)
+        out += leads_over_sla(sink, plan, now)
+        out += activity_mix(sink, tenant, now)
+    return out
+
+
+def _params(plan: PlanInForce, now: dt.datetime, **more: Any) -> dict[str, Any]:
+    return {"tenant": plan.tenant, "plan_version": plan.plan_version, "now": now,
+            "default_segment": plan.default_segment, "default_tier": plan.default_tier,
+            **more}
+
+
+def _days(seconds: float) -> str:
+    return format_duration(seconds) if seconds < 86_400 else f"{seconds / 86_400:.0f}d"
+
+
+def stuck_deals(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
+    """Open deals whose dwell in the current stage exceeds the stage SLA of their segment."""
+    rows = sink.query(q.sql(sink, q.STUCK_DEALS),
+                      _params(plan, now, closed=plan.closed_stages)).dicts()
+    out = []
+    for r in rows:
+        entered = utc(r["entered_at"])
+        out.append(Signal(
+            tenant=plan.tenant,
+            signal_id=f"stuck_deal:{r['opportunity_id']}:{r['stage']}:{entered:%Y%m%dT%H%M%S}",
+            kind="stuck_deal", rep_id=r["rep_id"], team_id=r["team_id"],
+            subject_type="opportunity", subject_id=r["opportunity_id"],
+            activity="advance_deal",
+            message=(f"Rep {r['rep_id']}: deal {r['opportunity_id']} ({r['segment']}) has sat in "
+                     f"{r['stage']} for {_days(r['dwell_s'])}, past the {_days(r['sla_s'])} "
+                     f"{r['segment']} SLA; book a dated next step with the buyer or close it."),
+            evidence={"stage": r["stage"], "segment": r["segment"], "dwell_s": r["dwell_s"],
+                      "sla_s": r["sla_s"], "entered_at": entered.isoformat(),
+                      "account_id": r["account_id"], "plan_version": plan.plan_version},
+        ))
+    return out
+
+
+def untouched_accounts(sink: ClickHouseSink, plan: PlanInForce,
+                       now: dt.datetime) -> list[Signal]:
+    """Accounts untouched for longer than their tier's threshold."""
+    rows = sink.query(q.sql(sink, q.UNTOUCHED_ACCOUNTS), _params(plan, now)).dicts()
+    out = []
+    for r in rows:
+        last = utc(r["last_touch_at"]) if r["touches"] else None
+        since = f"last touch {r['last_channel']} on {last:%Y-%m-%d}" if last else "never touched"
+        out.append(Signal(
+            tenant=plan.tenant,
+            signal_id=(f"untouched_account:{r['account_id']}:"
+                       f"{last:%Y%m%dT%H%M%S}" if last else f"untouched_account:{r['account_id']}:never"),
+            kind="untouched_account", rep_id=r["rep_id"], team_id=r["team_id"],
+            subject_type="account", subject_id=r["account_id"], activity="touch_account",
+            message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} has had no "
+                     f"touch for {_days(r['untouched_s'])} (tier {r['tier']} limit "
+                     f"{_days(r['threshold_s'])}; {since}); call or email a contact there."),
+            evidence={"tier": r["tier"], "untouched_s": r["untouched_s"],
+                      "threshold_s": r["threshold_s"],
+                      "last_touch_at": last.isoformat() if last else None,
+                      "plan_version": plan.plan_version},
+        ))
+    return out
+
+
+def _steps_word(n: int) -> str:
+    return {1: "one step", 2: "two steps", 3: "three steps"}.get(n, f"{n} steps")
+
+
+def cadences_behind(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
+    """Per rep and cadence: enough prospects behind the planned step to coach on."""
+    params = _params(plan, now, grace_s=plan.cadence_grace_s, behind=plan.cadence_behind_steps,
+                     min_prospects=plan.cadence_behind_min_prospects)
+    rows = sink.query(q.sql(sink, q.CADENCE_BEHIND), params).dicts()
+    out = []
+    for r in rows:
+        steps = plan.cadence_behind_steps
+        next_words = _CHANNEL_WORDS.get(r["next_channel"], r["next_channel"] or "the next touch")
+        skipping = (f"; {r['skipping_calls']} of them skipped a call step"
+                    if r["skipping_calls"] else "")
+        out.append(Signal(
+            tenant=plan.tenant, signal_id=f"cadence_behind:{r['rep_id']}:{r['cadence_id']}",
+            kind="cadence_behind", rep_id=r["rep_id"], team_id=r["team_id"],
+            subject_type="cadence", subject_id=r["cadence_id"],
+            activity=f"cadence_step_{r['next_channel'] or 'touch'}",
+            message=(f"Rep {r['rep_id']}: {r['behind']} of {r['active']} prospects in cadence "
+                     f"{r['cadence_id']} are {_steps_word(steps)} or more behind; next step is "
+                     f"{next_words}{skipping}."),
+            evidence={"behind": r["behind"], "active": r["active"], "worst": r["worst"],
+                      "threshold_steps": steps, "next_channel": r["next_channel"],
+                      "skipping_calls": r["skipping_calls"], "plan_version": plan.plan_version},
+        ))
+    return out
+
+
+def leads_over_sla(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
+    """New leads still untouched past their tier's speed-to-lead SLA."""
+    rows = sink.query(q.sql(sink, q.LEADS_OVER_SLA),
+                      _params(plan, now, lookback_s=LEAD_LOOKBACK_S)).dicts()
+    out = []
+    for r in rows:
+        out.append(Signal(
+            tenant=plan.tenant, signal_id=f"lead_sla:{r['prospect_id']}",
+            kind="lead_sla", rep_id=r["rep_id"], team_id=r["team_id"],
+            subject_type="prospect", subject_id=r["prospect_id"], activity="call_new_lead",
+            message=(f"Rep {r['rep_id']}: new lead {r['prospect_id']} (tier {r['tier']}) has waited "
+                     f"{format_duration(r['waiting_s'])} without a touch, past the "
+                     f"{format_duration(r['sla_s'])} speed-to-lead SLA; call it now."),
+            evidence={"lead_at": utc(r["lead_at"]).isoformat(), "waiting_s": r["waiting_s"],
+                      "sla_s": r["sla_s"], "tier": r["tier"], "account_id": r["account_id"],
+                      "plan_version": plan.plan_version},
+        ))
+    return out
+
+
+def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Signal]:
+    """Reps whose high-impact activities this week trail the pro-rated weekly target.
+
+    The week (Monday 00:00 UTC onwards) is judged by the plan in force when it started.
+    """
+    start = week_start(now)
+    plan = plan_in_force(sink, tenant, start) or plan_in_force(sink, tenant, now)
+    if plan is None:
+        return []
+    elapsed = (now - start).total_seconds()
+    if elapsed < plan.activity_mix_min_elapsed_s:
+        return []
+    fraction = min(elapsed / WEEK_S, 1.0)
+    base = {"tenant": tenant, "plan_version": plan.plan_version, "now": now,
+            "week_start": start, "default_tier": plan.default_tier}
+    actuals = sink.query(q.sql(sink, q.REP_WEEK_ACTUALS), base).dicts()
+    leads = {r["rep_id"]: r for r in sink.query(q.sql(sink, q.REP_WEEK_LEADS), base).dicts()}
+    roles = dict(sink.query(q.sql(sink, q.REP_ROLES), {"tenant": tenant}).rows)
+    targets: dict[str, dict[str, int]] = {}
+    for role, activity, target in sink.query(q.sql(sink, q.TARGETS), base).rows:
+        targets.setdefault(role, {})[activity] = target
+    out = []
+    for rep in actuals:
+        role = roles.get(rep["rep_id"]) or plan.default_role
+        ratios: dict[str, float] = {}
+        shortfalls = []
+        for activity, target in sorted(targets.get(role, {}).items()):
+            if activity == "leads_touched_within_sla":
+                lead = leads.get(rep["rep_id"])
+                if not lead or not lead["leads"] or not target:
+                    continue
+                actual = round(100 * lead["in_time"] / lead["leads"])
+                planned = float(target)
+            else:
+                actual, planned = rep[activity], target * fraction
+                if planned < 1:
+                    continue
+            ratios[activity] = actual / planned
+            if ratios[activity] < plan.activity_mix_min_ratio:
+                shortfalls.append((activity, actual, planned, target))
+        for activity, actual, planned, target in shortfalls:
+            words = _ACTIVITY_WORDS[activity]
+            if activity == "leads_touched_within_sla":
+                what = f"{actual}% of this week's {words} vs {target}% planned"
+            else:
+                what = (f"{actual} {words} this week vs {planned:.0f} planned by now "
+                        f"({target}/week for {role})")
+            ahead = [f"{_ACTIVITY_WORDS[a]} at {ratio:.0%}" for a, ratio in sorted(ratios.items())
+                     if ratio >= 1 and a != activity]
+            mix = f"; {', '.join(ahead)} of plan" if ahead else ""
+            out.append(Signal(
+                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}:{start:%G-W%V}",
+                kind="activity_mix", rep_id=rep["rep_id"], team_id=rep["team_id"],
+                subject_type="rep", subject_id=rep["rep_id"], activity=activity,
+                message=f"Rep {rep['rep_id']}: {what}{mix}; move time to {words}.",
+                evidence={"activity": activity, "actual": actual, "planned_by_now": planned,
+                          "weekly_target": target, "role": role, "week_start": start.isoformat(),
+                          "ratios": {a: round(x, 3) for a, x in ratios.items()},
+                          "plan_version": plan.plan_version},
+            ))
+    return out
+
+
+# --- reconcile -------------------------------------------------------------------------------
+
+_SIGNAL_SCHEMA = pa.schema([
+    ("tenant", pa.string()), ("signal_id", pa.string()), ("kind", pa.string()),
+    ("status", pa.string()), ("team_id", pa.string()), ("rep_id", pa.string()),
+    ("subject_type", pa.string()), ("subject_id", pa.string()), ("activity", pa.string()),
+    ("message", pa.string()), ("evidence", pa.string()),
+    ("fired_at", pa.timestamp("ms", tz="UTC")), ("resolved_at", pa.timestamp("ms", tz="UTC")),
+    ("version", pa.uint64()),
+])
+
+
+@dataclass
+class ReconcileResult:
+    """What one reconcile pass wrote."""
+
+    fired: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return (f"{len(self.fired)} fired, {len(self.refreshed)} refreshed, "
+                f"{len(self.resolved)} resolved, {self.unchanged} unchanged")
+
+
+def current_signals(sink: ClickHouseSink, tenants: list[str]) -> dict[tuple[str, str], dict]:
+    """The latest row of every signal of `tenants`, keyed by (tenant, signal_id)."""
+    if not tenants:
+        return {}
+    rows = sink.query(q.sql(sink, q.CURRENT_SIGNALS), {"tenants": tenants}).dicts()
+    return {(r["tenant"], r["signal_id"]): r for r in rows}
+
+
+def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | None = None,
+              tenants: list[str] | None = None) -> ReconcileResult:
+    """Write the difference between `signals` (firing now) and what `signals` holds.
+
+    Args:
+        sink: the ClickHouse sink.
+        signals: every condition firing now (the output of `evaluate`).
+        now: the evaluation time (fired_at / resolved_at of the rows written).
+        tenants: the tenants that were evaluated (default: the signals' tenants plus every
+            tenant with a plan in force); firing signals of these tenants that are not in
+            `signals` are resolved.
+    """
+    now = utc(now or dt.datetime.now(dt.UTC))
+    if tenants is None:
+        tenants = sorted({s.tenant for s in signals} | set(planned_tenants(sink, now)))
+    previous = current_signals(sink, tenants)
+    now_us = int(now.timestamp() * 1_000_000)
+    result = ReconcileResult()
+    rows: list[dict[str, Any]] = []
+    firing_keys = set()
+    for sig in {(s.tenant, s.signal_id): s for s in signals}.values():
+        key = (sig.tenant, sig.signal_id)
+        firing_keys.add(key)
+        prev = previous.get(key)
+        if prev and prev["status"] == "firing":
+            if prev["message"] == sig.message:
+                result.unchanged += 1
+                continue
+            result.refreshed.append(sig.signal_id)
+            rows.append(_row(sig, utc(prev["fired_at"]), None, max(now_us, prev["version"] + 1)))
+        else:
+            result.fired.append(sig.signal_id)
+            version = max(now_us, prev["version"] + 1) if prev else now_us
+            rows.append(_row(sig, now, None, version))
+    for key, prev in previous.items():
+        if prev["status"] == "firing" and key not in firing_keys and key[0] in tenants:
+            result.resolved.append(key[1])
+            old = Signal(tenant=prev["tenant"], signal_id=prev["signal_id"], kind=prev["kind"],
+                         rep_id=prev["rep_id"], team_id=prev["team_id"],
+                         subject_type=prev["subject_type"], subject_id=prev["subject_id"],
+                         activity=prev["activity"], message=prev["message"], status="resolved")
+            row = _row(old, utc(prev["fired_at"]), now, max(now_us, prev["version"] + 1))
+            row["evidence"] = prev["evidence"]
+            rows.append(row)
+    if rows:
+        sink.insert("signals", pa.Table.from_pylist(rows, schema=_SIGNAL_SCHEMA))
+    return result
+
+
+def _row(sig: Signal, fired_at: dt.datetime, resolved_at: dt.datetime | None,
+         version: int) -> dict[str, Any]:
+    return {"tenant": sig.tenant, "signal_id": sig.signal_id, "kind": sig.kind,
+            "status": sig.status, "team_id": sig.team_id, "rep_id": sig.rep_id,
+            "subject_type": sig.subject_type, "subject_id": sig.subject_id,
+            "activity": sig.activity, "message": sig.message, "evidence": sig.evidence_json(),
+            "fired_at": fired_at, "resolved_at": resolved_at, "version": version}
+
+
+def evaluate_and_reconcile(sink: ClickHouseSink,
+                           now: dt.datetime | None = None) -> ReconcileResult:
+    """One Coach pass: evaluate every planned tenant at `now` and write the changes."""
+    now = utc(now or dt.datetime.now(dt.UTC))
+    tenants = planned_tenants(sink, now)
+    return reconcile(sink, evaluate(sink, now, tenants), now, tenants)
+
+
+__all__ = ["KINDS", "Signal", "evaluate", "reconcile", "evaluate_and_reconcile", "replace"]
