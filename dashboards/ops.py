@@ -1,0 +1,45 @@
+"""Ops control panel: is the pipeline keeping up, and what is flowing through it."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+
+from touchline.dashboards import queries as q
+from touchline.dashboards.panels import PanelSpec, VariableSpec, new_dashboard
+
+UID = "touchline-ops"
+
+VARIABLES = [VariableSpec("tenant", "Tenant", q.VAR_TENANTS)]
+
+PANELS = [
+    PanelSpec("Events in (per s, last 5 min)", "stat", q.OPS_EVENTS_PER_S, ("events_per_s",),
+              "Raw events the workers read, all partitions.", "short", 6, 4),
+    PanelSpec("Consumer lag", "stat", q.OPS_LAG, ("consumer_lag",),
+              "Messages not yet processed (latest report per partition).", "short", 6, 4),
+    PanelSpec("Freshness", "stat", q.OPS_FRESHNESS, ("seconds_since_last_event",),
+              "Time since the newest accepted event was written to ClickHouse.", "s", 6, 4),
+    PanelSpec("DLQ share", "stat", q.OPS_DLQ_SHARE, ("dlq_percent",),
+              "Rejected events as a share of events read, in the time range.", "percent", 6, 4),
+    PanelSpec("Events/s by source", "timeseries", q.OPS_EVENTS_BY_SOURCE,
+              ("time", "source", "events_per_s"),
+              "Accepted events by ingest time and source system.", "short"),
+    PanelSpec("Lag by partition", "timeseries", q.OPS_LAG_BY_PARTITION,
+              ("time", "topic_partition", "lag"), "Consumer lag per topic partition.", "short"),
+    PanelSpec("DLQ by reason", "timeseries", q.OPS_DLQ_BY_REASON, ("time", "reason", "rejected"),
+              "Rejected events per interval, by reason.", "short"),
+    PanelSpec("Touches by channel", "timeseries", q.OPS_TOUCHES_BY_CHANNEL,
+              ("time", "channel", "touches"), "Touches (event time) by channel.", "short"),
+    PanelSpec("Pipeline health", "table", q.OPS_PIPELINE_HEALTH,
+              ("topic", "partition", "last_worker", "last_report", "committed_offset",
+               "highwater_offset", "current_lag", "events_in_range", "rejected_in_range",
+               "newest_event_time"),
+              "Per partition: who reads it, how far behind, what it rejected.", "", 24, 8),
+]
+
+
+def ops_control_panel() -> Dashboard:
+    """The ops dashboard builder."""
+    return new_dashboard(
+        UID, "touchline / ops control panel",
+        "Pipeline throughput, lag, freshness and rejects; touches by channel.",
+        "now-6h", VARIABLES, PANELS)
