@@ -1,0 +1,84 @@
+"""The shared loop of the streams/agents/map_<source>.py agents.
+
+Each raw.<source> message (an Envelope) is mapped with touchline.webhooks.mapping; the canonical
+events go to activities.raw as one JSONL batch (same key as the raw message), unmappable payloads
+to activities.dlq as DeadLetters. A batch of raw messages is acknowledged only after every send
+is confirmed. Skipped vendor events and unknown identities are counted in `stats` and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from typing import Any
+
+from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
+from touchline.settings import get_settings
+from touchline.webhooks.mapping import map_message
+
+log = logging.getLogger(__name__)
+
+#: per source: messages, events, dead_letters, skipped:<kind>, unknown_identity:<id>
+stats: dict[str, Counter[str]] = {}
+_resolver: IdentityResolver | None = None
+
+
+def vendor_topic(source: str) -> Any:
+    """The raw.<source> topic (raw bytes), declared on the app."""
+    from touchline.streams.app import app
+
+    settings = get_settings()
+    return app.topic(
+        f"raw.{source}",
+        value_serializer="raw",
+        key_serializer="raw",
+        partitions=settings.kafka.partitions,
+    )
+
+
+def resolver() -> IdentityResolver:
+    """The identity map, loaded once on first use (an absent file means: all unknown)."""
+    global _resolver
+    if _resolver is None:
+        path = get_settings().webhooks.identity_map_path
+        try:
+            _resolver = IdentityResolver.load(path)
+        except IdentityMapError as exc:
+            log.warning("%s; every vendor identity will be kept as unknown:<kind>:<value>", exc)
+            _resolver = IdentityResolver()
+    return _resolver
+
+
+async def forward_mapped(source: str, stream: Any) -> None:
+    """The agent body: map every raw message of `stream`, forward events and dead letters."""
+    from touchline.streams.topics import dead_letter_topic, raw_activity_topic
+
+    settings = get_settings()
+    tenant = settings.webhooks.tenant or settings.tenant
+    count = stats.setdefault(source, Counter())
+    async for events in stream.take_events(500, within=settings.pipeline.batch_seconds):
+        sends = []
+        for event in events:
+            msg = event.message
+            out = map_message(
+                msg.value, resolver(), tenant,
+                source_topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            )
+            count["messages"] += 1
+            count["events"] += len(out.events)
+            count["dead_letters"] += len(out.dead_letters)
+            count.update({f"skipped:{k}": v for k, v in out.skipped.items()})
+            count.update({f"unknown_identity:{k}": v for k, v in out.unknown_identities.items()})
+            if out.unknown_identities:
+                log.info("%s: unknown identities kept: %s", source, sorted(out.unknown_identities))
+            if out.events:
+                origin = f"webhook:{source}:{msg.partition}:{msg.offset}".encode()
+                sends.append(await raw_activity_topic.send(
+                    key=msg.key, value=out.batch(), headers={"touchline-origin": origin},
+                ))
+            for dead_letter in out.dead_letters:
+                sends.append(
+                    await dead_letter_topic.send(value=dead_letter.model_dump_json().encode())
+                )
+        await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
