@@ -180,7 +180,8 @@ class Plan(_Frozen):
         unknown_closed = [s for s in self.closed_stages if s not in known]
         if unknown_closed:
             raise ValueError(
-                f"closed_stages: {', '.join(unknown_closed)} not in stages ({', '.join(self.stages)})"
+                f"closed_stages: {', '.join(unknown_closed)} not in stages "
+                f"({', '.join(self.stages)})"
             )
         closed = set(self.closed_stages)
         for segment, plan in self.segments.items():

@@ -158,7 +158,8 @@ def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: t
         click.echo(f"no {'' if show_all else 'firing '}signals for tenant {tenant}")
         return
     for r in rows:
-        state = r["status"] if r["status"] == "firing" else f"resolved {r['resolved_at']:%m-%d %H:%M}"
+        state = (r["status"] if r["status"] == "firing"
+                 else f"resolved {r['resolved_at']:%m-%d %H:%M}")
         click.echo(f"[{r['kind']}] {state} since {r['fired_at']:%Y-%m-%d %H:%M}Z  {r['message']}")
 
 

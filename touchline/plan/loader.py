@@ -167,7 +167,8 @@ LOAD_ORDER = ("plan_stage_slas", "plan_activity_targets", "plan_cadence_steps", 
               "plan_versions")
 
 
-def load_plans(sink: ClickHouseSink, plans: list[Plan], tenant: str | None = None) -> dict[str, int]:
+def load_plans(sink: ClickHouseSink, plans: list[Plan],
+               tenant: str | None = None) -> dict[str, int]:
     """Insert the plans' rows; returns the row count per table.
 
     The dedup token is a digest of the plan, so re-loading an unchanged file inserts nothing new

@@ -150,7 +150,7 @@ def by_step(outcomes: list[ProspectOutcome]) -> dict[tuple[str, int], Row]:
 
 
 def totals(outcomes: list[ProspectOutcome]) -> dict[str, Row]:
-    """cadence -> all its prospects and their outcomes."""
+    """Cadence -> all its prospects and their outcomes."""
     rows: dict[str, Row] = defaultdict(Row)
     for p in outcomes:
         row = rows[p.cadence_id]

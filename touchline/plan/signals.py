@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -50,10 +50,18 @@ class Signal:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict, compare=False)
     status: str = "firing"
+    #: what must change for a firing signal to be rewritten (default: the message); elapsed
+    #: times grow on every run and are left out, so a waiting lead is not rewritten each pass
+    fingerprint: str = ""
+
+    def key(self) -> str:
+        """The fingerprint, or the message when there is none."""
+        return self.fingerprint or self.message
 
     def evidence_json(self) -> str:
         """The evidence as sorted JSON (what the `evidence` column stores)."""
-        return json.dumps(self.evidence, sort_keys=True, default=str)
+        return json.dumps({**self.evidence, "fingerprint": self.key()}, sort_keys=True,
+                          default=str)
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,7 @@ def stuck_deals(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> li
             evidence={"stage": r["stage"], "segment": r["segment"], "dwell_s": r["dwell_s"],
                       "sla_s": r["sla_s"], "entered_at": entered.isoformat(),
                       "account_id": r["account_id"], "plan_version": plan.plan_version},
+            fingerprint=f"{r['segment']}:{r['sla_s']}:{r['rep_id']}",
         ))
     return out
 
@@ -163,8 +172,8 @@ def untouched_accounts(sink: ClickHouseSink, plan: PlanInForce,
         since = f"last touch {r['last_channel']} on {last:%Y-%m-%d}" if last else "never touched"
         out.append(Signal(
             tenant=plan.tenant,
-            signal_id=(f"untouched_account:{r['account_id']}:"
-                       f"{last:%Y%m%dT%H%M%S}" if last else f"untouched_account:{r['account_id']}:never"),
+            signal_id=f"untouched_account:{r['account_id']}:"
+                      + (f"{last:%Y%m%dT%H%M%S}" if last else "never"),
             kind="untouched_account", rep_id=r["rep_id"], team_id=r["team_id"],
             subject_type="account", subject_id=r["account_id"], activity="touch_account",
             message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} has had no "
@@ -174,6 +183,7 @@ def untouched_accounts(sink: ClickHouseSink, plan: PlanInForce,
                       "threshold_s": r["threshold_s"],
                       "last_touch_at": last.isoformat() if last else None,
                       "plan_version": plan.plan_version},
+            fingerprint=f"{r['tier']}:{r['threshold_s']}:{r['rep_id']}",
         ))
     return out
 
@@ -218,12 +228,13 @@ def leads_over_sla(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) ->
             tenant=plan.tenant, signal_id=f"lead_sla:{r['prospect_id']}",
             kind="lead_sla", rep_id=r["rep_id"], team_id=r["team_id"],
             subject_type="prospect", subject_id=r["prospect_id"], activity="call_new_lead",
-            message=(f"Rep {r['rep_id']}: new lead {r['prospect_id']} (tier {r['tier']}) has waited "
-                     f"{format_duration(r['waiting_s'])} without a touch, past the "
+            message=(f"Rep {r['rep_id']}: new lead {r['prospect_id']} (tier {r['tier']}) has "
+                     f"waited {format_duration(r['waiting_s'])} without a touch, past the "
                      f"{format_duration(r['sla_s'])} speed-to-lead SLA; call it now."),
             evidence={"lead_at": utc(r["lead_at"]).isoformat(), "waiting_s": r["waiting_s"],
                       "sla_s": r["sla_s"], "tier": r["tier"], "account_id": r["account_id"],
                       "plan_version": plan.plan_version},
+            fingerprint=f"{r['tier']}:{r['sla_s']}:{r['rep_id']}",
         ))
     return out
 
@@ -287,6 +298,8 @@ def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Si
                           "weekly_target": target, "role": role, "week_start": start.isoformat(),
                           "ratios": {a: round(x, 3) for a, x in ratios.items()},
                           "plan_version": plan.plan_version},
+                # rewritten when the shortfall moves by a tenth of plan, not on every event
+                fingerprint=f"{role}:{target}:{int(10 * actual / planned)}",
             ))
     return out
 
@@ -350,7 +363,7 @@ def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | No
         firing_keys.add(key)
         prev = previous.get(key)
         if prev and prev["status"] == "firing":
-            if prev["message"] == sig.message:
+            if _fingerprint(prev) == sig.key():
                 result.unchanged += 1
                 continue
             result.refreshed.append(sig.signal_id)
@@ -374,6 +387,13 @@ def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | No
     return result
 
 
+def _fingerprint(row: dict[str, Any]) -> str:
+    try:
+        return str(json.loads(row["evidence"]).get("fingerprint", row["message"]))
+    except (ValueError, AttributeError):
+        return row["message"]
+
+
 def _row(sig: Signal, fired_at: dt.datetime, resolved_at: dt.datetime | None,
          version: int) -> dict[str, Any]:
     return {"tenant": sig.tenant, "signal_id": sig.signal_id, "kind": sig.kind,
@@ -391,4 +411,3 @@ def evaluate_and_reconcile(sink: ClickHouseSink,
     return reconcile(sink, evaluate(sink, now, tenants), now, tenants)
 
 
-__all__ = ["KINDS", "Signal", "evaluate", "reconcile", "evaluate_and_reconcile", "replace"]

@@ -20,7 +20,7 @@ class Proportion:
 
     @property
     def rate(self) -> float:
-        """hits / n (0 when n is 0)."""
+        """Hits / n (0 when n is 0)."""
         return self.hits / self.n if self.n else 0.0
 
     def __str__(self) -> str:

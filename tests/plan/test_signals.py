@@ -1,0 +1,163 @@
+"""Coaching signals on scenarios with known truth (real embedded ClickHouse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from touchline.plan.signals import evaluate, reconcile
+
+pytestmark = pytest.mark.integration
+
+D = dt.timedelta(days=1)
+H = dt.timedelta(hours=1)
+
+
+def kinds(signals, kind):
+    return [s for s in signals if s.kind == kind]
+
+
+def test_stuck_deal_judged_by_segment_sla(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.account("acc-smb", "B", "smb")
+    s.account("acc-ent", "A", "enterprise")
+    s.account("acc-mm", "B", "mid_market")
+    # smb proposal SLA is 7d: parked for 10d -> stuck
+    s.opportunity("opp-parked", "acc-smb", "rep-a", "proposal", now - 10 * D)
+    # enterprise proposal SLA is 120d: 100d is within its long SLA -> no signal
+    s.opportunity("opp-ent", "acc-ent", "rep-b", "proposal", now - 100 * D)
+    # mid_market discovery SLA 14d: 3d -> fine; a won deal is never stuck
+    s.opportunity("opp-fresh", "acc-mm", "rep-a", "discovery", now - 3 * D)
+    s.opportunity("opp-won", "acc-smb", "rep-a", "won", now - 200 * D, closed=True)
+    # an account missing from the dimension table falls back to the default segment
+    s.opportunity("opp-unknown", "acc-nowhere", "rep-c", "negotiation", now - 31 * D)
+
+    stuck = kinds(evaluate(s.sink, now, [s.tenant]), "stuck_deal")
+
+    assert sorted(x.subject_id for x in stuck) == ["opp-parked", "opp-unknown"]
+    parked = next(x for x in stuck if x.subject_id == "opp-parked")
+    assert parked.rep_id == "rep-a"
+    assert "proposal for 10d" in parked.message and "7d smb SLA" in parked.message
+    assert parked.evidence["sla_s"] == 7 * 86_400
+    unknown = next(x for x in stuck if x.subject_id == "opp-unknown")
+    assert unknown.evidence["segment"] == "mid_market"
+
+
+def test_enterprise_deal_fires_only_past_its_long_sla(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.account("acc-ent", "A", "enterprise")
+    s.opportunity("opp-ent", "acc-ent", "rep-b", "negotiation", now - 179 * D)
+    assert kinds(evaluate(s.sink, now, [s.tenant]), "stuck_deal") == []
+    later = kinds(evaluate(s.sink, now + 2 * D, [s.tenant]), "stuck_deal")
+    assert [x.subject_id for x in later] == ["opp-ent"]
+
+
+def _cadence_rows(s, rep, prospect, start, steps, channels):
+    rows = []
+    for step in steps:
+        offset = [0, 1, 3, 5, 8, 11, 15, 20][step - 1]
+        kind = channels[step - 1]
+        rows.append(s.activity(kind, start + offset * D + H, rep, prospect_id=prospect,
+                               account_id=f"acc-{prospect}", cadence_id="outbound-8",
+                               cadence_step=step))
+    return rows
+
+
+OUTBOUND_8 = ["email", "call", "email", "call", "call", "email", "call", "email"]
+
+
+def test_rep_who_skips_calls(scenario, now):
+    """The skipper only emails: cadence behind (next step a call) and calls off plan."""
+    s = scenario
+    s.load_plan()
+    s.rep("skipper", "sdr")
+    s.rep("steady", "sdr")
+    monday = now - dt.timedelta(days=now.weekday(), hours=now.hour)
+    rows = []
+    start = now - 8 * D - 2 * H  # 8 days in: steps 1-4 are due (1 day of grace)
+    for i in range(5):
+        rows += _cadence_rows(s, "skipper", f"sk-{i}", start, [1, 3], OUTBOUND_8)
+        rows += _cadence_rows(s, "steady", f"st-{i}", start, [1, 2, 3, 4], OUTBOUND_8)
+    # this week's high-impact activities (Mon..Thu noon = half a week: targets pro-rated x0.5)
+    for i in range(90):
+        at = monday + dt.timedelta(minutes=20 * i + 60)
+        rows.append(s.activity("email", at, "skipper"))
+        rows.append(s.activity("email", at, "steady"))
+    for i in range(110):
+        rows.append(s.activity("call", monday + dt.timedelta(minutes=15 * i + 60), "steady",
+                               outcome="connected" if i % 2 else "no_answer"))
+    for i in range(6):
+        rows.append(s.activity("meeting", monday + dt.timedelta(hours=5 * i + 2), "skipper"))
+        rows.append(s.activity("meeting", monday + dt.timedelta(hours=5 * i + 2), "steady"))
+    s.insert_activities(rows)
+
+    found = evaluate(s.sink, now, [s.tenant])
+
+    behind = kinds(found, "cadence_behind")
+    assert [(x.rep_id, x.subject_id) for x in behind] == [("skipper", "outbound-8")]
+    assert behind[0].message.startswith(
+        "Rep skipper: 5 of 5 prospects in cadence outbound-8 are two steps or more behind; "
+        "next step is a call")
+    assert behind[0].evidence["skipping_calls"] == 5
+    mix = kinds(found, "activity_mix")
+    assert sorted((x.rep_id, x.activity) for x in mix) == [
+        ("skipper", "call_attempts"), ("skipper", "connected_calls")]
+    calls = next(x for x in mix if x.activity == "call_attempts")
+    assert "0 call attempts this week vs 100 planned by now (200/week for sdr)" in calls.message
+    assert "emails sent at 120%" in calls.message
+
+
+def test_untouched_account_by_tier(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.account("acc-a", "A", "smb", owner="owner-1")
+    s.account("acc-c", "C", "smb", owner="owner-2")
+    s.insert_activities([
+        s.activity("call", now - 10 * D, "rep-x", account_id="acc-a"),  # A: 7d limit
+        s.activity("call", now - 10 * D, "rep-x", account_id="acc-c"),  # C: 30d limit
+        s.activity("email", now - 2 * D, "rep-x", account_id="acc-fresh"),
+    ])
+    found = kinds(evaluate(s.sink, now, [s.tenant]), "untouched_account")
+    assert [(x.subject_id, x.rep_id) for x in found] == [("acc-a", "owner-1")]
+    assert "no touch for 10d (tier A limit 7d" in found[0].message
+
+
+def test_signal_fires_once_then_resolves(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.account("acc-hot", "A", "smb")
+    s.add("lead", now - 2 * H, "rep-l", prospect_id="p-1", account_id="acc-hot")
+    s.add("lead", now - 10 * dt.timedelta(minutes=1), "rep-l", prospect_id="p-2",
+          account_id="acc-hot")  # still within the 1h tier-A SLA
+
+    first = evaluate(s.sink, now, [s.tenant])
+    leads = kinds(first, "lead_sla")
+    assert [x.subject_id for x in leads] == ["p-1"]
+    assert "waited 2h without a touch, past the 1h speed-to-lead SLA" in leads[0].message
+    r1 = reconcile(s.sink, first, now, [s.tenant])
+    assert "lead_sla:p-1" in r1.fired and not r1.resolved
+    firing = len(r1.fired)  # rep-l also trails this week's activity targets
+
+    again = evaluate(s.sink, now + dt.timedelta(minutes=1), [s.tenant])
+    r2 = reconcile(s.sink, again, now + dt.timedelta(minutes=1), [s.tenant])
+    assert r2.fired == [] and r2.unchanged == firing and r2.resolved == []
+
+    s.add("call", now + dt.timedelta(minutes=2), "rep-l", prospect_id="p-1",
+          account_id="acc-hot")
+    t3 = now + dt.timedelta(minutes=3)
+    r3 = reconcile(s.sink, evaluate(s.sink, t3, [s.tenant]), t3, [s.tenant])
+    assert r3.resolved == ["lead_sla:p-1"] and r3.fired == []
+    r4 = reconcile(s.sink, evaluate(s.sink, t3, [s.tenant]), t3, [s.tenant])
+    assert (r4.fired, r4.resolved, r4.refreshed) == ([], [], [])
+
+    rows = s.sink.query(
+        "SELECT status, count() FROM touchline.signals WHERE tenant = {t:String} "
+        "AND signal_id = 'lead_sla:p-1' GROUP BY status ORDER BY status", {"t": s.tenant}).rows
+    assert rows == [("firing", 1), ("resolved", 1)]
+    current = s.sink.query(
+        "SELECT status, resolved_at FROM touchline.signals_current WHERE tenant = {t:String} "
+        "AND kind = 'lead_sla'", {"t": s.tenant}).rows
+    assert len(current) == 1 and current[0][0] == "resolved" and current[0][1] is not None
