@@ -26,6 +26,7 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     conf.id = settings.faust_app_id
     conf.broker = f"kafka://{settings.kafka.bootstrap}"
     conf.store = "memory://"
+    conf.datadir = str(settings.data_dir.resolve() / "faust")
     conf.topic_partitions = settings.kafka.partitions
     conf.topic_replication_factor = settings.kafka.replication_factor
     conf.topic_allow_declare = True

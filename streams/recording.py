@@ -89,9 +89,10 @@ def _late(row: dict[str, Any], watermark: int, rules: PipelineSettings, topic: s
     return DeadLetter.of(
         orjson.dumps(row), "late",
         f"occurred_at is {behind_s:.0f}s behind the watermark; allowed lateness is "
-        f"{rules.allowed_lateness_s}s (pipeline.allowed_lateness_s): replay it as a backfill",
+        f"{rules.allowed_lateness_s}s (pipeline.allowed_lateness_s)",
         source_topic=topic, partition=partition, offset=offset,
         event_id=row["event_id"], tenant=row["tenant"],
+        origin=row.get("_origin", ""), line_no=row.get("_line", 0),
     )
 
 

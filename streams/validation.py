@@ -93,5 +93,7 @@ def validate_message(
                 )
             )
             continue
+        if origin:  # lets `ingest --wait` match a later `late` reject to its line
+            row["_origin"], row["_line"] = origin, line_no
         target = partition_for(event.tenant, event.account_id, partitions)
         out.rows_by_partition[target].append(row)

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     tenant: str = "acme"
     worker_id: str = "worker-1"
     faust_app_id: str = "touchline"
-    log_level: str = "warning"
+    log_level: str = "warn"
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     pipeline: PipelineSettings = PipelineSettings()

@@ -1,0 +1,5 @@
+"""`python -m touchline` runs the same CLI as `touchline`."""
+
+from touchline.cli import main
+
+main()

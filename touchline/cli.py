@@ -1,0 +1,274 @@
+"""`touchline`: the command line. Every failure prints one line saying what and how to fix."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from touchline.settings import Settings, get_settings
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn known failures into `Error: ...` and exit code 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pydantic import ValidationError
+
+        from touchline.produce import ProduceError
+        from touchline.services import ServiceError
+        from touchline.sinks.errors import SinkUnavailable, SqlError
+
+        try:
+            return fn(*args, **kwargs)
+        except SqlError as exc:
+            raise click.ClickException(f"ClickHouse rejected the statement: {exc}") from exc
+        except SinkUnavailable as exc:
+            raise click.ClickException(
+                f"cannot reach ClickHouse: {exc}. Start the stack with `touchline up`, or set "
+                "TOUCHLINE_CLICKHOUSE__DSN") from exc
+        except (ProduceError, ServiceError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise click.ClickException(
+                f"invalid setting {where}: {first['msg']} (check TOUCHLINE_* variables / .env)"
+            ) from exc
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from exc
+
+    return wrapper
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a one-line error naming the bad variable."""
+    return friendly(get_settings)()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="touchline")
+def main() -> None:
+    """touchline: live sales-activity pipeline (Kafka -> Faust -> ClickHouse -> Grafana).
+
+    Start here: `touchline demo` runs everything locally with simulated events;
+    `touchline query "SELECT ..."` answers SQL on the same data.
+    """
+
+
+def _sim_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed([
+        click.option("--seed", default=7, show_default=True, help="Deterministic org/events."),
+        click.option("--rate", default=200.0, show_default=True, help="Events per second."),
+        click.option("--history-days", default=14.0, show_default=True,
+                     help="Days of history emitted first (fast), then live events."),
+        click.option("--duplicates", default=0.02, show_default=True, help="Share re-sent."),
+        click.option("--out-of-order", default=0.05, show_default=True,
+                     help="Share shifted back within the allowed lateness."),
+        click.option("--late", default=0.003, show_default=True,
+                     help="Share older than the allowed lateness (go to the DLQ)."),
+        click.option("--malformed", default=0.003, show_default=True, help="Share broken."),
+    ]):
+        fn = opt(fn)
+    return fn
+
+
+def _sim_args(seed: int, rate: float, history_days: float, duplicates: float,
+              out_of_order: float, late: float, malformed: float) -> list[str]:
+    return ["--seed", str(seed), "--rate", str(rate), "--history-days", str(history_days),
+            "--duplicates", str(duplicates), "--out-of-order", str(out_of_order),
+            "--late", str(late), "--malformed", str(malformed)]
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
+@click.option("--no-simulator", is_flag=True, help="Only the stack: feed it your own events.")
+@click.option("--no-panel", is_flag=True, help="Do not serve the local control panel.")
+@click.option("--duration", type=float, default=None, help="Stop after N seconds.")
+@_sim_options
+@friendly
+def demo(workers: int, no_simulator: bool, no_panel: bool, duration: float | None,
+         **sim: Any) -> None:
+    """Run the whole loop locally: broker, workers, ClickHouse, simulator, panel."""
+    from touchline.embedded import run
+
+    settings = settings_or_exit()
+    run(settings, workers, None if no_simulator else _sim_args(**sim), not no_panel, duration)
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16))
+@click.option("--duration", type=float, default=None, help="Stop after N seconds.")
+@friendly
+def up(workers: int, duration: float | None) -> None:
+    """Run the stack without the simulator (feed it with `touchline ingest` or producers)."""
+    from touchline.embedded import run
+
+    run(settings_or_exit(), workers, None, True, duration)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run one Faust worker (extra arguments go to faust's own `worker` command)."""
+    settings = settings_or_exit()
+    from touchline.streams.app import app
+
+    sys.argv = ["touchline", "worker", "-l", settings.log_level, *ctx.args]
+    app.main()
+
+
+@main.command()
+@click.option("--allow-fault-injection", is_flag=True, hidden=True)
+@friendly
+def store(allow_fault_injection: bool) -> None:
+    """Own the embedded ClickHouse directory and serve it to the other processes."""
+    from touchline.sinks.clickhouse import ClickHouseSink
+    from touchline.sinks.store_server import serve
+
+    settings = settings_or_exit()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    serve(ClickHouseSink(settings.clickhouse_dsn(), settings.clickhouse.database),
+          settings.clickhouse.store_port, allow_fault_injection)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Server-side parameter for {NAME:Type} placeholders.")
+@friendly
+def query(sql: str, fmt: str, params: tuple[str, ...]) -> None:
+    """Run a read-only SQL query on the pipeline's ClickHouse data (database `touchline`)."""
+    from touchline.connect import open_sink
+    from touchline.query_output import render
+
+    parameters = {}
+    for item in params:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        name, value = item.split("=", 1)
+        parameters[name] = value
+    sink = open_sink(settings_or_exit())
+    try:
+        result = sink.query(sql, parameters or None, readonly=True)
+    finally:
+        sink.close()
+    click.echo(render(result, fmt))
+
+
+@main.group()
+def sink() -> None:
+    """ClickHouse schema management."""
+
+
+@sink.command("init")
+@friendly
+def sink_init() -> None:
+    """Apply pending migrations (idempotent: a second run changes nothing)."""
+    from touchline.connect import open_sink
+
+    s = open_sink(settings_or_exit())
+    try:
+        applied = s.ensure_schema()
+    finally:
+        s.close()
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@main.command("topics")
+@friendly
+def topics() -> None:
+    """Create the pipeline's topics on the configured broker (idempotent)."""
+    from touchline.topics_admin import ensure_topics
+
+    created = ensure_topics(settings_or_exit())
+    click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
+
+
+@main.command("schema")
+@click.option("--check", is_flag=True, help="Fail if the committed file is out of date.")
+def schema_cmd(check: bool) -> None:
+    """Write schemas/activity.schema.json (the canonical event's JSON Schema)."""
+    from touchline.schemas.export import SCHEMA_FILE, render, write
+
+    if check:
+        if not SCHEMA_FILE.exists() or SCHEMA_FILE.read_text() != render():
+            raise click.ClickException(f"{SCHEMA_FILE} is out of date: run `touchline schema`")
+        click.echo("schema file is up to date")
+        return
+    click.echo(f"wrote {write()}")
+
+
+@main.command()
+@_sim_options
+@click.option("--duration", type=float, default=None, help="Seconds of live events (default: "
+              "forever, or --count).")
+@click.option("--count", type=int, default=None, help="Stop after this many events.")
+@click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write events to this JSONL file instead of producing to Kafka.")
+@click.option("--start", type=click.DateTime(), default=None,
+              help="Simulated 'now' (UTC) for reproducible files; default: the clock.")
+@click.option("--tenant", default=None, help="Tenant id (default: settings.tenant).")
+@friendly
+def simulate(duration: float | None, count: int | None, jsonl: Path | None,
+             start: datetime | None, tenant: str | None, **sim: Any) -> None:
+    """Produce a realistic sales org's events (or write them as JSONL)."""
+    from touchline.simulation_run import run_simulation
+
+    settings = settings_or_exit()
+    n = run_simulation(settings, duration=duration, count=count, jsonl=jsonl,
+                       start=start.replace(tzinfo=UTC) if start else None,
+                       tenant=tenant or settings.tenant, **sim)
+    click.echo(f"simulated {n} events" + (f" into {jsonl}" if jsonl else ""))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--wait", is_flag=True, help="Return when every line is accounted for.")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds --wait may take.")
+@click.option("--batch", default=1000, show_default=True, help="Lines per Kafka message.")
+@friendly
+def ingest(file: Path, wait: bool, timeout: float, batch: int) -> None:
+    """Send a JSONL file of canonical events into the pipeline (replay, backfill)."""
+    from touchline.ingest_file import ingest_file
+
+    report = ingest_file(settings_or_exit(), file, wait=wait, timeout=timeout, batch=batch)
+    click.echo(report.render())
+    if wait and not report.complete:
+        sys.exit(2)
+
+
+def _mount_optional() -> None:
+    """Command groups that live with their feature (dashboards, webhooks, plans)."""
+    import importlib
+
+    for module, names in (
+        ("touchline.dashboards.cli", ("dashboards", "alerts")),
+        ("touchline.webhooks.cli", ("serve",)),
+        ("touchline.plan.cli", ("plan", "report", "signals")),
+        ("touchline.bench.cli", ("bench",)),
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+            continue
+        for name in names:
+            command = getattr(mod, name, None)
+            if isinstance(command, click.Command):
+                main.add_command(command, name)
+
+
+_mount_optional()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""`touchline up` / `touchline demo`: the whole loop on one machine, with live progress.
+
+Broker (noida-db) -> workers (Faust) -> store (embedded ClickHouse), plus the simulator and the
+local control panel for the demo. Ctrl-C stops the simulator first, lets the workers drain
+what was produced (lag 0), then stops workers (they commit), store and broker: nothing is lost,
+and the next `touchline up` continues from the same data directory.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import click
+
+from touchline.services import (
+    Service,
+    Stack,
+    child_env,
+    start_broker,
+    start_store,
+    start_worker,
+)
+from touchline.settings import Settings
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.topics_admin import ensure_topics
+
+PROGRESS_SQL = """
+SELECT
+    (SELECT count() FROM {db}.activities) AS rows_written,
+    (SELECT count() FROM {db}.dlq_events) AS rejected,
+    (SELECT sum(events_in) FROM {db}.pipeline_metrics WHERE topic = {raw:String}) AS events_in,
+    (SELECT sum(duplicates) FROM {db}.pipeline_metrics WHERE topic = {act:String}) AS duplicates,
+    (SELECT sum(lag) FROM (
+        SELECT argMax(lag, ts) AS lag FROM {db}.pipeline_metrics
+        WHERE ts > now64(3) - INTERVAL 30 SECOND GROUP BY topic, partition)) AS lag
+"""
+
+
+@dataclass
+class Progress:
+    """One reading of the pipeline's counters."""
+
+    events_in: int = 0
+    rows_written: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    lag: int = 0
+
+
+def read_progress(sink: ClickHouseSink, settings: Settings) -> Progress:
+    """Counters from ClickHouse (through the store)."""
+    sql = PROGRESS_SQL.replace("{db}", sink.database)
+    row = sink.query(sql, {"raw": settings.kafka.raw_topic,
+                           "act": settings.kafka.activities_topic}).dicts()[0]
+    return Progress(**{k: int(v or 0) for k, v in row.items()})
+
+
+def start_stack(settings: Settings, workers: int, fault_injection: bool = False) -> Stack:
+    """Broker (if embedded), topics, store and workers; returns the running stack."""
+    stack = Stack()
+    try:
+        if settings.kafka.embedded:
+            stack.add(start_broker(settings.data_dir / "broker", settings.kafka.embedded_port))
+        ensure_topics(settings)
+        if not settings.clickhouse.dsn:
+            stack.add(start_store(settings, allow_fault_injection=fault_injection))
+        for i in range(workers):
+            stack.add(start_worker(settings, f"worker-{i + 1}"))
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def start_simulator(settings: Settings, args: list[str]) -> Service:
+    """The simulator as its own process (it gets its own core)."""
+    log = settings.data_dir / "logs" / "simulator.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "touchline", "simulate", *args],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=child_env(settings), start_new_session=True,
+    )
+    return Service("simulator", proc, log)
+
+
+def start_panel(settings: Settings, sink: ClickHouseSink) -> str | None:
+    """Serve the local control panel in a background thread; returns its URL."""
+    try:
+        from touchline.dashboards.local_view import run_local_view
+    except ImportError:
+        return None
+    import asyncio
+
+    def serve() -> None:
+        asyncio.run(run_local_view(sink, settings.web.host, settings.web.panel_port))
+
+    threading.Thread(target=serve, name="panel", daemon=True).start()
+    return f"http://{settings.web.host}:{settings.web.panel_port}/"
+
+
+def run(settings: Settings, workers: int, simulator_args: list[str] | None,
+        panel: bool, duration: float | None = None) -> Progress:
+    """Run until Ctrl-C (or `duration` seconds), printing progress; then drain and stop."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    started = time.monotonic()
+    stack = start_stack(settings, workers)
+    sink = ClickHouseSink(settings.clickhouse.dsn or settings.store_url(),
+                          settings.clickhouse.database).start()
+    simulator = None
+    last = Progress()
+    try:
+        click.echo(f"touchline: broker {settings.kafka.bootstrap}, {workers} worker(s), "
+                   f"ClickHouse {settings.clickhouse.dsn or settings.clickhouse_dsn()}")
+        if panel and (url := start_panel(settings, sink)):
+            click.echo(f"touchline: control panel at {url}")
+        if simulator_args is not None:
+            simulator = start_simulator(settings, simulator_args)
+            click.echo("touchline: simulator started (logs in "
+                       f"{settings.data_dir / 'logs'}); Ctrl-C stops everything")
+        click.echo("touchline: `touchline query \"SELECT ...\"` answers SQL while this runs")
+        last = _watch(settings, sink, stack, stopping, started, duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("\ntouchline: stopping: simulator, then draining the workers ...")
+        if simulator is not None:
+            simulator.stop(10)
+        last = _drain(settings, sink, stack) or last
+        sink.close()
+        stack.stop()
+        click.echo(f"touchline: stopped. events in {last.events_in}, rows {last.rows_written}, "
+                   f"duplicates {last.duplicates}, rejected {last.rejected}, lag {last.lag}")
+    return last
+
+
+def _watch(settings: Settings, sink: ClickHouseSink, stack: Stack, stopping: threading.Event,
+           started: float, duration: float | None) -> Progress:
+    prev, prev_t = Progress(), time.monotonic()
+    tty = sys.stdout.isatty()
+    last_print = 0.0
+    while not stopping.is_set():
+        if duration is not None and time.monotonic() - started > duration:
+            break
+        time.sleep(1.0)
+        dead = [s.name for s in stack.services if not s.alive()]
+        if dead:
+            raise click.ClickException(
+                f"{', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}")
+        try:
+            now = read_progress(sink, settings)
+        except Exception as exc:  # the store may still be starting
+            click.echo(f"touchline: waiting for ClickHouse ({exc})", err=True)
+            continue
+        t = time.monotonic()
+        rate = (now.events_in - prev.events_in) / max(t - prev_t, 1e-6)
+        line = (f"events in {now.events_in:>9,}  {rate:>8,.0f} ev/s  rows {now.rows_written:>9,}"
+                f"  dup {now.duplicates:>7,}  rejected {now.rejected:>6,}  lag {now.lag:>6,}")
+        if tty:
+            click.echo("\r" + line, nl=False)
+        elif t - last_print >= 5:
+            click.echo(line)
+            last_print = t
+        prev, prev_t = now, t
+    return prev
+
+
+def _drain(settings: Settings, sink: ClickHouseSink, stack: Stack,
+           timeout: float = 60.0) -> Progress | None:
+    """Wait until the workers have caught up with everything produced (lag 0, twice)."""
+    deadline, zero_seen, progress = time.monotonic() + timeout, 0, None
+    while time.monotonic() < deadline and any(w.alive() for w in stack.workers()):
+        time.sleep(1.0)
+        try:
+            progress = read_progress(sink, settings)
+        except Exception:
+            continue
+        zero_seen = zero_seen + 1 if progress.lag == 0 else 0
+        if zero_seen >= 2:
+            break
+    return progress

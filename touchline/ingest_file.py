@@ -1,0 +1,111 @@
+"""`touchline ingest FILE.jsonl [--wait]`: replay/backfill a file and account for every line.
+
+Each line ends as exactly one of: a new row in ClickHouse, a duplicate of an event already
+there (same event_id), or a DLQ entry with a reason. Lines are matched to DLQ entries by the
+`touchline-origin` header (run id + first line of the message) and the line number.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from touchline.connect import open_sink
+from touchline.produce import send_batches
+from touchline.settings import Settings
+
+ID_CHUNK = 20_000
+
+
+@dataclass
+class IngestReport:
+    """How the file's lines were accounted for."""
+
+    lines: int
+    run_id: str
+    new_rows: int = 0
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    waited: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def accounted(self) -> int:  # noqa: D102
+        return self.new_rows + self.duplicates + sum(self.rejected.values())
+
+    @property
+    def complete(self) -> bool:  # noqa: D102
+        return self.accounted == self.lines
+
+    def render(self) -> str:
+        """Human-readable accounting."""
+        if not self.waited:
+            return f"sent {self.lines} lines (run {self.run_id}); use --wait to account for them"
+        rejected = ", ".join(f"{r} {n}" for r, n in self.rejected.most_common()) or "none"
+        status = "all lines accounted for" if self.complete else (
+            f"{self.lines - self.accounted} lines NOT accounted for yet (timeout)")
+        return (f"lines {self.lines}: new rows {self.new_rows}, duplicates {self.duplicates}, "
+                f"rejected {sum(self.rejected.values())} ({rejected}); {status} "
+                f"in {self.elapsed_s:.1f}s (run {self.run_id})")
+
+
+def ingest_file(settings: Settings, path: Path, *, wait: bool, timeout: float,
+                batch: int) -> IngestReport:
+    """Send the file; with `wait`, poll ClickHouse until every line is accounted for."""
+    lines = [ln for ln in path.read_bytes().split(b"\n") if ln.strip()]
+    report = IngestReport(lines=len(lines), run_id=uuid.uuid4().hex[:12])
+    started = time.time()
+    send_batches(settings, lines, batch=batch, origin=report.run_id)
+    if not wait:
+        return report
+    report.waited = True
+    ids = [_event_id(line) for line in lines]
+    sink = open_sink(settings)
+    try:
+        while True:
+            _account(sink, report, ids, started)
+            report.elapsed_s = time.time() - started
+            if report.complete or report.elapsed_s > timeout:
+                return report
+            time.sleep(1.0)
+    finally:
+        sink.close()
+
+
+def _event_id(line: bytes) -> str | None:
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    value = doc.get("event_id") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _account(sink, report: IngestReport, ids: list[str | None], started: float) -> None:  # noqa: ANN001
+    rejected_rows = sink.query(
+        f"SELECT DISTINCT origin, line_no, reason FROM {sink.table('dlq_events')} "
+        "WHERE startsWith(origin, {run:String})", {"run": report.run_id + ":"},
+    ).rows
+    rejected: dict[int, str] = {}
+    for origin, line_no, reason in rejected_rows:
+        rejected[int(origin.rsplit(":", 1)[1]) + int(line_no)] = reason
+    wanted = sorted({i for n, i in enumerate(ids) if i is not None and n not in rejected})
+    first_seen: dict[str, float] = {}
+    for k in range(0, len(wanted), ID_CHUNK):
+        for event_id, ingested in sink.query(
+            f"SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) "
+            f"FROM {sink.table('activities')} WHERE event_id IN {{ids:Array(String)}} "
+            "GROUP BY event_id", {"ids": wanted[k:k + ID_CHUNK]},
+        ).rows:
+            first_seen[event_id] = int(ingested) / 1000
+    present_lines = [i for n, i in enumerate(ids)
+                     if n not in rejected and i is not None and i in first_seen]
+    new_ids = {i for i in present_lines if first_seen[i] >= started - 1}
+    report.new_rows = len(new_ids)
+    report.duplicates = len(present_lines) - len(new_ids)
+    report.rejected = Counter(rejected.values())

@@ -1,0 +1,186 @@
+"""Start and stop the embedded stack's processes: broker, store, workers (all on 127.0.0.1).
+
+- broker: noida-db's native binary, run directly (not its Python wrapper) so that its PID is
+  the process to signal; data under <data_dir>/broker, kept across restarts.
+- store: `python -m touchline store`, the owner of the chdb directory (sinks/store_server.py).
+- workers: `python -m touchline worker`, Faust workers reaching ClickHouse via the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from touchline.settings import Settings
+
+
+class ServiceError(RuntimeError):
+    """A service did not start or stop as asked; the message says what to do."""
+
+
+def noida_binary() -> Path:
+    """Path of noida-db's native broker binary inside its wheel."""
+    import noida_db
+
+    path = Path(noida_db.__file__).with_name("noida-db")
+    if not path.is_file():
+        raise ServiceError(f"noida-db binary not found at {path}: run `pip install -e .` again")
+    path.chmod(0o755)
+    return path
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
+    """True when something accepts connections on host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout):
+        return True
+    return False
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None, what: str, timeout: float,
+                  log: Path | None = None) -> None:
+    """Block until the port answers, or fail with the process's last log lines."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    tail = ""
+    if log is not None and log.exists():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+    raise ServiceError(f"{what} did not come up on 127.0.0.1:{port} (see {log}):\n{tail}")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> int | None:
+    """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+@dataclass
+class Service:
+    """One child process and its log file."""
+
+    name: str
+    proc: subprocess.Popen
+    log: Path
+    port: int | None = None
+
+    def alive(self) -> bool:  # noqa: D102
+        return self.proc.poll() is None
+
+    def stop(self, grace: float = 10.0) -> int | None:  # noqa: D102
+        return stop_process(self.proc, grace)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no commit (fault tests)."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def _spawn(name: str, argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    handle = log.open("ab")
+    return subprocess.Popen(
+        argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=env, start_new_session=True,
+    )
+
+
+def start_broker(data_dir: Path, port: int) -> Service:
+    """Start noida-db's Kafka listener on 127.0.0.1:port with its data in data_dir."""
+    if port_open(port):
+        raise ServiceError(
+            f"port {port} is already in use: stop what runs there, or set "
+            "TOUCHLINE_KAFKA__EMBEDDED_PORT and TOUCHLINE_KAFKA__BOOTSTRAP to a free port"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "broker.log"
+    argv = [str(noida_binary()), "start", "--only", "kafka", "--host", "127.0.0.1",
+            "--kafka-port", str(port), "--data-dir", str(data_dir)]
+    proc = _spawn("broker", argv, log, dict(os.environ))
+    wait_for_port(port, proc, "the Kafka broker (noida-db)", 20, log)
+    return Service("broker", proc, log, port)
+
+
+def child_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """Environment for a touchline child process: the parent's, plus resolved settings."""
+    env = dict(os.environ)
+    env.update({
+        "TOUCHLINE_DATA_DIR": str(settings.data_dir.resolve()),
+        "TOUCHLINE_KAFKA__BOOTSTRAP": settings.kafka.bootstrap,
+        "TOUCHLINE_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+        "TOUCHLINE_CLICKHOUSE__STORE_PORT": str(settings.clickhouse.store_port),
+    })
+    env.update(overrides)
+    return env
+
+
+def start_store(settings: Settings, allow_fault_injection: bool = False) -> Service:
+    """Start the process that owns the embedded ClickHouse directory."""
+    port = settings.clickhouse.store_port
+    if port_open(port):
+        raise ServiceError(
+            f"port {port} is in use: a store may already run (`touchline up` elsewhere?); "
+            "stop it, or set TOUCHLINE_CLICKHOUSE__STORE_PORT"
+        )
+    log = settings.data_dir / "logs" / "store.log"
+    argv = [sys.executable, "-m", "touchline", "store"]
+    if allow_fault_injection:
+        argv.append("--allow-fault-injection")
+    proc = _spawn("store", argv, log, child_env(settings))
+    wait_for_port(port, proc, "the ClickHouse store", 60, log)
+    return Service("store", proc, log, port)
+
+
+def start_worker(settings: Settings, worker_id: str, **env: str) -> Service:
+    """Start one Faust worker that writes through the store (or the configured server)."""
+    log = settings.data_dir / "logs" / f"{worker_id}.log"
+    dsn = settings.clickhouse.dsn or settings.store_url()
+    proc = _spawn(worker_id, [sys.executable, "-m", "touchline", "worker"], log,
+                  child_env(settings, TOUCHLINE_WORKER_ID=worker_id,
+                            TOUCHLINE_CLICKHOUSE__DSN=dsn, **env))
+    return Service(worker_id, proc, log)
+
+
+@dataclass
+class Stack:
+    """The running embedded stack, stopped in reverse order."""
+
+    services: list[Service] = field(default_factory=list)
+
+    def add(self, service: Service) -> Service:  # noqa: D102
+        self.services.append(service)
+        return service
+
+    def workers(self) -> list[Service]:  # noqa: D102
+        return [s for s in self.services if s.name.startswith("worker")]
+
+    def stop(self) -> None:
+        """Workers first (they commit), then the store, then the broker."""
+        order = {"store": 1, "broker": 2}
+        for service in sorted(reversed(self.services), key=lambda s: order.get(s.name, 0)):
+            service.stop(30 if service.name.startswith("worker") else 10)
+        self.services.clear()

@@ -1,0 +1,329 @@
+"""A realistic sales org that emits canonical activity events (deterministic with a seed).
+
+Teams of SDRs (who work cadences) and AEs (who own opportunities); accounts by tier and
+segment; prospects moving through 8-touch cadences, most of them getting far fewer touches
+than planned, with dispositions in between; inbound leads (speed-to-lead); meetings; quick
+inside-sales deals next to 18-month enterprise deals. A controllable share of duplicates,
+out-of-order, late and malformed events exercises the pipeline's guards.
+
+Event content depends only on the seed; times follow a simulated clock that starts
+`history_days` before `start` and, in live mode, then follows the wall clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+CADENCES = {
+    "outbound-8": ["email", "call", "email", "call", "call", "email", "call", "email"],
+    "inbound-fast": ["call", "email", "call", "call", "email"],
+}
+STAGES = ["discovery", "demo", "proposal", "negotiation"]
+CALL_OUTCOMES = (["connected"] * 20 + ["no_answer"] * 45 + ["voicemail"] * 25 + ["busy"] * 5
+                 + ["failed"] * 5)
+DISPOSITIONS = ["qualify", "disqualify", "postpone", "archive", "revisit"]
+#: mean days in each open stage, by segment
+STAGE_DAYS = {"smb": 5, "mid_market": 20, "enterprise": 90}
+
+
+@dataclass
+class Anomalies:
+    """Shares (0..1) of events that are re-sent, shifted back, too late or broken."""
+
+    duplicates: float = 0.02
+    out_of_order: float = 0.05
+    late: float = 0.003
+    malformed: float = 0.003
+    late_by_s: int = 10 * 24 * 3600
+
+
+@dataclass
+class Prospect:  # noqa: D101
+    prospect_id: str
+    account: dict[str, str]
+    sdr: dict[str, str]
+    cadence_id: str
+    step: int = 0
+    done: bool = False
+
+
+@dataclass
+class Opportunity:  # noqa: D101
+    opportunity_id: str
+    account: dict[str, str]
+    ae: dict[str, str]
+    stage: str = "discovery"
+    entered: datetime | None = None
+
+
+@dataclass
+class Org:
+    """Teams, reps, accounts, prospects and opportunities of one tenant."""
+
+    tenant: str
+    teams: list[str]
+    reps: list[dict[str, str]]
+    accounts: list[dict[str, str]]
+    prospects: list[Prospect] = field(default_factory=list)
+    opportunities: list[Opportunity] = field(default_factory=list)
+
+
+def build_org(rng: random.Random, tenant: str, teams: int = 3, sdrs: int = 4, aes: int = 2,
+              accounts_per_team: int = 40) -> Org:
+    """The org chart and book of accounts."""
+    team_ids = ["team-east", "team-west", "team-enterprise", "team-north", "team-south"][:teams]
+    if teams > 5:
+        team_ids += [f"team-{i}" for i in range(6, teams + 1)]
+    reps: list[dict[str, str]] = []
+    accounts: list[dict[str, str]] = []
+    for t in team_ids:
+        short = t.removeprefix("team-")[:3]
+        for i in range(sdrs):
+            reps.append({"rep_id": f"sdr-{short}-{i + 1}", "team_id": t, "role": "sdr"})
+        for i in range(aes):
+            reps.append({"rep_id": f"ae-{short}-{i + 1}", "team_id": t, "role": "ae"})
+        for i in range(accounts_per_team):
+            segment = "enterprise" if t == "team-enterprise" else rng.choice(
+                ["smb", "smb", "mid_market"])
+            accounts.append({"account_id": f"acct-{short}-{i + 1:03d}", "team_id": t,
+                             "tier": rng.choice(["A", "B", "B", "C", "C", "C"]),
+                             "segment": segment})
+    return Org(tenant, team_ids, reps, accounts)
+
+
+class Simulator:
+    """Yields canonical events (dicts) and, at the configured shares, malformed payloads."""
+
+    def __init__(self, seed: int = 7, tenant: str = "acme", anomalies: Anomalies | None = None,
+                 teams: int = 3) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.org = build_org(self.rng, tenant, teams=teams)
+        self.anomalies = anomalies or Anomalies()
+        self.counter = 0
+        self.sent: list[bytes] = []
+        self._followups: list[tuple[datetime, int, dict[str, Any]]] = []  # a heap
+        self._reps_by: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._active: list[Prospect] = []
+        self._seq = itertools.count()
+        #: the rep who skips most call steps (a coaching case to find)
+        self.call_skipper = next(r["rep_id"] for r in self.org.reps if r["role"] == "sdr")
+        for _ in range(len(self.org.accounts) * 2):
+            self._new_prospect(inbound=False)
+
+    # -- org dynamics -------------------------------------------------------------------
+    def _rep(self, team_id: str, role: str) -> dict[str, str]:
+        key = (team_id, role)
+        if key not in self._reps_by:
+            self._reps_by[key] = [r for r in self.org.reps
+                                  if r["team_id"] == team_id and r["role"] == role]
+        return self.rng.choice(self._reps_by[key])
+
+    def _new_prospect(self, inbound: bool) -> Prospect:
+        account = self.rng.choice(self.org.accounts)
+        prospect = Prospect(
+            prospect_id=f"pros-{self.seed}-{len(self.org.prospects) + 1:05d}",
+            account=account, sdr=self._rep(account["team_id"], "sdr"),
+            cadence_id="inbound-fast" if inbound else "outbound-8",
+        )
+        self.org.prospects.append(prospect)
+        self._active.append(prospect)
+        return prospect
+
+    def _base(self, at: datetime, kind: str, rep: dict[str, str], account: dict[str, str],
+              **fields: Any) -> dict[str, Any]:
+        self.counter += 1
+        event = {
+            "event_id": f"sim-{self.seed}-{self.counter:09d}", "tenant": self.org.tenant,
+            "type": kind, "occurred_at": at.isoformat(), "source": "simulator",
+            "rep_id": rep["rep_id"], "team_id": rep["team_id"],
+            "account_id": account["account_id"],
+        }
+        event.update({k: v for k, v in fields.items() if v is not None})
+        return event
+
+    def _touch(self, at: datetime, prospect: Prospect) -> list[dict[str, Any]]:
+        steps = CADENCES[prospect.cadence_id]
+        channel = steps[prospect.step]
+        prospect.step += 1
+        common = {"prospect_id": prospect.prospect_id, "cadence_id": prospect.cadence_id,
+                  "cadence_step": prospect.step}
+        rep, account = prospect.sdr, prospect.account
+        out: list[dict[str, Any]] = []
+        skip = channel == "call" and rep["rep_id"] == self.call_skipper and self.rng.random() < .7
+        if skip:
+            pass
+        elif channel == "call":
+            outcome = self.rng.choice(CALL_OUTCOMES)
+            out.append(self._base(at, "call", rep, account, direction="outbound", outcome=outcome,
+                                  duration_s=self.rng.randint(60, 900) if outcome == "connected"
+                                  else self.rng.randint(0, 40), **common))
+        else:
+            out.append(self._base(at, "email", rep, account, action="sent", **common))
+            self._email_followups(at, prospect, common)
+        if prospect.step >= len(steps) or self.rng.random() < 0.12:
+            prospect.done = True
+            self._active.remove(prospect)
+            disposition = self.rng.choice(DISPOSITIONS)
+            out.append(self._base(at + timedelta(minutes=5), "disposition", rep, account,
+                                  disposition=disposition, prospect_id=prospect.prospect_id,
+                                  cadence_id=prospect.cadence_id))
+            if disposition == "qualify":
+                out.extend(self._open_opportunity(at + timedelta(hours=1), account))
+        return out
+
+    def _email_followups(self, at: datetime, prospect: Prospect, common: dict) -> None:
+        rep, account = prospect.sdr, prospect.account
+        if self.rng.random() < 0.03:
+            self._later(at + timedelta(minutes=1), "email", rep, account, action="bounced",
+                        **common)
+            return
+        self._later(at + timedelta(seconds=30), "email", rep, account, action="delivered",
+                    **common)
+        if self.rng.random() < 0.4:
+            self._later(at + timedelta(hours=self.rng.uniform(0.1, 20)), "email", rep, account,
+                        action="opened", **common)
+        if self.rng.random() < 0.06:
+            self._later(at + timedelta(hours=self.rng.uniform(1, 40)), "email", rep, account,
+                        action="replied", **common)
+            self._later(at + timedelta(days=self.rng.uniform(1, 5)), "meeting", rep, account,
+                        status=self.rng.choice(["held", "held", "no_show"]), **common)
+
+    def _later(self, at: datetime, kind: str, rep: dict, account: dict, **fields: Any) -> None:
+        self._defer(at, self._base(at, kind, rep, account, **fields))
+
+    def _defer(self, at: datetime, event: dict[str, Any]) -> None:
+        heapq.heappush(self._followups, (at, next(self._seq), event))
+
+    def _open_opportunity(self, at: datetime, account: dict[str, str]) -> list[dict[str, Any]]:
+        ae = self._rep(account["team_id"], "ae")
+        opp = Opportunity(f"opp-{self.seed}-{len(self.org.opportunities) + 1:05d}", account, ae,
+                          entered=at)
+        self.org.opportunities.append(opp)
+        return [self._base(at, "stage_change", ae, account, opportunity_id=opp.opportunity_id,
+                           to_stage="discovery")]
+
+    def _advance(self, at: datetime) -> list[dict[str, Any]]:
+        open_opps = [o for o in self.org.opportunities[-400:] if o.stage in STAGES]
+        if not open_opps:
+            return self._open_opportunity(at, self.rng.choice(self.org.accounts))
+        opp = self.rng.choice(open_opps)
+        mean_days = STAGE_DAYS[opp.account["segment"]]
+        if opp.entered and (at - opp.entered).days < mean_days * self.rng.uniform(0.3, 1.2):
+            return self._meeting(at, opp)
+        idx = STAGES.index(opp.stage)
+        nxt = "lost" if self.rng.random() < 0.2 else (
+            STAGES[idx + 1] if idx + 1 < len(STAGES) else "won")
+        event = self._base(at, "stage_change", opp.ae, opp.account,
+                           opportunity_id=opp.opportunity_id, from_stage=opp.stage, to_stage=nxt)
+        opp.stage, opp.entered = nxt, at
+        return [event]
+
+    def _meeting(self, at: datetime, opp: Opportunity) -> list[dict[str, Any]]:
+        return [self._base(at, "meeting", opp.ae, opp.account, opportunity_id=opp.opportunity_id,
+                           status=self.rng.choice(["scheduled", "held", "held", "cancelled"]))]
+
+    def _lead(self, at: datetime) -> list[dict[str, Any]]:
+        prospect = self._new_prospect(inbound=True)
+        event = self._base(at, "lead", prospect.sdr, prospect.account,
+                           prospect_id=prospect.prospect_id, status="created")
+        delay = timedelta(minutes=self.rng.choice([2, 5, 12, 30, 45, 90, 240]))
+        for e in self._touch(at + delay, prospect):
+            self._defer(at + delay, e)
+        return [event]
+
+    def step(self, at: datetime) -> list[dict[str, Any]]:
+        """The org's next activities at simulated time `at`."""
+        due = []
+        while self._followups and self._followups[0][0] <= at:
+            due.append(heapq.heappop(self._followups)[2])
+        if due:
+            return due
+        roll = self.rng.random()
+        if roll < 0.05:
+            return self._lead(at)
+        if roll < 0.13:
+            return self._advance(at)
+        if len(self._active) < len(self.org.accounts):
+            self._new_prospect(inbound=False)
+        return self._touch(at, self.rng.choice(self._active))
+
+    # -- anomalies and output -----------------------------------------------------------
+    def _malformed(self, event: dict[str, Any]) -> bytes:
+        kind = self.rng.randrange(6)
+        bad = dict(event)
+        if kind == 0:
+            return orjson.dumps(event)[:-7]  # truncated JSON
+        if kind == 1:
+            bad.pop("rep_id")
+        elif kind == 2:
+            bad["occurred_at"] = bad["occurred_at"][:19]  # naive timestamp
+        elif kind == 3:
+            bad["type"] = "fax"
+        elif kind == 4:
+            bad["cadence_step"] = "third"
+        else:
+            bad["account_id"] = ""
+        return orjson.dumps(bad)
+
+    def payloads(self, start: datetime, rate: float, history_days: float = 0.0,
+                 live: bool = False) -> Iterator[bytes]:
+        """Event payloads (one JSON object each), in roughly event-time order.
+
+        The clock starts `history_days` before `start` and moves about a minute per step
+        through history; after that it is the wall clock (`live`) or advances 1/rate seconds
+        per step, so a JSONL file is fully determined by seed, start and rate.
+        """
+        a = self.anomalies
+        clock = start - timedelta(days=history_days)
+        history_end = start
+        history_step = timedelta(seconds=60)
+        while True:
+            in_history = clock < history_end
+            if in_history:
+                clock += history_step * self.rng.uniform(0.5, 1.5)
+            elif live:
+                clock = datetime.now(UTC)
+            else:
+                clock += timedelta(seconds=1 / max(rate, 1e-9))
+            for event in self.step(clock):
+                at = datetime.fromisoformat(event["occurred_at"])
+                if at > clock + timedelta(seconds=1):
+                    self._defer(at, event)  # emitted when its time comes
+                    continue
+                roll = self.rng.random()
+                if roll < a.malformed:
+                    yield self._malformed(event)
+                    continue
+                if roll < a.malformed + a.late:
+                    event["occurred_at"] = (clock - timedelta(seconds=a.late_by_s)).isoformat()
+                elif roll < a.malformed + a.late + a.out_of_order:
+                    shift = timedelta(minutes=self.rng.uniform(5, 60))
+                    event["occurred_at"] = (clock - shift).isoformat()
+                payload = orjson.dumps(event)
+                yield payload
+                if self.rng.random() < a.duplicates:
+                    self.sent.append(payload)
+                if self.sent and self.rng.random() < a.duplicates:
+                    yield self.sent.pop(self.rng.randrange(len(self.sent)))
+
+    def dimension_rows(self) -> dict[str, list[dict[str, Any]]]:
+        """Rows for the `reps` and `accounts` tables."""
+        return {
+            "reps": [dict(r, tenant=self.org.tenant, name=r["rep_id"]) for r in self.org.reps],
+            "accounts": [dict(a, tenant=self.org.tenant, name=a["account_id"],
+                              owner_rep_id=self._owner(a)) for a in self.org.accounts],
+        }
+
+    def _owner(self, account: dict[str, str]) -> str:
+        aes = [r for r in self.org.reps if r["team_id"] == account["team_id"] and r["role"] == "ae"]
+        return aes[zlib.crc32(account["account_id"].encode()) % len(aes)]["rep_id"] if aes else ""
