@@ -45,7 +45,7 @@ def test_validate_the_shipped_example():
     ("      meetings_held: 10\n", "      cold_calls: 10\n",
      "roles.sdr.weekly_targets.cold_calls"),
     ("{channel: call,  wait: 1d}", "{channel: fax,  wait: 1d}",
-     "cadences.outbound-8.steps.1.channel: Input should be 'call', 'email' or 'meeting'"),
+     "cadences.outbound-8.steps[2].channel: Input should be 'call', 'email' or 'meeting'"),
     ("leads_touched_within_sla: 100", "leads_touched_within_sla: 140",
      "roles.sdr.weekly_targets: leads_touched_within_sla is a percentage"),
     ("  role: sdr", "  role: manager", "defaults.role: 'manager' is not one of sdr, ae"),
@@ -65,9 +65,11 @@ def test_validate_reports_every_problem_at_once(tmp_path):
         "{channel: call,  wait: 1d}", "{channel: fax,  wait: 1d}")
     result = run("validate", write(tmp_path, text))
     assert result.exit_code == 1
-    assert "2 problem(s)" in result.output
+    # the call step with a 1d wait is in both cadences: three problems
+    assert "3 problem(s)" in result.output
     assert "discovery: 'soon' is not a duration" in result.output
-    assert "cadences.outbound-8.steps.1.channel" in result.output
+    assert "cadences.outbound-8.steps[2].channel" in result.output
+    assert "cadences.inbound-fast.steps[4].channel" in result.output
 
 
 def test_validate_missing_file_and_empty_file(tmp_path):
@@ -85,8 +87,8 @@ def test_load_is_idempotent(sink, tmp_path):
     path = str(EXAMPLE_PLAN)
 
     def counts():
-        return {t: sink.query(f"SELECT count() FROM touchline.{t} FINAL WHERE tenant = {{t:String}}",
-                              {"t": tenant}).scalar()
+        sql = "SELECT count() FROM touchline.{} FINAL WHERE tenant = {{t:String}}"
+        return {t: sink.query(sql.format(t), {"t": tenant}).scalar()
                 for t in ("plan_stage_slas", "plan_activity_targets", "plan_cadence_steps",
                           "plan_tiers", "plan_versions")}
 

@@ -38,7 +38,11 @@ class PlanError(ValueError):
 
 
 def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(plan)"
+    """`cadences.outbound-8.steps[2].channel`: list positions count from 1, like steps."""
+    text = ""
+    for part in loc:
+        text += f"[{part + 1}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".") or "(plan)"
 
 
 def explain_validation(exc: ValidationError, prefix: str = "") -> list[str]:
