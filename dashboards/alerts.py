@@ -1,0 +1,161 @@
+"""Alert rules on leading indicators, built with grafana-foundation-sdk.
+
+Each rule has one ClickHouse query (refId A, table format: every string column becomes a label,
+the one numeric column is the value) and a threshold expression (refId B, the condition). So a
+rule fires once per row over the threshold, labelled with the row's team and rep (routing) and
+with the subject (deal, account, cadence, lead). Annotations name the activity to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from grafana_foundation_sdk.builders import alerting, expr
+from grafana_foundation_sdk.models.alerting import RelativeTimeRange
+
+from touchline.dashboards import queries as q
+from touchline.dashboards.clickhouse_query import (
+    DATASOURCE_UID,
+    ClickHouseQueryBuilder,
+    register,
+)
+
+FOLDER_UID = "touchline"
+FOLDER_TITLE = "touchline"
+GROUP_COACHING = "touchline-coaching"
+GROUP_OPS = "touchline-ops"
+EXPRESSION_DATASOURCE = "__expr__"
+
+Op = Literal["gt", "lt"]
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One alert rule: query, value column, threshold, and what to tell the manager."""
+
+    uid: str
+    title: str
+    group: str
+    sql: str
+    value: str
+    threshold: float
+    summary: str
+    action: str
+    op: Op = "gt"
+    range_s: int = 600
+    pending: str = "0s"
+    labels: dict[str, str] = field(default_factory=dict)
+    no_data: Literal["OK", "NoData", "Alerting"] = "OK"
+
+
+ALERTS: list[AlertSpec] = [
+    AlertSpec(
+        uid="touchline-stuck-deal", title="Deal past its stage SLA", group=GROUP_COACHING,
+        sql=q.ALERT_STUCK_DEAL, value="sla_ratio", threshold=1.0, range_s=3600, pending="15m",
+        labels={"signal": "stuck_deal", "audience": "manager"},
+        summary=("{{ $labels.opportunity }} ({{ $labels.account }}, {{ $labels.segment }}) has sat "
+                 "in {{ $labels.stage }} for {{ $labels.days_in_stage }} d; the {{ $labels.segment }} "
+                 "SLA for that stage is {{ $labels.stage_sla_days }} d."),
+        action=("{{ $labels.rep }}: book a next-step meeting with the buyer of "
+                "{{ $labels.account }} to move {{ $labels.opportunity }} out of "
+                "{{ $labels.stage }}, or disposition it."),
+    ),
+    AlertSpec(
+        uid="touchline-untouched-account", title="Account untouched past its tier threshold",
+        group=GROUP_COACHING, sql=q.ALERT_UNTOUCHED_ACCOUNT, value="untouched_ratio",
+        threshold=1.0, range_s=3600, pending="1h",
+        labels={"signal": "untouched_account", "audience": "manager"},
+        summary=("{{ $labels.account_name }} ({{ $labels.account }}, tier {{ $labels.tier }}) has "
+                 "had no touch for {{ $labels.days_since_touch }} d; tier {{ $labels.tier }} "
+                 "accounts are untouched after {{ $labels.untouched_after_days }} d."),
+        action=("{{ $labels.rep }}: call the main contact at {{ $labels.account_name }} today "
+                "and follow up by email."),
+    ),
+    AlertSpec(
+        uid="touchline-cadence-behind", title="Rep behind on a cadence", group=GROUP_COACHING,
+        sql=q.ALERT_CADENCE_BEHIND, value="prospects_two_steps_behind", threshold=2.0,
+        range_s=3600, pending="30m",
+        labels={"signal": "cadence_behind", "audience": "manager"},
+        summary=("{{ $labels.rep }}: {{ $values.A.Value }} of {{ $labels.prospects_in_cadence }} "
+                 "prospects in cadence {{ $labels.cadence }} are two or more steps behind plan."),
+        action=("{{ $labels.rep }}: work the overdue steps of {{ $labels.cadence }} first; the "
+                "next step for most of them is a {{ $labels.next_channel }}."),
+    ),
+    AlertSpec(
+        uid="touchline-speed-to-lead", title="New lead not touched within SLA",
+        group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="sla_ratio", threshold=1.0,
+        range_s=7 * 86400, pending="0s",
+        labels={"signal": "speed_to_lead", "audience": "manager"},
+        summary=("Lead {{ $labels.prospect }} ({{ $labels.account }}, tier {{ $labels.tier }}) "
+                 "has waited {{ $labels.waiting_hours }} h without a touch; the SLA is "
+                 "{{ $labels.sla_hours }} h."),
+        action="{{ $labels.rep }}: call {{ $labels.prospect }} now; leave a voicemail and email "
+               "if there is no answer.",
+    ),
+    AlertSpec(
+        uid="touchline-dlq-spike", title="DLQ rate spike", group=GROUP_OPS,
+        sql=q.ALERT_DLQ_SPIKE, value="dlq_percent", threshold=5.0, range_s=300, pending="2m",
+        labels={"signal": "dlq_spike", "audience": "ops", "team": "ops"},
+        summary=("{{ $labels.rejected }} events rejected as {{ $labels.reason }} in 5 min "
+                 "({{ $values.A.Value }} % of events read)."),
+        action=("Read the newest dlq_events rows with reason {{ $labels.reason }} (error and "
+                "payload columns) and fix the sending system or its mapping."),
+    ),
+    AlertSpec(
+        uid="touchline-pipeline-freshness", title="Pipeline stalled", group=GROUP_OPS,
+        sql=q.ALERT_PIPELINE_FRESHNESS, value="seconds_since_worker_report", threshold=120.0,
+        range_s=3600, pending="1m", no_data="Alerting",
+        labels={"signal": "pipeline_freshness", "audience": "ops", "team": "ops"},
+        summary="No worker has reported progress for {{ $values.A.Value }} s.",
+        action="Check that the workers run, restart a stopped one, then watch the consumer lag "
+               "drain on the ops control panel.",
+    ),
+]
+
+
+def rule(spec: AlertSpec) -> alerting.Rule:
+    """The SDK rule builder for a spec."""
+    register()
+    query = (alerting.Query("A")
+             .datasource_uid(DATASOURCE_UID)
+             .relative_time_range(RelativeTimeRange(from_val=spec.range_s, to=0))
+             .model(ClickHouseQueryBuilder(spec.sql).ref_id("A")))
+    condition = (alerting.Query("B")
+                 .datasource_uid(EXPRESSION_DATASOURCE)
+                 .model(expr.TypeThreshold()
+                        .ref_id("B")
+                        .expression("A")
+                        .conditions([expr.ExprTypeThresholdConditions().evaluator(
+                            expr.ExprTypeThresholdConditionsEvaluator()
+                            .type(spec.op).params([spec.threshold]))])))
+    return (alerting.Rule(spec.title)
+            .uid(spec.uid)
+            .rule_group(spec.group)
+            .folder_uid(FOLDER_UID)
+            .condition("B")
+            .with_query(query)
+            .with_query(condition)
+            .no_data_state(spec.no_data)
+            .exec_err_state("Error")
+            .for_val(spec.pending)
+            .labels(dict(spec.labels))
+            .annotations({"summary": spec.summary, "action": spec.action}))
+
+
+def rule_groups() -> list[alerting.RuleGroup]:
+    """One SDK rule group per group name, rules in declaration order."""
+    groups: dict[str, alerting.RuleGroup] = {}
+    for spec in ALERTS:
+        group = groups.setdefault(spec.group, alerting.RuleGroup(spec.group)
+                                  .folder_uid(FOLDER_UID).interval(60))
+        group.with_rule(rule(spec))
+    return list(groups.values())
+
+
+def spec_by_uid(uid: str) -> AlertSpec:
+    """The spec of a rule uid."""
+    for spec in ALERTS:
+        if spec.uid == uid:
+            return spec
+    raise KeyError(uid)
