@@ -65,7 +65,8 @@ def record_batch(
     now = now_ms if now_ms is not None else writer.now_ms()
     result = BatchResult(events_in=len(rows), watermark=watermark,
                          token=f"{topic}:{partition}:{offset}")
-    cutoff = watermark - rules.allowed_lateness_s * 1000 if watermark else None
+    lateness = rules.allowed_lateness_s * 1000
+    cutoff = watermark - lateness if watermark else None
     for row in rows:
         event_id, occurred = row["event_id"], row["occurred_at"]
         if event_id in window:
@@ -77,7 +78,9 @@ def record_batch(
         window.add(event_id, occurred)
         row["ingested_at"], row["kafka_partition"], row["kafka_offset"] = now, partition, offset
         result.rows.append(row)
-        result.watermark = max(result.watermark, occurred)
+        if occurred > result.watermark:  # the watermark moves with every accepted event
+            result.watermark = occurred
+            cutoff = occurred - lateness
     if stage_history is not None:
         _stage_changes(result, stage_history, rules, now)
     return result

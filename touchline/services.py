@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel, SecretStr
 
 from touchline.settings import Settings
 
@@ -125,15 +128,34 @@ def start_broker(data_dir: Path, port: int) -> Service:
     return Service("broker", proc, log, port)
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as TOUCHLINE_* variables, so a child process sees exactly the same."""
+    out: dict[str, str] = {}
+
+    def put(prefix: str, value: object) -> None:
+        if isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                put(f"{prefix}__{name.upper()}", getattr(value, name))
+        elif isinstance(value, SecretStr):
+            out[prefix] = value.get_secret_value()
+        elif isinstance(value, Path):
+            out[prefix] = str(value.resolve())
+        elif isinstance(value, bool):
+            out[prefix] = "true" if value else "false"
+        elif isinstance(value, tuple | list | dict):
+            out[prefix] = json.dumps(value)
+        elif value is not None:
+            out[prefix] = str(value)
+
+    for name in type(settings).model_fields:
+        put(f"TOUCHLINE_{name.upper()}", getattr(settings, name))
+    return out
+
+
 def child_env(settings: Settings, **overrides: str) -> dict[str, str]:
-    """Environment for a touchline child process: the parent's, plus resolved settings."""
-    env = dict(os.environ)
-    env.update({
-        "TOUCHLINE_DATA_DIR": str(settings.data_dir.resolve()),
-        "TOUCHLINE_KAFKA__BOOTSTRAP": settings.kafka.bootstrap,
-        "TOUCHLINE_KAFKA__PARTITIONS": str(settings.kafka.partitions),
-        "TOUCHLINE_CLICKHOUSE__STORE_PORT": str(settings.clickhouse.store_port),
-    })
+    """Environment for a touchline child process: the parent's, plus the resolved settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env.update(settings_env(settings))
     env.update(overrides)
     return env
 

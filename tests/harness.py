@@ -1,0 +1,128 @@
+"""Test harness: a real pipeline (broker topics, store process, Faust workers) per test.
+
+Every Pipeline gets its own topics, consumer group (Faust app id), ClickHouse directory and
+store port, so tests never see each other's data; topics are deleted afterwards because the
+embedded broker keeps everything in RAM.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from touchline.produce import send_batches
+from touchline.services import Service, Stack, free_port, start_store, start_worker
+from touchline.settings import (
+    ClickHouseSettings,
+    KafkaSettings,
+    PipelineSettings,
+    Settings,
+)
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+
+
+class Pipeline:
+    """One isolated pipeline on a shared broker."""
+
+    def __init__(self, data_dir: Path, bootstrap: str, partitions: int = 4,
+                 **pipeline: Any) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.settings = Settings(
+            data_dir=data_dir,
+            faust_app_id=f"tl-{tag}",
+            log_level="warn",
+            kafka=KafkaSettings(
+                bootstrap=bootstrap, raw_topic=f"t{tag}.raw", activities_topic=f"t{tag}.act",
+                dlq_topic=f"t{tag}.dlq", partitions=partitions, embedded=False,
+            ),
+            clickhouse=ClickHouseSettings(store_port=free_port()),
+            pipeline=PipelineSettings(**pipeline),
+        )
+        self.stack = Stack()
+        self.store: Service | None = None
+        self._sink: ClickHouseSink | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, workers: int = 1) -> Pipeline:
+        ensure_topics(self.settings)
+        self.store = self.stack.add(start_store(self.settings, allow_fault_injection=True))
+        for i in range(workers):
+            self.add_worker(f"worker-{i + 1}")
+        return self
+
+    def add_worker(self, worker_id: str) -> Service:
+        return self.stack.add(start_worker(self.settings, worker_id))
+
+    def worker(self, worker_id: str = "worker-1") -> Service:
+        return next(s for s in self.stack.services if s.name == worker_id and s.alive())
+
+    def stop(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+        self.stack.stop()
+        delete_topics(self.settings, list(pipeline_topics(self.settings)))
+
+    @property
+    def sink(self) -> ClickHouseSink:
+        if self._sink is None:
+            self._sink = ClickHouseSink(self.settings.store_url()).start()
+        return self._sink
+
+    # -- data ---------------------------------------------------------------------------
+    def produce(self, payloads: Iterable[bytes], batch: int = 200, origin: str = "") -> int:
+        return send_batches(self.settings, payloads, batch=batch, origin=origin)
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        return self.sink.query(sql.replace("{db}", "touchline"), params or None).scalar()
+
+    def rows(self, sql: str, **params: Any) -> list[tuple]:
+        return self.sink.query(sql.replace("{db}", "touchline"), params or None).rows
+
+    def accounted(self) -> int:
+        """Events the activities stage has decided on: rows, duplicates, late rejects."""
+        return int(self.scalar(
+            "SELECT (SELECT count() FROM {db}.activities) + (SELECT count() FROM {db}.dlq_events)"
+            " + (SELECT sum(duplicates) FROM {db}.pipeline_metrics WHERE topic = {t:String})",
+            t=self.settings.kafka.activities_topic) or 0)
+
+    def wait_until(self, check: Callable[[], bool], timeout: float = 90.0,
+                   what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        last_exc: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if check():
+                    return
+            except Exception as exc:  # the store may be busy starting
+                last_exc = exc
+            dead = [s.name for s in self.stack.services if not s.alive()]
+            if dead:
+                logs = "\n".join(s.log.read_text(errors="replace")[-3000:]
+                                 for s in self.stack.services if s.name in dead)
+                raise AssertionError(f"{dead} died while waiting for {what}:\n{logs}")
+            time.sleep(0.5)
+        raise AssertionError(f"timed out waiting for {what} (last error: {last_exc})")
+
+    def wait_rows(self, table: str, n: int, timeout: float = 90.0) -> None:
+        self.wait_until(lambda: self.scalar(f"SELECT count() FROM {{db}}.{table}") >= n,
+                        timeout, f"{n} rows in {table}")
+
+    def wait_settled(self, timeout: float = 120.0, quiet_s: float = 3.0) -> None:
+        """Until the row and DLQ counts stop moving and every worker reports lag 0."""
+        state = {"last": None, "since": time.monotonic()}
+
+        def settled() -> bool:
+            now = self.rows(
+                "SELECT (SELECT count() FROM {db}.activities), (SELECT count() FROM "
+                "{db}.dlq_events), (SELECT sum(lag) FROM (SELECT argMax(lag, ts) AS lag FROM "
+                "{db}.pipeline_metrics GROUP BY worker, topic, partition))")[0]
+            if now != state["last"]:
+                state["last"], state["since"] = now, time.monotonic()
+                return False
+            return now[2] == 0 and time.monotonic() - state["since"] >= quiet_s
+
+        self.wait_until(settled, timeout, "the pipeline to settle")
