@@ -1,7 +1,9 @@
-"""Fixtures of the webhook tests: a real noida-db Kafka broker, the real aiohttp server on it.
+"""Fixtures of the webhook tests: a real Kafka-wire broker, the real aiohttp server on it.
 
-The broker is the noida-db binary started directly on a free port with a temp data dir, and
-stopped by SIGTERM to its PID (SIGKILL after 5 s). Topics are created with kafka-python's admin.
+`broker` wraps the suite's session broker (tests/conftest.py `kafka_bootstrap`: noida-db, or
+TOUCHLINE_TEST_KAFKA). `own_broker_factory` starts a broker of a test's own (one it may stop):
+the noida-db binary run directly on a free port with a temp data dir, stopped by SIGTERM to its
+PID (SIGKILL after 5 s). Topics are created with kafka-python's admin.
 """
 
 from __future__ import annotations
@@ -64,20 +66,14 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"noida-db did not open port {port} within {timeout} s")
 
 
-class Broker:
-    """One noida-db kafka process."""
+class Kafka:
+    """Helpers over one broker: create topics, read end offsets and new messages."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        binary = os.path.join(os.path.dirname(noida_db.__file__), "noida-db")
-        self.log = open(data_dir / "noida.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary, "start", "--only", "kafka", "--host", "127.0.0.1",
-             "--kafka-port", str(self.port), "--data-dir", str(data_dir)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        _wait_port(self.port)
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    def stop(self) -> None:
+        """Nothing to stop for a broker this object did not start."""
 
     def create_topics(self, names: list[str], partitions: int = PARTITIONS) -> None:
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
@@ -115,6 +111,22 @@ class Broker:
             consumer.close()
         return out
 
+
+class Broker(Kafka):
+    """One noida-db kafka process of our own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        port = _free_port()
+        super().__init__(f"127.0.0.1:{port}")
+        binary = os.path.join(os.path.dirname(noida_db.__file__), "noida-db")
+        self.log = open(data_dir / "noida.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [binary, "start", "--only", "kafka", "--host", "127.0.0.1",
+             "--kafka-port", str(port), "--data-dir", str(data_dir)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        _wait_port(port)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -127,14 +139,11 @@ class Broker:
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """The session's broker with the raw.<source> topics."""
-    b = Broker(tmp_path_factory.mktemp("noida"))
-    try:
-        b.create_topics([raw_topic_for(s) for s in SOURCES])
-        yield b
-    finally:
-        b.stop()
+def broker(kafka_bootstrap: str) -> Kafka:
+    """The session broker, with the raw.<source> topics."""
+    kafka = Kafka(kafka_bootstrap)
+    kafka.create_topics([raw_topic_for(s) for s in SOURCES])
+    return kafka
 
 
 @pytest.fixture
@@ -169,7 +178,7 @@ def make_settings(bootstrap: str, sendgrid_public_key: str = "", **webhooks: obj
 
 @pytest.fixture
 async def ingest(
-    broker: Broker, sendgrid_keys: tuple[object, str]
+    broker: Kafka, sendgrid_keys: tuple[object, str]
 ) -> AsyncIterator[TestClient]:
     """The real ingest app on a real port, producing to the session broker."""
     settings = make_settings(broker.bootstrap, sendgrid_keys[1])
@@ -197,7 +206,7 @@ def settings_factory() -> Callable[..., Settings]:
 
 
 @pytest.fixture
-def broker_factory(tmp_path: Path) -> Iterator[Callable[[], Broker]]:
+def own_broker_factory(tmp_path: Path) -> Iterator[Callable[[], Broker]]:
     """Start extra brokers (e.g. one a test may stop); all are stopped at the end."""
     started: list[Broker] = []
 

@@ -206,8 +206,8 @@ async def test_source_without_secret_is_refused(broker, settings_factory):
         await producer.stop()
 
 
-async def test_broker_stopped_means_503_never_2xx(broker_factory, settings_factory, body_of):
-    broker = broker_factory()
+async def test_broker_stopped_means_503_never_2xx(own_broker_factory, settings_factory, body_of):
+    broker = own_broker_factory()
     broker.create_topics([raw_topic_for("hubspot")])
     settings = settings_factory(broker.bootstrap)
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",

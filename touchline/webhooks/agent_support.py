@@ -25,12 +25,12 @@ _resolver: IdentityResolver | None = None
 
 
 def vendor_topic(source: str) -> Any:
-    """The raw.<source> topic (raw bytes), declared on the app."""
+    """The raw.<source> topic (raw bytes; prefix from settings), declared on the app."""
     from touchline.streams.app import app
 
     settings = get_settings()
     return app.topic(
-        f"raw.{source}",
+        f"{settings.webhooks.raw_topic_prefix}{source}",
         value_serializer="raw",
         key_serializer="raw",
         partitions=settings.kafka.partitions,

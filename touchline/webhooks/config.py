@@ -26,6 +26,8 @@ class WebhookSettings(BaseModel):
     outreach_secret: SecretStr = SecretStr("")
     #: bearer token the Salesforce CDC relay sends (Salesforce itself pushes no HTTP webhooks)
     salesforce_relay_token: SecretStr = SecretStr("")
+    #: vendor raw topics are `<prefix><source>` (raw.twilio, raw.sendgrid, ...)
+    raw_topic_prefix: str = "raw."
     #: the public URL vendors call (scheme://host[:port], no trailing slash); Twilio and HubSpot
     #: sign the URL they called, which differs from what the server sees behind a proxy
     public_base_url: str = ""

@@ -51,9 +51,9 @@ class Rejected(Exception):
         self.status, self.counter, self.message = status, counter, message
 
 
-def raw_topic_for(source: str) -> str:
-    """The vendor raw topic: `raw.<source>`."""
-    return f"raw.{source}"
+def raw_topic_for(source: str, prefix: str = "raw.") -> str:
+    """The vendor raw topic: `raw.<source>` (settings.webhooks.raw_topic_prefix)."""
+    return f"{prefix}{source}"
 
 
 def _text(body: bytes) -> str:
@@ -215,7 +215,7 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
             try:
                 await asyncio.wait_for(
                     producer.send_and_wait(
-                        raw_topic_for(source),
+                        raw_topic_for(source, wh.raw_topic_prefix),
                         envelope.model_dump_json().encode(),
                         key=(key or request_id).encode(),
                     ),
@@ -254,18 +254,19 @@ async def ensure_raw_topics(settings: Settings) -> None:
     """Create the raw.<source> topics that do not exist yet (partitions from settings)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    prefix = settings.webhooks.raw_topic_prefix
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(
-                raw_topic_for(s),
+                raw_topic_for(s, prefix),
                 num_partitions=settings.kafka.partitions,
                 replication_factor=settings.kafka.replication_factor,
             )
             for s in SOURCES
-            if raw_topic_for(s) not in existing
+            if raw_topic_for(s, prefix) not in existing
         ]
         if missing:
             await admin.create_topics(missing)
