@@ -140,5 +140,11 @@ def new_dashboard(uid: str, title: str, description: str, time_from: str,
 
 def to_json(board: Dashboard) -> str:
     """The committed form: sorted keys, indent 2, trailing newline."""
-    return JSONEncoder(sort_keys=True, indent=2).encode(board.build()) + "\n"
+    model = board.build()
+    for var in model.templating.list_val or []:
+        # the SDK's variable model carries interval-variable fields on every variable; the
+        # dashboard schema (@grafana/schema) rejects them on query variables
+        if var.type_val == "query":
+            var.auto = var.auto_min = var.auto_count = None
+    return JSONEncoder(sort_keys=True, indent=2).encode(model) + "\n"
 
