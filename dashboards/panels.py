@@ -10,13 +10,21 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from grafana_foundation_sdk.builders import barchart, stat, table, timeseries
-from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders.common import (
+    ReduceDataOptions,
+    VizLegendOptions,
+    VizTooltipOptions,
+)
 from grafana_foundation_sdk.builders.dashboard import Dashboard, QueryVariable
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import (
     BigValueColorMode,
     BigValueGraphMode,
     GraphDrawStyle,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TooltipDisplayMode,
     VizOrientation,
 )
 from grafana_foundation_sdk.models.dashboard import (
@@ -72,6 +80,15 @@ def clickhouse_query(spec: PanelSpec) -> ClickHouseQueryBuilder:
     return query.time_series() if spec.kind == "timeseries" else query
 
 
+def _legend() -> VizLegendOptions:
+    return (VizLegendOptions().display_mode(LegendDisplayMode.LIST)
+            .placement(LegendPlacement.BOTTOM).show_legend(True))
+
+
+def _tooltip() -> VizTooltipOptions:
+    return VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING)
+
+
 def build_panel(spec: PanelSpec) -> Any:
     """An SDK panel builder for the spec, with the shared defaults of its kind."""
     if spec.kind == "stat":
@@ -83,11 +100,15 @@ def build_panel(spec: PanelSpec) -> Any:
         panel = (timeseries.Panel()
                  .draw_style(GraphDrawStyle.LINE)
                  .fill_opacity(10)
-                 .span_nulls(True))
+                 .span_nulls(True)
+                 .legend(_legend())
+                 .tooltip(_tooltip()))
     elif spec.kind == "barchart":
         panel = (barchart.Panel()
                  .orientation(VizOrientation.VERTICAL)
-                 .x_field(spec.columns[0]))
+                 .x_field(spec.columns[0])
+                 .legend(_legend())
+                 .tooltip(_tooltip()))
     else:
         panel = table.Panel().show_header(True)
     panel = (panel
