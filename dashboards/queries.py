@@ -167,11 +167,12 @@ FROM (
     WHERE $__timeFilter(ts)
     GROUP BY topic, partition)"""
 
-OPS_DLQ_SHARE = """SELECT round(100 * rejected / greatest(1, events_in, rejected), 2) AS dlq_percent
-FROM (
-    SELECT (SELECT count() FROM touchline.dlq_events WHERE $__timeFilter(failed_at)) AS rejected,
-           (SELECT sum(events_in) FROM touchline.pipeline_metrics WHERE $__timeFilter(ts))
-               AS events_in)"""
+OPS_DLQ_SHARE = """SELECT round(100 * d.rejected / greatest(1, m.events_in, d.rejected), 2)
+       AS dlq_percent
+FROM (SELECT count() AS rejected FROM touchline.dlq_events WHERE $__timeFilter(failed_at)) AS d
+CROSS JOIN (
+    SELECT sum(events_in) AS events_in FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)
+) AS m"""
 
 #: arrival rate by ingest time; the occurred_at bound (allowed lateness) keeps the key in use
 OPS_EVENTS_BY_SOURCE = f"""SELECT $__timeInterval(ingested_at) AS time, source,
@@ -351,14 +352,17 @@ LEFT JOIN {CURRENT_TIERS} AS t
     ON t.tenant = l.tenant AND t.tier = if(a.tier = '', '{DEFAULT_TIER}', a.tier)
 WHERE f.last_touch < l.lead_at AND t.speed_to_lead_s > 0"""
 
-ALERT_DLQ_SPIKE = """SELECT reason, toString(count()) AS rejected,
-       100 * count() / greatest(1, count(),
-           (SELECT sum(events_in) FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)))
-           AS dlq_percent
-FROM touchline.dlq_events
-WHERE $__timeFilter(failed_at)
-GROUP BY reason
-HAVING count() >= 10"""
+ALERT_DLQ_SPIKE = """SELECT d.reason AS reason, toString(d.rejected) AS rejected_events,
+       100 * d.rejected / greatest(1, d.rejected, m.events_in) AS dlq_percent
+FROM (
+    SELECT reason, count() AS rejected
+    FROM touchline.dlq_events
+    WHERE $__timeFilter(failed_at)
+    GROUP BY reason
+    HAVING rejected >= 10) AS d
+CROSS JOIN (
+    SELECT sum(events_in) AS events_in FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)
+) AS m"""
 
 ALERT_PIPELINE_FRESHNESS = f"""SELECT toFloat64(if(count() = 0, 1e9, dateDiff('second', max(ts), {NOW})))
        AS seconds_since_worker_report

@@ -1,0 +1,89 @@
+"""Run panel and alert SQL as Grafana would send it, and look at what ClickHouse does with it.
+
+`expanded()` fills in macros and variables for a panel's default range; `describe()` returns the
+result columns without reading data; `key_usage()` parses `EXPLAIN indexes = 1` to show which
+key columns each table read is pruned by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+from touchline.dashboards.catalog import CatalogPanel, dashboard
+from touchline.dashboards.macros import QueryContext, VariableValue, expand
+from touchline.sinks.clickhouse import ClickHouseSink
+
+_RANGE = re.compile(r"now-(\d+)([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: Grafana aims at about this many points per time series panel
+MAX_POINTS = 200
+
+
+class ColumnMismatch(AssertionError):
+    """A query returns other columns than its panel expects."""
+
+
+def range_seconds(time_from: str) -> int:
+    """Seconds in a relative range like `now-6h`."""
+    m = _RANGE.fullmatch(time_from)
+    if not m:
+        raise ValueError(f"unsupported relative time {time_from!r}")
+    return int(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def panel_context(panel: CatalogPanel, variables: Mapping[str, VariableValue],
+                  now: dt.datetime | None = None) -> QueryContext:
+    """The dashboard's default range, an interval giving about MAX_POINTS points."""
+    seconds = range_seconds(dashboard(panel.dashboard_uid).time_from)
+    interval = max(seconds // MAX_POINTS, 1)
+    return QueryContext.last(seconds, interval, variables, now)
+
+
+def expanded(panel: CatalogPanel, variables: Mapping[str, VariableValue],
+             now: dt.datetime | None = None) -> str:
+    """The SQL Grafana would send for this panel."""
+    return expand(panel.sql, panel_context(panel, variables, now))
+
+
+def describe(sink: ClickHouseSink, sql: str) -> list[tuple[str, str]]:
+    """(name, type) of every result column, without running the query."""
+    result = sink.query(f"DESCRIBE TABLE ({sql})")
+    return [(row[0], row[1]) for row in result.rows]
+
+
+def expect_columns(sink: ClickHouseSink, sql: str, columns: tuple[str, ...]) -> None:
+    """Raise ColumnMismatch unless the query returns exactly these columns, in order."""
+    got = tuple(name for name, _ in describe(sink, sql))
+    if got != tuple(columns):
+        raise ColumnMismatch(f"expected columns {list(columns)}, got {list(got)}")
+
+
+def key_usage(sink: ClickHouseSink, sql: str) -> dict[str, list[dict[str, list[str]]]]:
+    """Per table read: index kind (PrimaryKey, Min-Max, Partition) -> its key columns."""
+    lines = [row[0] for row in sink.query(f"EXPLAIN indexes = 1 {sql}").rows]
+    reads: dict[str, list[dict[str, list[str]]]] = {}
+    current: dict[str, list[str]] | None = None
+    index: str | None = None
+    in_keys = False
+    for line in lines:
+        text = line.strip(" │└─├")
+        m = re.match(r"ReadFromMergeTree \(([\w.]+)\)", text)
+        if m:
+            current = {}
+            reads.setdefault(m.group(1), []).append(current)
+            index, in_keys = None, False
+            continue
+        if current is None:
+            continue
+        if text in ("PrimaryKey", "Min-Max", "MinMax", "Partition", "Skip"):
+            index, in_keys = text.replace("MinMax", "Min-Max"), False
+            current[index] = []
+        elif text == "Keys:" and index:
+            in_keys = True
+        elif in_keys and index and re.fullmatch(r"[\w().,' ]+", text) and ":" not in text:
+            current[index].append(text)
+        else:
+            in_keys = False
+    return reads
