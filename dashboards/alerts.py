@@ -131,6 +131,7 @@ def rule(spec: AlertSpec) -> alerting.Rule:
                             .type(spec.op).params([spec.threshold]))])))
     return (alerting.Rule(spec.title)
             .uid(spec.uid)
+            .org_id(1)
             .rule_group(spec.group)
             .folder_uid(FOLDER_UID)
             .condition("B")
