@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 import uuid
 from collections import Counter
@@ -301,7 +302,12 @@ async def start_producer(settings: Settings, attempts: int = 0) -> Any:
 
 
 async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set (or forever): producer, raw topics, then the HTTP site."""
+    """Serve until `stop` is set (or SIGTERM / SIGINT): producer, raw topics, the HTTP site."""
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
     producer = await start_producer(settings)
     try:
         await ensure_raw_topics(settings)
@@ -315,7 +321,7 @@ async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = Non
             settings.web.ingest_port,
         )
         try:
-            await (stop or asyncio.Event()).wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
     finally:
