@@ -13,7 +13,6 @@ from typing import Literal
 
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.models.alerting import RelativeTimeRange
-
 from touchline.dashboards import queries as q
 from touchline.dashboards.clickhouse_query import (
     DATASOURCE_UID,
@@ -55,8 +54,8 @@ ALERTS: list[AlertSpec] = [
         sql=q.ALERT_STUCK_DEAL, value="sla_ratio", threshold=1.0, range_s=3600, pending="15m",
         labels={"signal": "stuck_deal", "audience": "manager"},
         summary=("{{ $labels.opportunity }} ({{ $labels.account }}, {{ $labels.segment }}) has sat "
-                 "in {{ $labels.stage }} for {{ $labels.days_in_stage }} d; the {{ $labels.segment }} "
-                 "SLA for that stage is {{ $labels.stage_sla_days }} d."),
+                 "in {{ $labels.stage }} for {{ $labels.days_in_stage }} d; the "
+                 "{{ $labels.segment }} SLA for that stage is {{ $labels.stage_sla_days }} d."),
         action=("{{ $labels.rep }}: book a next-step meeting with the buyer of "
                 "{{ $labels.account }} to move {{ $labels.opportunity }} out of "
                 "{{ $labels.stage }}, or disposition it."),

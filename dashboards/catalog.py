@@ -27,6 +27,8 @@ class CatalogPanel:
     query_type: str
     unit: str
     description: str
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def _panel(uid: str, index: int, p: dict[str, Any]) -> CatalogPanel:
         dashboard_uid=uid, index=index, title=p["title"], kind=p["type"],
         sql=target["rawSql"], query_type=target["queryType"],
         unit=p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""),
-        description=p.get("description", ""))
+        description=p.get("description", ""),
+        width=p["gridPos"]["w"], height=p["gridPos"]["h"])
 
 
 def _variable(v: dict[str, Any]) -> CatalogVariable:

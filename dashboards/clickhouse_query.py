@@ -89,7 +89,8 @@ class ClickHouseQueryBuilder(cogbuilder.Builder[ClickHouseQuery]):
 
 def variant_config() -> cogruntime.DataqueryConfig:
     """SDK runtime registration, so decoded dashboards revive ClickHouse targets."""
-    return cogruntime.DataqueryConfig(identifier=PLUGIN_ID, from_json_hook=ClickHouseQuery.from_json)
+    return cogruntime.DataqueryConfig(identifier=PLUGIN_ID,
+                                      from_json_hook=ClickHouseQuery.from_json)
 
 
 def register() -> None:

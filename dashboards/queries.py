@@ -197,7 +197,8 @@ WHERE $__timeFilter(failed_at)
 GROUP BY time, reason
 ORDER BY time"""
 
-OPS_TOUCHES_BY_CHANNEL = f"""SELECT $__timeInterval(bucket) AS time, channel, sum(touches) AS touches
+OPS_TOUCHES_BY_CHANNEL = f"""SELECT $__timeInterval(bucket) AS time, channel,
+       sum(touches) AS touches
 FROM touchline.touch_counts
 WHERE {TENANT} AND entity_type = 'team' AND $__timeFilter(bucket)
 GROUP BY time, channel
@@ -261,7 +262,8 @@ WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND since_touch_s >= untouched_after_s 
 ORDER BY since_touch_s / untouched_after_s DESC
 LIMIT 50"""
 
-COACH_TOUCHES_BY_REP = f"""SELECT $__timeInterval(bucket) AS time, entity_id AS rep, sum(touches) AS touches
+COACH_TOUCHES_BY_REP = f"""SELECT $__timeInterval(bucket) AS time, entity_id AS rep,
+       sum(touches) AS touches
 FROM touchline.touch_counts
 WHERE {TENANT} AND entity_type = 'rep' AND $__timeFilter(bucket)
   AND $__conditionalAll(entity_id IN (${{rep:singlequote}}), $rep)
@@ -281,7 +283,8 @@ ORDER BY touches DESC"""
 
 # --- rep view ------------------------------------------------------------------------------------
 
-REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account, cadence_id AS cadence,
+REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
+       cadence_id AS cadence,
        done_step + 1 AS next_step, next_channel,
        next_due_at, round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
 FROM {CADENCE_PROGRESS}
@@ -364,7 +367,7 @@ CROSS JOIN (
     SELECT sum(events_in) AS events_in FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)
 ) AS m"""
 
-ALERT_PIPELINE_FRESHNESS = f"""SELECT toFloat64(if(count() = 0, 1e9, dateDiff('second', max(ts), {NOW})))
-       AS seconds_since_worker_report
+ALERT_PIPELINE_FRESHNESS = f"""SELECT toFloat64(
+           if(count() = 0, 1e9, dateDiff('second', max(ts), {NOW}))) AS seconds_since_worker_report
 FROM touchline.pipeline_metrics
 WHERE $__timeFilter(ts)"""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from touchline.dashboards.macros import ALL, MacroError, QueryContext, expand
 
 FROM = dt.datetime(2026, 11, 1, 0, 0, tzinfo=dt.UTC)
@@ -17,8 +16,10 @@ def test_time_macros_match_the_plugin_backend() -> None:
     f, t = int(FROM.timestamp()), int(TO.timestamp())
     assert expand("$__timeFilter(ts)", CTX) == f"ts >= toDateTime({f}) AND ts <= toDateTime({t})"
     assert expand("$__timeFilter_ms(ts)", CTX) == (
-        f"ts >= fromUnixTimestamp64Milli({f * 1000}) AND ts <= fromUnixTimestamp64Milli({t * 1000})")
-    assert expand("$__dateFilter(d)", CTX) == "d >= toDate('2026-11-01') AND d <= toDate('2026-11-02')"
+        f"ts >= fromUnixTimestamp64Milli({f * 1000}) "
+        f"AND ts <= fromUnixTimestamp64Milli({t * 1000})")
+    assert expand("$__dateFilter(d)", CTX) == (
+        "d >= toDate('2026-11-01') AND d <= toDate('2026-11-02')")
     assert expand("$__timeInterval(ts)", CTX) == (
         "toStartOfInterval(toDateTime(ts), INTERVAL 300 second)")
     assert expand("$__fromTime|$__toTime|$__interval_s", CTX) == (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from touchline.dashboards import alerts, coaching, ops, rep_view
 from touchline.dashboards.catalog import CatalogPanel, dashboards
 from touchline.dashboards.macros import ALL, QueryContext, expand
