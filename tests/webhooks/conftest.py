@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -40,6 +41,9 @@ SECRETS = {
     "salesforce_relay_token": "salesforce-relay-test-token",
 }
 PUBLIC_BASE_URL = "https://ingest.touchline.example"
+#: this session's vendor raw topics: never the default `raw.<source>`, which every pipeline
+#: worker of the suite consumes (the map_<source> agents run in all of them)
+RAW_PREFIX = f"rawtest{uuid.uuid4().hex[:8]}."
 
 
 def fixture_body(name: str) -> str:
@@ -139,11 +143,23 @@ class Broker(Kafka):
 
 
 @pytest.fixture(scope="session")
-def broker(kafka_bootstrap: str) -> Kafka:
-    """The session broker, with the raw.<source> topics."""
+def broker(kafka_bootstrap: str) -> Iterator[Kafka]:
+    """The session broker, with this session's vendor raw topics (deleted at the end)."""
     kafka = Kafka(kafka_bootstrap)
-    kafka.create_topics([raw_topic_for(s) for s in SOURCES])
-    return kafka
+    topics = [raw_topic_for(s, RAW_PREFIX) for s in SOURCES]
+    kafka.create_topics(topics)
+    yield kafka
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.delete_topics(topics)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def topic_of() -> Callable[[str], str]:
+    """source -> this session's vendor raw topic."""
+    return lambda source: raw_topic_for(source, RAW_PREFIX)
 
 
 @pytest.fixture
@@ -166,6 +182,7 @@ def make_settings(bootstrap: str, sendgrid_public_key: str = "", **webhooks: obj
         **secrets,  # type: ignore[arg-type]
         sendgrid_public_key=SecretStr(sendgrid_public_key),
         public_base_url=PUBLIC_BASE_URL,
+        raw_topic_prefix=RAW_PREFIX,
         broker_timeout_s=3.0,
         **webhooks,  # type: ignore[arg-type]
     )

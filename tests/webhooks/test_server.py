@@ -100,12 +100,12 @@ async def counters(client: TestClient) -> dict[str, dict[str, int]]:
 
 @pytest.mark.parametrize("source", SOURCES)
 async def test_documented_payloads_are_stored_before_2xx(
-    source, ingest, broker, body_of, sendgrid_keys
+    source, ingest, broker, body_of, sendgrid_keys, topic_of
 ):
     bodies = body_of(FIXTURE_OF[source])
     # one request per line for the line-per-request fixtures, else the whole document
     requests = bodies.split("\n") if source in ("twilio", "outreach") else [bodies]
-    topic = raw_topic_for(source)
+    topic = topic_of(source)
     before = broker.end_offsets(topic)
     for body in requests:
         raw, headers = signed_request(source, body, sendgrid_keys[0])
@@ -172,9 +172,9 @@ REJECTIONS = [
 
 @pytest.mark.parametrize(("source", "counter", "status", "build"), REJECTIONS)
 async def test_rejected_requests_never_reach_the_topic(
-    source, counter, status, build, ingest, broker, sendgrid_keys
+    source, counter, status, build, ingest, broker, sendgrid_keys, topic_of
 ):
-    topic = raw_topic_for(source)
+    topic = topic_of(source)
     before = broker.end_offsets(topic)
     body, headers = build(None, sendgrid_keys[0])
     response = await ingest.post(f"/webhooks/{source}", data=body, headers=headers)
@@ -185,7 +185,7 @@ async def test_rejected_requests_never_reach_the_topic(
     assert seen[counter] == 1 and seen.get("accepted", 0) == 0
 
 
-async def test_source_without_secret_is_refused(broker, settings_factory):
+async def test_source_without_secret_is_refused(broker, settings_factory, topic_of):
     settings = settings_factory(broker.bootstrap)
     webhooks = settings.webhooks.model_copy(update={"outreach_secret": SecretStr("")})
     settings = settings.model_copy(update={"webhooks": webhooks})
@@ -194,12 +194,12 @@ async def test_source_without_secret_is_refused(broker, settings_factory):
     client = TestClient(TestServer(make_app(settings, producer)))
     await client.start_server()
     try:
-        before = broker.end_offsets("raw.outreach")
+        before = broker.end_offsets(topic_of("outreach"))
         body = b'{"data":{"type":"mailing"},"meta":{"eventName":"mailing.opened"}}'
         response = await client.post("/webhooks/outreach", data=body,
                                      headers=outreach_headers(body))
         assert response.status == 403
-        assert broker.end_offsets("raw.outreach") == before
+        assert broker.end_offsets(topic_of("outreach")) == before
         assert (await counters(client))["outreach"]["not_configured"] == 1
     finally:
         await client.close()
@@ -208,8 +208,8 @@ async def test_source_without_secret_is_refused(broker, settings_factory):
 
 async def test_broker_stopped_means_503_never_2xx(own_broker_factory, settings_factory, body_of):
     broker = own_broker_factory()
-    broker.create_topics([raw_topic_for("hubspot")])
     settings = settings_factory(broker.bootstrap)
+    broker.create_topics([raw_topic_for("hubspot", settings.webhooks.raw_topic_prefix)])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
                                 request_timeout_ms=2000)
     await producer.start()
