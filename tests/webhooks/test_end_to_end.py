@@ -151,6 +151,18 @@ async def test_vendor_payloads_become_touches_and_stage_changes(
                     "WHERE opportunity_id = 'opp-acme-renewal'")
     assert visits == [("Negotiation/Review",)]
 
+    # skipped vendor events are counted, not dropped silently: per raw topic in pipeline_metrics
+    counts = {r[0]: r[1:] for r in p.rows(
+        "SELECT topic, sum(messages), sum(events_in), sum(accepted), sum(rejected) "
+        "FROM {db}.pipeline_metrics WHERE startsWith(topic, {p:String}) GROUP BY topic",
+        p=prefix)}
+    # twilio: 5 callbacks (4 + the retried final one) -> 2 emitted (deduped later), 3 skipped
+    assert counts[prefix + "twilio"] == (5, 5, 2, 0)
+    # sendgrid: 2 deliveries x 11 events -> 2 x 6 emitted, 2 x 5 skipped
+    assert counts[prefix + "sendgrid"] == (2, 22, 12, 0)
+    # salesforce: 1 request: Account CREATE skipped + 4 records emitted + 1 gap (dead letter)
+    assert counts[prefix + "salesforce"] == (1, 6, 4, 1)
+
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
         admin.delete_topics([prefix + s for s in SOURCES])

@@ -3,7 +3,10 @@
 Each raw.<source> message (an Envelope) is mapped with touchline.webhooks.mapping; the canonical
 events go to activities.raw as one JSONL batch (same key as the raw message), unmappable payloads
 to activities.dlq as DeadLetters. A batch of raw messages is acknowledged only after every send
-is confirmed. Skipped vendor events and unknown identities are counted in `stats` and logged.
+is confirmed. Skipped vendor events and unknown identities are counted in `stats` and logged,
+and every raw.<source> partition reports to `pipeline_metrics` like the other stages:
+messages, events_in (vendor events seen), accepted (canonical events emitted), rejected (dead
+letters), so skipped = events_in - accepted - rejected, and its lag.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
 from touchline.settings import get_settings
+from touchline.streams import progress
 from touchline.webhooks.mapping import map_message
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,7 @@ async def forward_mapped(source: str, stream: Any) -> None:
                 msg.value, resolver(), tenant,
                 source_topic=msg.topic, partition=msg.partition, offset=msg.offset,
             )
+            _report(msg, out)
             count["messages"] += 1
             count["events"] += len(out.events)
             count["dead_letters"] += len(out.dead_letters)
@@ -82,3 +88,18 @@ async def forward_mapped(source: str, stream: Any) -> None:
                     await dead_letter_topic.send(value=dead_letter.model_dump_json().encode())
                 )
         await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
+
+
+def _report(msg: Any, out: Any) -> None:
+    """Progress of one raw message, flushed to pipeline_metrics by report_progress."""
+    tp = (msg.topic, msg.partition)
+    counters = progress.pending[tp]
+    counters["messages"] += 1
+    counters["events_in"] += len(out.events) + sum(out.skipped.values()) + len(out.dead_letters)
+    counters["accepted"] += len(out.events)
+    counters["rejected"] += len(out.dead_letters)
+    progress.positions[tp] = max(progress.positions.get(tp, 0), msg.offset + 1)
+    times = [datetime.fromisoformat(e["occurred_at"]) for e in out.events]
+    if times:
+        latest = int(max(times).timestamp() * 1000)
+        progress.event_time[tp] = max(progress.event_time.get(tp, 0), latest)
