@@ -127,6 +127,10 @@ function renderTimeseries(body, data) {
   s.append(svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, stroke: "#2c3235" }));
   const top = svg("text", { x: 2, y: 12 }); top.textContent = fmt(y1); s.append(top);
   const zero = svg("text", { x: 2, y: H - B }); zero.textContent = "0"; s.append(zero);
+  const hhmm = t => new Date(t).toISOString().slice(5, 16).replace("T", " ");
+  const t0 = svg("text", { x: L, y: H - 3 }); t0.textContent = hhmm(x0); s.append(t0);
+  const t1 = svg("text", { x: W - 4, y: H - 3, "text-anchor": "end" });
+  t1.textContent = hhmm(x1) + " UTC"; s.append(t1);
   const legend = el("div", { class: "legend" });
   let k = 0;
   series.forEach((pts, name) => {

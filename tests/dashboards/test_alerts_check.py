@@ -1,0 +1,138 @@
+"""`touchline alerts check` on the seeded data: the known-bad subjects fire, the healthy do not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from touchline.dashboards import check as chk
+from touchline.dashboards.cli import alerts
+from touchline.sinks.clickhouse import QueryResult
+
+
+@pytest.fixture(scope="module")
+def results(seeded):
+    return {r.uid: r for r in chk.check(seeded.sink, seeded.now)}
+
+
+def _subjects(result: chk.RuleResult, label: str) -> set[str]:
+    return {f.labels[label] for f in result.firing}
+
+
+def test_every_rule_evaluates(results) -> None:
+    assert all(not r.error for r in results.values()), {u: r.error for u, r in results.items()}
+    assert len(results) == 6
+
+
+def test_stuck_deal_fires_and_the_long_enterprise_deal_does_not(results) -> None:
+    r = results["touchline-stuck-deal"]
+    assert r.instances == 3  # all three open deals were judged
+    assert _subjects(r, "opportunity") == {"opp-stuck"}
+    (f,) = r.firing
+    assert (f.labels["team"], f.labels["rep"]) == ("team-east", "r-east-2")
+    assert "proposal" in f.summary and "7" in f.summary and "smb" in f.summary
+    assert "meeting" in f.action and "r-east-2" in f.action
+
+
+def test_untouched_account_fires_and_the_busy_one_does_not(results) -> None:
+    r = results["touchline-untouched-account"]
+    assert _subjects(r, "account") == {"acc-quiet"}
+    assert r.instances == 5
+    (f,) = r.firing
+    assert (f.labels["team"], f.labels["rep"]) == ("team-west", "r-west-1")
+    assert "call" in f.action
+
+
+def test_cadence_behind_fires_for_the_rep_who_skipped_steps(results) -> None:
+    r = results["touchline-cadence-behind"]
+    assert _subjects(r, "rep") == {"r-west-1"}
+    (f,) = r.firing
+    assert f.value == 3 and f.labels["next_channel"] == "call"
+
+
+def test_speed_to_lead_fires_only_for_the_untouched_lead(results) -> None:
+    assert _subjects(results["touchline-speed-to-lead"], "prospect") == {"p-lead-late"}
+
+
+def test_ops_rules_are_quiet_on_a_healthy_pipeline(results) -> None:
+    assert results["touchline-dlq-spike"].firing == []
+    assert results["touchline-pipeline-freshness"].firing == []
+    assert results["touchline-pipeline-freshness"].instances == 1
+
+
+def test_no_template_is_left_unrendered(results) -> None:
+    for r in results.values():
+        for f in r.firing:
+            assert "{{" not in f.summary + f.action
+
+
+def test_threshold_and_shape_rules() -> None:
+    model = {"type": "threshold", "conditions": [{"evaluator": {"type": "gt", "params": [1]}}]}
+    assert chk.threshold_passes(model, 1.5) and not chk.threshold_passes(model, 1.0)
+    assert not chk.threshold_passes(model, None)
+    rng = {"type": "threshold",
+           "conditions": [{"evaluator": {"type": "outside_range", "params": [1, 2]}}]}
+    assert chk.threshold_passes(rng, 3) and not chk.threshold_passes(rng, 1.5)
+    with pytest.raises(chk.RuleError):
+        chk.instances(QueryResult(["a", "b"], ["Float64", "UInt8"], [(1.0, 2)]))
+    inst = chk.instances(QueryResult(["team", "v"], ["LowCardinality(String)", "Float64"],
+                                     [("t", 2.0)]))
+    assert inst == [chk.Instance({"team": "t"}, 2.0)]
+
+
+def test_pipeline_stall_fires_when_no_worker_reports(seeded) -> None:
+    # evaluate the same rule two hours in the future: no report inside its one-hour range
+    import datetime as dt
+
+    rule = next(r for g in chk.rules_file()["groups"] for r in g["rules"]
+                if r["uid"] == "touchline-pipeline-freshness")
+    later = chk.evaluate(seeded.sink, rule, "touchline-ops", seeded.now + dt.timedelta(hours=2))
+    assert not later.error and len(later.firing) == 1
+
+
+@pytest.fixture
+def cli_env(seeded, monkeypatch, free_port):
+    from touchline.settings import get_settings
+
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__DSN", f"chdb://{seeded.data_dir}")
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(free_port))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_cli_lists_what_fires_for_whom_and_why(cli_env) -> None:
+    out = CliRunner().invoke(alerts, ["check"])
+    assert out.exit_code == 0, out.output
+    assert "FIRING  Deal past its stage SLA" in out.output
+    assert "team=team-east rep=r-east-2" in out.output
+    assert "team=team-west rep=r-west-1" in out.output
+    assert "why: opp-stuck" in out.output
+    assert "opp-ent" not in out.output and "Busy GmbH" not in out.output
+    assert "ok      DLQ rate spike" in out.output
+
+
+def test_cli_json_and_fail_on_firing(cli_env) -> None:
+    out = CliRunner().invoke(alerts, ["check", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert {r["uid"] for r in doc if r["firing"]} == {
+        "touchline-stuck-deal", "touchline-untouched-account", "touchline-cadence-behind",
+        "touchline-speed-to-lead"}
+    assert CliRunner().invoke(alerts, ["check", "--fail-on-firing"]).exit_code == 1
+
+
+def test_cli_without_clickhouse_is_one_clear_line(monkeypatch, tmp_path, free_port) -> None:
+    from touchline.settings import get_settings
+
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__DSN", f"http://127.0.0.1:{free_port}")
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(free_port))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(alerts, ["check"])
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 1
+    assert out.output.startswith("Error: cannot reach ClickHouse")
+    assert "Traceback" not in out.output

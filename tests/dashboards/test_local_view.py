@@ -1,0 +1,175 @@
+"""The local control panel: API on the seeded engine, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+from touchline.dashboards.catalog import dashboard
+from touchline.dashboards.local_view import make_app, run_local_view
+
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+                "--window-size=1400,1800"]
+#: where screenshots go: $TOUCHLINE_TEST_ARTIFACTS if set (CI uploads / humans look), else tmp
+ARTIFACTS_ENV = "TOUCHLINE_TEST_ARTIFACTS"
+
+
+async def test_api_serves_the_dashboards_panels(seeded) -> None:
+    async with TestClient(TestServer(make_app(seeded.sink))) as client:
+        meta = await (await client.get("/api/dashboards")).json()
+        uids = [d["uid"] for d in meta["dashboards"]]
+        assert uids == ["touchline-ops", "touchline-coaching", "touchline-rep"]
+        ops = dashboard("touchline-ops")
+        assert [p["title"] for p in meta["dashboards"][0]["panels"]] == [
+            p.title for p in ops.panels]
+
+        var = await (await client.get("/api/variables/touchline-coaching?team=team-west")).json()
+        assert var["values"] == {"tenant": "acme", "team": "team-west", "rep": "$__all"}
+
+        panel = next(p for p in ops.panels if p.title == "Events in (per s, last 5 min)")
+        data = await (await client.get(f"/api/panel/touchline-ops/{panel.index}")).json()
+        assert data["columns"] == ["events_per_s"] and data["rows"] == [[10.0]]
+
+        resp = await client.get("/api/panel/touchline-rep/2?rep=r-east-2")
+        rows = (await resp.json())["rows"]
+        assert [r[0] for r in rows] == ["opp-stuck", "opp-ent"]
+
+        assert (await client.get("/api/panel/touchline-ops/99")).status == 404
+        assert (await client.get("/api/panel/nope/0")).status == 404
+        page = await (await client.get("/")).text()
+        assert "<script>" in page and "http" not in page.split("<script>")[1].split("svg")[0]
+
+
+class _Server:
+    """run_local_view in a thread with its own event loop, stopped by cancelling it."""
+
+    def __init__(self, sink, port: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.task: asyncio.Task | None = None
+        self.thread = threading.Thread(target=self._run, args=(sink, port), daemon=True)
+
+    def _run(self, sink, port: int) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.task = self.loop.create_task(run_local_view(sink, "127.0.0.1", port))
+        with contextlib.suppress(asyncio.CancelledError):
+            self.loop.run_until_complete(self.task)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(10)
+
+
+def _wait_port(port: int, timeout: float = 10) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+class _WebDriver:
+    """The few W3C WebDriver calls the test needs, spoken to chromedriver over HTTP."""
+
+    def __init__(self, port: int, user_data_dir: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": shutil.which("chromium"),
+            "args": [*CHROME_FLAGS, f"--user-data-dir={user_data_dir}"]}}}}
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+
+    def _call(self, method: str, path: str, body: dict | None = None):
+        req = urllib.request.Request(self.base + path, method=method,
+                                     data=json.dumps(body or {}).encode() if method == "POST"
+                                     else None, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())["value"]
+
+    def get(self, url: str) -> None:
+        self._call("POST", f"/session/{self.session}/url", {"url": url})
+
+    def js(self, script: str):
+        return self._call("POST", f"/session/{self.session}/execute/sync",
+                          {"script": script, "args": []})
+
+    def screenshot(self) -> bytes:
+        return base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
+
+    def quit(self) -> None:
+        self._call("DELETE", f"/session/{self.session}")
+
+
+PANEL_STATE = """return Array.from(document.querySelectorAll('section.panel')).map(s => ({
+  title: s.querySelector('h2').textContent, kind: s.dataset.kind, state: s.dataset.state || '',
+  rows: s.dataset.rows || '', text: s.querySelector('.body').innerText}));"""
+
+
+def test_page_renders_numbers_from_clickhouse_in_chromium(seeded, tmp_path, free_port) -> None:
+    shots = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    server = _Server(seeded.sink, free_port)
+    server.thread.start()
+    _wait_port(free_port)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        driver_port = s.getsockname()[1]
+    chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = None
+    try:
+        _wait_port(driver_port)
+        driver = _WebDriver(driver_port, tmp_path / "chrome-profile")
+        driver.get(f"http://127.0.0.1:{free_port}/?d=touchline-ops")
+        deadline = time.monotonic() + 30
+        panels = []
+        while time.monotonic() < deadline:
+            panels = driver.js(PANEL_STATE)
+            if panels and all(p["state"] for p in panels):
+                break
+            time.sleep(0.2)
+        assert [p["state"] for p in panels] == ["ok"] * len(dashboard("touchline-ops").panels)
+        by_title = {p["title"]: p for p in panels}
+        assert by_title["Events in (per s, last 5 min)"]["text"].strip() == "10"
+        assert by_title["Consumer lag"]["text"].strip() == "21"
+        health = by_title["Pipeline health"]["text"]
+        assert "activities.raw" in health and "worker-1" in health
+        charts = driver.js("return document.querySelectorAll('section.kind-timeseries polyline')"
+                           ".length")
+        assert charts >= 4
+        png = driver.screenshot()
+        assert png.startswith(b"\x89PNG") and len(png) > 10_000
+        (shots / "local-view-ops.png").write_bytes(png)
+
+        # the coaching view: variables resolve, a table shows the seeded reps and plan
+        driver.get(f"http://127.0.0.1:{free_port}/?d=touchline-coaching")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            panels = driver.js(PANEL_STATE)
+            if panels and all(p["state"] for p in panels) and len(panels) == 6:
+                break
+            time.sleep(0.2)
+        by_title = {p["title"]: p for p in panels}
+        plan = by_title["High-impact activities vs plan (this week)"]["text"]
+        assert "r-east-1" in plan and "connected_calls" in plan
+        (shots / "local-view-coaching.png").write_bytes(driver.screenshot())
+    finally:
+        if driver is not None:
+            driver.quit()
+        chromedriver.terminate()
+        chromedriver.wait(10)
+        server.stop()
+    assert not server.thread.is_alive()
+
