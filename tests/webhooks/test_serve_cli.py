@@ -51,29 +51,68 @@ def test_serve_without_any_secret_is_a_clear_error(monkeypatch):
     assert "Traceback" not in result.output
 
 
-def test_touchline_serve_process_stores_a_signed_outreach_event(broker, body_of, tmp_path):
-    port, prefix = free_port(), f"raw{uuid.uuid4().hex[:8]}."
+def _start_serve(tmp_path, bootstrap: str, port: int, prefix: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
     env.update(
-        TOUCHLINE_KAFKA__BOOTSTRAP=broker.bootstrap,
+        TOUCHLINE_KAFKA__BOOTSTRAP=bootstrap,
         TOUCHLINE_KAFKA__PARTITIONS="2",
         TOUCHLINE_WEB__INGEST_PORT=str(port),
         TOUCHLINE_WEBHOOKS__OUTREACH_SECRET="cli-secret",
         TOUCHLINE_WEBHOOKS__RAW_TOPIC_PREFIX=prefix,
+        TOUCHLINE_WEBHOOKS__BROKER_TIMEOUT_S="2",
     )
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "touchline", "serve"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    log = tmp_path / f"serve-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "touchline", "serve"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return proc
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "touchline serve did not listen"
+            time.sleep(0.2)
+
+
+def _health(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return -9
+
+
+def test_touchline_serve_answers_503_while_the_broker_is_down(tmp_path):
+    port = free_port()
+    proc = _start_serve(tmp_path, f"127.0.0.1:{free_port()}", port, "rawdown.")  # no broker
+    try:
+        assert _health(port)["broker_connected"] is False
+        body = b'{"data":{"type":"mailing"},"meta":{"eventName":"mailing.opened"}}'
+        signature = hmac.new(b"cli-secret", body, hashlib.sha256).hexdigest()
+        status, reply = _post(f"http://127.0.0.1:{port}/webhooks/outreach", body,
+                              {"Outreach-Webhook-Signature": signature})
+        assert status == 503 and "not stored" in reply["error"]
+    finally:
+        assert _stop(proc) == 0
+
+
+def test_touchline_serve_process_stores_a_signed_outreach_event(broker, body_of, tmp_path):
+    port, prefix = free_port(), f"raw{uuid.uuid4().hex[:8]}."
+    proc = _start_serve(tmp_path, broker.bootstrap, port, prefix)
     try:
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "touchline serve did not listen"
-                time.sleep(0.2)
+        while not _health(port)["broker_connected"]:
+            assert time.monotonic() < deadline, "touchline serve did not reach the broker"
+            time.sleep(0.2)
         body = body_of("outreach_webhooks.jsonl").split("\n")[1].encode()
         signature = hmac.new(b"cli-secret", body, hashlib.sha256).hexdigest()
         url = f"http://127.0.0.1:{port}/webhooks/outreach"
@@ -89,13 +128,10 @@ def test_touchline_serve_process_stores_a_signed_outreach_event(broker, body_of,
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
             metrics = json.loads(r.read())["sources"]["outreach"]
         assert metrics["accepted"] == 1 and metrics["bad_signature"] == 1
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0  # graceful: the producer is flushed and closed
+        assert _stop(proc) == 0  # graceful: the producer is flushed and closed
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        log.close()
+            _stop(proc)
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
             admin.delete_topics([t for t in admin.list_topics() if t.startswith(prefix)])

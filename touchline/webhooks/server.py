@@ -240,7 +240,8 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
         return web.json_response({"started_at": started.isoformat(), "sources": sources})
 
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        connected = getattr(producer, "producer", producer) is not None
+        return web.json_response({"status": "ok", "broker_connected": connected})
 
     app = web.Application(client_max_size=limit + 1)
     app[COUNTERS] = counters
@@ -275,6 +276,39 @@ async def ensure_raw_topics(settings: Settings) -> None:
         await admin.close()
 
 
+class BrokerLink:
+    """The producer once it is connected; until then every send fails (-> 503).
+
+    So the HTTP site listens while the broker is still down instead of refusing connections.
+    """
+
+    def __init__(self) -> None:
+        self.producer: Any = None
+
+    async def send_and_wait(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None
+    ) -> Any:
+        """Send through the connected producer; raise while there is none."""
+        if self.producer is None:
+            raise ConnectionError("not connected to the broker yet")
+        return await self.producer.send_and_wait(topic, value, key=key)
+
+    async def connect(self, settings: Settings) -> None:
+        """Connect (retrying while the broker is down), then create the raw topics."""
+        producer = await start_producer(settings)
+        try:
+            await ensure_raw_topics(settings)
+        except Exception as exc:  # the broker may auto-create topics; sends will tell
+            log.warning("could not create the raw topics: %r", exc)
+        self.producer = producer
+        log.warning("webhook ingest connected to the broker %s", settings.kafka.bootstrap)
+
+    async def close(self) -> None:
+        """Flush and close the producer, if it ever connected."""
+        if self.producer is not None:
+            await self.producer.stop()
+
+
 async def start_producer(settings: Settings, attempts: int = 0) -> Any:
     """A started AIOKafkaProducer (acks=all); retries every 2 s while the broker is down."""
     from aiokafka import AIOKafkaProducer
@@ -302,17 +336,17 @@ async def start_producer(settings: Settings, attempts: int = 0) -> Any:
 
 
 async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Serve until `stop` is set (or SIGTERM / SIGINT): producer, raw topics, the HTTP site."""
+    """Serve until `stop` is set (or SIGTERM / SIGINT); 503 until the broker is reachable."""
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-    producer = await start_producer(settings)
+    link = BrokerLink()
+    connecting = asyncio.create_task(link.connect(settings))
+    runner = web.AppRunner(make_app(settings, link), access_log=None)
+    await runner.setup()
     try:
-        await ensure_raw_topics(settings)
-        runner = web.AppRunner(make_app(settings, producer), access_log=None)
-        await runner.setup()
         site = web.TCPSite(runner, settings.web.host, settings.web.ingest_port)
         await site.start()
         log.warning(
@@ -320,9 +354,9 @@ async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = Non
             settings.web.host,
             settings.web.ingest_port,
         )
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
+        await stop.wait()
     finally:
-        await producer.stop()
+        connecting.cancel()
+        await asyncio.gather(connecting, return_exceptions=True)
+        await runner.cleanup()
+        await link.close()
