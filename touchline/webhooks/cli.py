@@ -13,9 +13,9 @@ import click
 @click.option("--port", type=int, default=None, help="Port (default: settings.web.ingest_port).")
 def serve(host: str | None, port: int | None) -> None:
     """Accept vendor webhooks and store each request on raw.<source> before answering 2xx."""
-    from touchline.settings import get_settings
+    from touchline.cli import settings_or_exit  # one-line errors for bad TOUCHLINE_* values
 
-    settings = get_settings()
+    settings = settings_or_exit()
     web = settings.web.model_copy(
         update={k: v for k, v in (("host", host), ("ingest_port", port)) if v is not None}
     )
