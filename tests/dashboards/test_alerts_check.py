@@ -136,3 +136,14 @@ def test_cli_without_clickhouse_is_one_clear_line(monkeypatch, tmp_path, free_po
     assert out.exit_code == 1
     assert out.output.startswith("Error: cannot reach ClickHouse")
     assert "Traceback" not in out.output
+
+
+def test_dashboards_check_runs_every_panel(cli_env) -> None:
+    from touchline.dashboards.catalog import dashboards as all_dashboards
+    from touchline.dashboards.cli import dashboards
+
+    out = CliRunner().invoke(dashboards, ["check"])
+    assert out.exit_code == 0, out.output
+    total = sum(len(d.panels) for d in all_dashboards())
+    assert out.output.count("\nok ") + out.output.startswith("ok ") == total
+    assert "ERROR" not in out.output
