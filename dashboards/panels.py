@@ -128,7 +128,7 @@ def build_variable(spec: VariableSpec) -> QueryVariable:
     var = (QueryVariable(spec.name)
            .label(spec.label)
            .datasource(datasource())
-           .query({"editorType": "sql", "format": 1, "queryType": "table",
+           .query({"editorType": "sql", "format": 1, "queryType": "sql",
                    "rawSql": spec.sql, "refId": f"var-{spec.name}"})
            .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
            .sort(VariableSort.ALPHABETICAL_ASC)

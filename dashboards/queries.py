@@ -24,6 +24,13 @@ TOUCH_LOOKBACK_DAYS = 90
 CADENCE_ENDING_DISPOSITIONS = "('qualify', 'disqualify', 'archive')"
 
 NOW = "now64(3, 'UTC')"
+
+
+def _in(fragment: str, indent: int) -> str:
+    """A multi-line fragment re-indented to sit inside a line indented by `indent` spaces."""
+    return fragment.replace("\n", "\n" + " " * indent)
+
+
 TENANT = "tenant = ${tenant:singlequote}"
 TEAM = "team_id = ${team:singlequote}"
 REPS_ANY = "$__conditionalAll(rep_id IN (${rep:singlequote}), $rep)"
@@ -96,10 +103,10 @@ OPEN_DEALS_VS_SLA = f"""(
                st.current_stage AS stage, st.in_stage_s AS in_stage_s,
                if(a.segment = '', '{DEFAULT_SEGMENT}', a.segment) AS segment
         FROM touchline.opportunity_state_current AS st
-        LEFT JOIN {CURRENT_ACCOUNTS} AS a
+        LEFT JOIN {_in(CURRENT_ACCOUNTS, 8)} AS a
             ON a.tenant = st.tenant AND a.account_id = st.account_id
         WHERE st.is_closed = 0) AS o
-    LEFT JOIN {CURRENT_STAGE_SLAS} AS s
+    LEFT JOIN {_in(CURRENT_STAGE_SLAS, 4)} AS s
         ON s.tenant = o.tenant AND s.segment = o.segment AND s.stage = o.stage)"""
 
 #: every account with the time since its last touch and its tier's "untouched" threshold
@@ -111,7 +118,7 @@ ACCOUNT_TOUCH_RECENCY = f"""(
                     if(l.last_touch_hour > 0, l.last_touch_hour,
                        toStartOfHour(now('UTC')) - INTERVAL {TOUCH_LOOKBACK_DAYS} DAY),
                     now('UTC')) AS since_touch_s
-    FROM {CURRENT_ACCOUNTS} AS a
+    FROM {_in(CURRENT_ACCOUNTS, 4)} AS a
     LEFT JOIN (
         SELECT tenant, entity_id AS account_id, max(bucket) AS last_touch_hour
         FROM touchline.touch_counts
@@ -119,7 +126,7 @@ ACCOUNT_TOUCH_RECENCY = f"""(
           AND bucket >= toStartOfHour(now('UTC')) - INTERVAL {TOUCH_LOOKBACK_DAYS} DAY
         GROUP BY tenant, account_id) AS l
         ON l.tenant = a.tenant AND l.account_id = a.account_id
-    LEFT JOIN {CURRENT_TIERS} AS t ON t.tenant = a.tenant AND t.tier = a.tier
+    LEFT JOIN {_in(CURRENT_TIERS, 4)} AS t ON t.tenant = a.tenant AND t.tier = a.tier
     WHERE t.untouched_after_s > 0)"""
 
 #: per prospect in a cadence: the last step done, the step due by now (after the grace), the
@@ -140,7 +147,7 @@ CADENCE_PROGRESS = f"""(
         WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
           AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
         GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
-    INNER JOIN {CURRENT_CADENCE_STEPS} AS s
+    INNER JOIN {_in(CURRENT_CADENCE_STEPS, 4)} AS s
         ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
     WHERE (p.tenant, p.prospect_id) NOT IN (
         SELECT tenant, prospect_id FROM touchline.activities
@@ -220,10 +227,10 @@ COACH_ACTIVITY_VS_PLAN = f"""SELECT r.rep_id AS rep, r.name AS rep_name, t.activ
        ifNull(d.done, 0) AS done_this_week, t.weekly_target AS weekly_target,
        round(t.weekly_target * dateDiff('second', toStartOfWeek(now('UTC'), 1), now('UTC'))
              / (7 * 86400), 1) AS due_by_now
-FROM {CURRENT_REPS} AS r
-INNER JOIN {CURRENT_TARGETS} AS t ON t.tenant = r.tenant AND t.role = r.role
+FROM {_in(CURRENT_REPS, 0)} AS r
+INNER JOIN {_in(CURRENT_TARGETS, 0)} AS t ON t.tenant = r.tenant AND t.role = r.role
 LEFT JOIN (
-    SELECT rep_id, arrayJoin({PLAN_ACTIVITIES}) AS activity, count() AS done
+    SELECT rep_id, arrayJoin({_in(PLAN_ACTIVITIES, 4)}) AS activity, count() AS done
     FROM touchline.activities
     WHERE {TENANT} AND occurred_at >= toStartOfWeek(now('UTC'), 1) AND {TEAM}
     GROUP BY rep_id, activity) AS d ON d.rep_id = r.rep_id AND d.activity = t.activity
@@ -248,7 +255,7 @@ COACH_DEALS_BY_STAGE = f"""SELECT segment, stage, count() AS open_deals,
        round(max(in_stage_s) / 86400, 1) AS longest_days_in_stage,
        round(any(sla_s) / 86400, 1) AS stage_sla_days,
        countIf(sla_s > 0 AND in_stage_s > sla_s) AS past_stage_sla
-FROM {OPEN_DEALS_VS_SLA}
+FROM {_in(OPEN_DEALS_VS_SLA, 0)}
 WHERE {TENANT} AND {TEAM} AND {REPS_ANY}
 GROUP BY segment, stage
 ORDER BY segment, stage"""
@@ -257,7 +264,7 @@ COACH_UNTOUCHED_ACCOUNTS = f"""SELECT account_id AS account, account_name, rep_i
        round(since_touch_s / 86400, 1) AS days_since_touch,
        round(untouched_after_s / 86400, 1) AS untouched_after_days,
        touched_in_lookback
-FROM {ACCOUNT_TOUCH_RECENCY}
+FROM {_in(ACCOUNT_TOUCH_RECENCY, 0)}
 WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND since_touch_s >= untouched_after_s / 2
 ORDER BY since_touch_s / untouched_after_s DESC
 LIMIT 50"""
@@ -267,7 +274,7 @@ COACH_TOUCHES_BY_REP = f"""SELECT $__timeInterval(bucket) AS time, entity_id AS 
 FROM touchline.touch_counts
 WHERE {TENANT} AND entity_type = 'rep' AND $__timeFilter(bucket)
   AND $__conditionalAll(entity_id IN (${{rep:singlequote}}), $rep)
-  AND entity_id IN (SELECT rep_id FROM {CURRENT_REPS} WHERE {TENANT} AND {TEAM})
+  AND entity_id IN (SELECT rep_id FROM {_in(CURRENT_REPS, 2)} WHERE {TENANT} AND {TEAM})
 GROUP BY time, rep
 ORDER BY time"""
 
@@ -287,14 +294,14 @@ REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
        cadence_id AS cadence,
        done_step + 1 AS next_step, next_channel,
        next_due_at, round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
-FROM {CADENCE_PROGRESS}
+FROM {_in(CADENCE_PROGRESS, 0)}
 WHERE {TENANT} AND {REP_ONE} AND next_channel != '' AND next_due_at <= {NOW}
 ORDER BY next_due_at
 LIMIT 100"""
 
 REP_DEALS_LONGEST = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
        round(in_stage_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
-FROM {OPEN_DEALS_VS_SLA}
+FROM {_in(OPEN_DEALS_VS_SLA, 0)}
 WHERE {TENANT} AND {REP_ONE}
 ORDER BY in_stage_s / greatest(sla_s, 1) DESC
 LIMIT 20"""
@@ -307,7 +314,7 @@ WHERE {TENANT} AND occurred_at >= toStartOfWeek(now('UTC'), 1) AND {REP_ONE}"""
 
 VAR_TENANTS = "SELECT DISTINCT tenant FROM touchline.reps ORDER BY tenant"
 VAR_TEAMS = f"SELECT DISTINCT team_id FROM touchline.reps WHERE {TENANT} ORDER BY team_id"
-VAR_TEAM_REPS = f"""SELECT rep_id FROM {CURRENT_REPS}
+VAR_TEAM_REPS = f"""SELECT rep_id FROM {_in(CURRENT_REPS, 0)}
 WHERE {TENANT} AND {TEAM} ORDER BY rep_id"""
 VAR_REPS = f"SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT} ORDER BY rep_id"
 
@@ -318,20 +325,20 @@ ALERT_STUCK_DEAL = f"""SELECT tenant, team_id AS team, rep_id AS rep, opportunit
        toString(round(in_stage_s / 86400, 1)) AS days_in_stage,
        toString(round(sla_s / 86400, 1)) AS stage_sla_days,
        in_stage_s / sla_s AS sla_ratio
-FROM {OPEN_DEALS_VS_SLA}
+FROM {_in(OPEN_DEALS_VS_SLA, 0)}
 WHERE sla_s > 0"""
 
 ALERT_UNTOUCHED_ACCOUNT = f"""SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
        account_name, tier, toString(round(since_touch_s / 86400, 1)) AS days_since_touch,
        toString(round(untouched_after_s / 86400, 1)) AS untouched_after_days,
        since_touch_s / untouched_after_s AS untouched_ratio
-FROM {ACCOUNT_TOUCH_RECENCY}"""
+FROM {_in(ACCOUNT_TOUCH_RECENCY, 0)}"""
 
 ALERT_CADENCE_BEHIND = f"""SELECT tenant, team_id AS team, rep_id AS rep, cadence_id AS cadence,
        toString(count()) AS prospects_in_cadence,
        topKIf(1)(next_channel, due_step - done_step >= 2)[1] AS next_channel,
        toFloat64(countIf(due_step - done_step >= 2)) AS prospects_two_steps_behind
-FROM {CADENCE_PROGRESS}
+FROM {_in(CADENCE_PROGRESS, 0)}
 GROUP BY tenant, team, rep, cadence"""
 
 ALERT_SPEED_TO_LEAD = f"""SELECT l.tenant AS tenant, l.team_id AS team, l.rep_id AS rep,
@@ -350,8 +357,8 @@ LEFT JOIN (
     FROM touchline.activities
     WHERE is_touch = 1 AND prospect_id != '' AND $__timeFilter(occurred_at)
     GROUP BY tenant, prospect_id) AS f ON f.tenant = l.tenant AND f.prospect_id = l.prospect_id
-LEFT JOIN {CURRENT_ACCOUNTS} AS a ON a.tenant = l.tenant AND a.account_id = l.account_id
-LEFT JOIN {CURRENT_TIERS} AS t
+LEFT JOIN {_in(CURRENT_ACCOUNTS, 0)} AS a ON a.tenant = l.tenant AND a.account_id = l.account_id
+LEFT JOIN {_in(CURRENT_TIERS, 0)} AS t
     ON t.tenant = l.tenant AND t.tier = if(a.tier = '', '{DEFAULT_TIER}', a.tier)
 WHERE f.last_touch < l.lead_at AND t.speed_to_lead_s > 0"""
 
