@@ -136,7 +136,10 @@ async def _panel(request: web.Request) -> web.Response:
     sink = request.app[SINK_KEY]
 
     def run() -> dict[str, Any]:
-        values = default_variables(sink, board, _chosen(request))
+        chosen = _chosen(request)
+        # the page sends every variable; only a bare URL needs the variable queries
+        values = (chosen if all(v.name in chosen for v in board.variables)
+                  else default_variables(sink, board, chosen))
         result = sink.query(expanded(panel, values))
         return {"title": panel.title, "kind": panel.kind, "unit": panel.unit,
                 "columns": result.columns, "types": result.types,
