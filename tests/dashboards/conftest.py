@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,15 @@ def seed(sink: ClickHouseSink, now: dt.datetime) -> None:
         "evidence": "{}", "fired_at": now - HOUR, "version": 1}]))
 
 
+def _heartbeat(sink: ClickHouseSink) -> None:
+    now = dt.datetime.now(dt.UTC)
+    sink.insert("pipeline_metrics", _table([{
+        "ts": now, "worker": "worker-1", "topic": "activities.raw", "partition": part,
+        "messages": 0, "events_in": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
+        "committed": 10_000, "highwater": 10_010, "lag": 10 + part, "max_event_time": now}
+        for part in (0, 1)]))
+
+
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A chdb engine on a fresh temp dir with the schema applied and the demo data seeded."""
@@ -211,6 +220,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     seed(sink, now)
     yield Seeded(sink, data_dir, now)
     sink.close()
+
+
+@pytest.fixture
+def heartbeat(seeded: Seeded) -> Callable[[], None]:
+    """Write one progress report per partition, now (what running workers do every second)."""
+    return lambda: _heartbeat(seeded.sink)
 
 
 @pytest.fixture

@@ -92,8 +92,10 @@ def test_pipeline_stall_fires_when_no_worker_reports(seeded) -> None:
 
 
 @pytest.fixture
-def cli_env(seeded, monkeypatch, free_port):
+def cli_env(seeded, monkeypatch, free_port, heartbeat):
     from touchline.settings import get_settings
+
+    heartbeat()  # the CLI judges "now": the workers have just reported
 
     monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__DSN", f"chdb://{seeded.data_dir}")
     monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(free_port))
