@@ -42,10 +42,19 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open_sink() -> Any:
+    """The sink, or one clear line when ClickHouse has no touchline schema yet."""
+    from touchline.dashboards.clickhouse_query import DATABASE
+
     from touchline.connect import open_sink
     from touchline.settings import get_settings
 
-    return open_sink(get_settings())
+    sink = open_sink(get_settings())
+    if not sink.query(f"EXISTS DATABASE {DATABASE}").scalar():
+        sink.close()
+        raise click.ClickException(
+            f"ClickHouse has no `{DATABASE}` database yet: run `touchline sink init` "
+            "(or start the stack with `touchline up` / `touchline demo`)")
+    return sink
 
 
 @click.group("dashboards")
