@@ -37,6 +37,9 @@ PANELS = [
               ("rep", "touches", "connected_calls", "meetings_held", "prospects_touched",
                "touches_vs_team_median"),
               "Each rep's activity against the team median in the time range.", "", 12, 8),
+    PanelSpec("Open coaching signals", "table", q.COACH_OPEN_SIGNALS,
+              ("fired_at", "kind", "rep", "subject_type", "subject_id", "activity", "message"),
+              "What the stream's coaching signals ask each rep to do next.", "", 24, 8),
 ]
 
 

@@ -288,6 +288,13 @@ WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY}
 GROUP BY rep
 ORDER BY touches DESC"""
 
+COACH_OPEN_SIGNALS = f"""SELECT fired_at, kind, rep_id AS rep, subject_type, subject_id, activity,
+       message
+FROM touchline.signals_current
+WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND status = 'open'
+ORDER BY fired_at DESC
+LIMIT 100"""
+
 # --- rep view ------------------------------------------------------------------------------------
 
 REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,

@@ -172,7 +172,8 @@ def test_page_renders_numbers_from_clickhouse_in_chromium(seeded, tmp_path, free
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             panels = driver.js(PANEL_STATE)
-            if panels and all(p["state"] for p in panels) and len(panels) == 6:
+            if panels and all(p["state"] for p in panels) and len(panels) == len(
+                    dashboard("touchline-coaching").panels):
                 break
             time.sleep(0.2)
         by_title = {p["title"]: p for p in panels}
