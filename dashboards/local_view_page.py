@@ -23,7 +23,8 @@ PAGE = r"""<!doctype html>
   main { display: grid; grid-template-columns: repeat(24, 1fr); grid-auto-rows: 30px; gap: 8px;
          padding: 8px 16px 16px; }
   .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 3px;
-           padding: 6px 10px; overflow: auto; display: flex; flex-direction: column; }
+           padding: 6px 10px; overflow: auto; display: flex; flex-direction: column;
+           scrollbar-color: #2c3235 transparent; }
   .panel h2 { font-size: 13px; margin: 0 0 4px; font-weight: 500; }
   .panel .body { flex: 1; min-height: 0; }
   .panel[data-state=error] .body { color: #f2495c; }
