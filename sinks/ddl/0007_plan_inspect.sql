@@ -32,7 +32,10 @@ SELECT
     effective_from,
     leadInFrame(effective_from, 1, toDateTime64('2106-01-01 00:00:00', 3, 'UTC'))
         OVER (PARTITION BY tenant ORDER BY effective_from
-              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS effective_to
+              ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS effective_to,
+    default_segment,
+    default_tier,
+    default_role
 FROM {db}.plan_versions FINAL;
 
 -- A cadence as arrays: steps, channels, waits and the offset of each step from step 1.
@@ -189,16 +192,34 @@ LEFT JOIN (SELECT tenant, account_id, tier FROM {db}.accounts FINAL) AS acc
 LEFT JOIN (SELECT * FROM {db}.plan_tiers FINAL) AS t
     ON l.tenant = t.tenant AND l.plan_version = t.plan_version AND tier = t.tier;
 
--- Weekly activity vs target, per rep, judged by the plan in force at the start of the week.
+-- Weekly activity vs target, per rep and ISO week. Each plan version counts for the part of
+-- the week it was in force: a plan changed on Wednesday gives that week 2/7 of the old weekly
+-- target plus 5/7 of the new one (percentages are time-weighted averages).
 CREATE VIEW IF NOT EXISTS {db}.rep_week_vs_target AS
-WITH weeks AS
+WITH pieces AS
 (
-    SELECT w.*, if(r.role = '', v.default_role, r.role) AS role, v.plan_version AS plan_version
+    SELECT w.tenant AS tenant, w.rep_id AS rep_id, w.week_start AS week_start,
+           p.plan_version AS plan_version, if(r.role = '', p.default_role, r.role) AS role,
+           dateDiff('second', greatest(w.week_start, p.effective_from),
+                    least(w.week_start + INTERVAL 7 DAY, p.effective_to)) AS overlap_s
     FROM {db}.rep_week_activity AS w
-    ASOF LEFT JOIN {db}.plan_versions AS v
-        ON w.tenant = v.tenant AND w.week_start >= v.effective_from
+    INNER JOIN {db}.plan_periods AS p ON w.tenant = p.tenant
     LEFT JOIN (SELECT tenant, rep_id, role FROM {db}.reps FINAL) AS r
         ON w.tenant = r.tenant AND w.rep_id = r.rep_id
+    WHERE overlap_s > 0
+),
+targets AS
+(
+    SELECT pc.tenant AS tenant, pc.rep_id AS rep_id, pc.week_start AS week_start,
+           t.activity AS activity, any(pc.role) AS role,
+           arrayStringConcat(arraySort(groupUniqArray(pc.plan_version)), '+') AS plan_version,
+           if(t.activity = 'leads_touched_within_sla',
+              sum(t.weekly_target * pc.overlap_s) / sum(pc.overlap_s),
+              sum(t.weekly_target * pc.overlap_s) / 604800) AS target
+    FROM pieces AS pc
+    INNER JOIN (SELECT * FROM {db}.plan_activity_targets FINAL) AS t
+        ON pc.tenant = t.tenant AND pc.plan_version = t.plan_version AND pc.role = t.role
+    GROUP BY tenant, rep_id, week_start, activity
 ),
 lead_weeks AS
 (
@@ -209,17 +230,17 @@ lead_weeks AS
 )
 SELECT
     w.tenant AS tenant, w.rep_id AS rep_id, w.team_id AS team_id, w.week_start AS week_start,
-    w.role AS role, w.plan_version AS plan_version, t.activity AS activity,
+    t.role AS role, t.plan_version AS plan_version, t.activity AS activity,
     multiIf(t.activity = 'call_attempts', w.call_attempts,
             t.activity = 'connected_calls', w.connected_calls,
             t.activity = 'emails_sent', w.emails_sent,
             t.activity = 'meetings_held', w.meetings_held,
             ifNull(lw.leads_touched_within_sla, 100)) AS actual,
-    t.weekly_target AS target,
-    if(t.weekly_target = 0, NULL, actual / t.weekly_target) AS attainment
-FROM weeks AS w
-INNER JOIN (SELECT * FROM {db}.plan_activity_targets FINAL) AS t
-    ON w.tenant = t.tenant AND w.plan_version = t.plan_version AND w.role = t.role
+    round(t.target, 1) AS target,
+    if(t.target = 0, NULL, actual / t.target) AS attainment
+FROM {db}.rep_week_activity AS w
+INNER JOIN targets AS t
+    ON w.tenant = t.tenant AND w.rep_id = t.rep_id AND w.week_start = t.week_start
 LEFT JOIN lead_weeks AS lw
     ON w.tenant = lw.tenant AND w.rep_id = lw.rep_id AND w.week_start = lw.week_start;
 

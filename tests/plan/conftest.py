@@ -14,9 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from touchline.sinks.clickhouse import ClickHouseSink
 
 from touchline.plan.loader import load_plans, parse_plans
+from touchline.sinks.clickhouse import ClickHouseSink
 
 TS = pa.timestamp("ms", tz="UTC")
 ACTIVITY_SCHEMA = pa.schema([

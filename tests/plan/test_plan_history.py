@@ -11,6 +11,7 @@ from touchline.plan.signals import evaluate, plan_in_force
 pytestmark = pytest.mark.integration
 
 D = dt.timedelta(days=1)
+H = dt.timedelta(hours=1)
 
 
 def _calls(s, rep, monday, n):
@@ -23,34 +24,37 @@ def test_plan_change_mid_month(scenario, now):
     s = scenario
     this_monday = (now - now.weekday() * D).replace(hour=0)
     last_monday = this_monday - 7 * D
+    change = last_monday + 2 * D  # Wednesday of last week
     s.load_plan(now - 60 * D, version="v1")  # sdr call_attempts 200/week
-    # v2 takes effect on last week's Wednesday: last week is still judged by v1 (the plan in
-    # force when the week started), this week by v2
-    s.load_plan(last_monday + 2 * D, version="v2",
-                edits={"call_attempts: 200": "call_attempts: 60"})
+    s.load_plan(change, version="v2", edits={"call_attempts: 200": "call_attempts: 60"})
     s.rep("r1", "sdr")
     s.insert_activities(_calls(s, "r1", last_monday, 40) + _calls(s, "r1", this_monday, 40))
 
-    assert plan_in_force(s.sink, s.tenant, last_monday + D).plan_version == "v1"
+    assert plan_in_force(s.sink, s.tenant, change - H).plan_version == "v1"
     assert plan_in_force(s.sink, s.tenant, now).plan_version == "v2"
 
+    # Inspect: each version counts for the part of the week it was in force
     weeks = s.sink.query(
-        "SELECT week_start, plan_version, actual, target FROM touchline.rep_week_vs_target "
+        "SELECT plan_version, actual, target FROM touchline.rep_week_vs_target "
         "WHERE tenant = {t:String} AND activity = 'call_attempts' ORDER BY week_start",
         {"t": s.tenant}).rows
-    assert [(w[1], w[2], w[3]) for w in weeks] == [("v1", 40, 200), ("v2", 40, 60)]
+    assert weeks == [("v1+v2", 40, 100.0), ("v2", 40, 60.0)]  # 200*2/7 + 60*5/7 = 100
 
-    # Thursday noon last week, judged by v1: 40 of 100 planned by then -> off plan
-    then = now - 7 * D
-    old = [x for x in evaluate(s.sink, then, [s.tenant])
-           if x.kind == "activity_mix" and x.activity == "call_attempts"]
-    assert len(old) == 1
-    assert old[0].evidence["plan_version"] == "v1"
-    assert "40 call attempts this week vs 100 planned by now (200/week" in old[0].message
-    # this week, judged by v2: 40 of 30 planned -> on plan, no call signal
-    new = [x for x in evaluate(s.sink, now, [s.tenant])
-           if x.kind == "activity_mix" and x.activity == "call_attempts"]
-    assert new == []
+    def call_signals(at):
+        return [x for x in evaluate(s.sink, at, [s.tenant])
+                if x.kind == "activity_mix" and x.activity == "call_attempts"]
+
+    # the evening before the change, the last 7 days are judged by v1 alone
+    before = call_signals(change - H)
+    assert len(before) == 1 and before[0].evidence["planned"] == 200.0
+    assert "vs 200 planned (200/week, sdr)" in before[0].message
+    # half a week after it: 3.5 days of each plan -> 100 + 30 planned
+    half = call_signals(change + 3.5 * D)
+    assert len(half) == 1 and half[0].evidence["planned"] == 130.0
+    assert ("40 call attempts in the last 7 days vs 130 planned (200/week for 3.5d under v1; "
+            "60/week for 3.5d under v2, sdr)") in half[0].message
+    # now, the whole window is under v2: 40 of 60 -> on plan, no call signal
+    assert call_signals(now) == []
 
 
 def test_stage_sla_change_applies_from_its_effective_date(scenario, now):

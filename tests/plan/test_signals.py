@@ -81,11 +81,13 @@ def test_rep_who_skips_calls(scenario, now):
     for i in range(5):
         rows += _cadence_rows(s, "skipper", f"sk-{i}", start, [1, 3], OUTBOUND_8)
         rows += _cadence_rows(s, "steady", f"st-{i}", start, [1, 2, 3, 4], OUTBOUND_8)
-    # this week's high-impact activities (Mon..Thu noon = half a week: targets pro-rated x0.5)
-    for i in range(90):
+    # high-impact activities of the last 7 days (sdr weekly targets: 200 call attempts,
+    # 40 connected, 150 emails, 10 meetings)
+    for i in range(160):
         at = monday + dt.timedelta(minutes=20 * i + 60)
         rows.append(s.activity("email", at, "skipper"))
-        rows.append(s.activity("email", at, "steady"))
+        if i < 90:
+            rows.append(s.activity("email", at, "steady"))
     for i in range(110):
         rows.append(s.activity("call", monday + dt.timedelta(minutes=15 * i + 60), "steady",
                                outcome="connected" if i % 2 else "no_answer"))
@@ -106,8 +108,9 @@ def test_rep_who_skips_calls(scenario, now):
     assert sorted((x.rep_id, x.activity) for x in mix) == [
         ("skipper", "call_attempts"), ("skipper", "connected_calls")]
     calls = next(x for x in mix if x.activity == "call_attempts")
-    assert "0 call attempts this week vs 100 planned by now (200/week for sdr)" in calls.message
-    assert "emails sent at 120%" in calls.message
+    assert calls.message == (
+        "Rep skipper: 0 call attempts in the last 7 days vs 200 planned (200/week, sdr); "
+        "emails sent at 110% of plan; move time to call attempts.")
 
 
 def test_untouched_account_by_tier(scenario, now):
@@ -161,3 +164,19 @@ def test_signal_fires_once_then_resolves(scenario, now):
         "SELECT status, resolved_at FROM touchline.signals_current WHERE tenant = {t:String} "
         "AND kind = 'lead_sla'", {"t": s.tenant}).rows
     assert len(current) == 1 and current[0][0] == "resolved" and current[0][1] is not None
+
+
+def test_prorated_targets_split_by_plan_version():
+    from touchline.plan.signals import prorated_targets
+
+    t0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    periods = [(t0, "v1"), (t0 + 7 * D, "v2")]
+    targets = {"v1": {"sdr": {"call_attempts": 70, "leads_touched_within_sla": 100}},
+               "v2": {"sdr": {"call_attempts": 140, "leads_touched_within_sla": 50}}}
+    got = prorated_targets(periods, targets, "sdr", t0 + 5 * D, t0 + 9 * D)
+    assert got["call_attempts"][0] == pytest.approx(70 * 2 / 7 + 140 * 2 / 7)
+    assert got["leads_touched_within_sla"][0] == pytest.approx(75.0)
+    assert got["call_attempts"][1] == ["70/week for 2.0d under v1", "140/week for 2.0d under v2"]
+    # before the first plan nothing is asked; an unknown role has no targets
+    assert prorated_targets(periods, targets, "sdr", t0 - 3 * D, t0 - D) == {}
+    assert prorated_targets(periods, targets, "ae", t0, t0 + D) == {}

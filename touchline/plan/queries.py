@@ -181,8 +181,15 @@ HAVING behind >= {{min_prospects:UInt32}}
 ORDER BY rep_id, cadence_id
 """
 
-#: per rep, this week's high-impact activities (from week_start to now)
-REP_WEEK_ACTUALS = """
+#: every plan version of a tenant that took effect by `now`, oldest first
+PLAN_PERIODS = """
+SELECT effective_from, plan_version FROM {db}.plan_versions FINAL
+WHERE tenant = {tenant:String} AND effective_from <= {now:DateTime64(3, 'UTC')}
+ORDER BY effective_from
+"""
+
+#: per rep, high-impact activities between `since` and `now`
+REP_WINDOW_ACTUALS = """
 SELECT rep_id, any(team_id) AS team_id,
        countIf(type = 'call' AND direction = 'outbound') AS call_attempts,
        countIf(type = 'call' AND direction = 'outbound' AND outcome = 'connected')
@@ -191,14 +198,14 @@ SELECT rep_id, any(team_id) AS team_id,
        countIf(type = 'meeting' AND meeting_status = 'held') AS meetings_held
 FROM {db}.activities
 WHERE tenant = {tenant:String}
-  AND occurred_at >= {week_start:DateTime64(3, 'UTC')}
+  AND occurred_at >= {since:DateTime64(3, 'UTC')}
   AND occurred_at <= {now:DateTime64(3, 'UTC')}
 GROUP BY rep_id
 ORDER BY rep_id
 """
 
-#: per rep, this week's leads whose SLA has run out or that were touched: % touched in time
-REP_WEEK_LEADS = """
+#: per rep, leads since `since` whose SLA has run out or that were touched: % touched in time
+REP_WINDOW_LEADS = """
 SELECT l.rep_id AS rep_id, count() AS leads,
        countIf(tt.first_touch_at >= l.lead_at
                AND dateDiff('second', l.lead_at, tt.first_touch_at) <= t.speed_to_lead_s)
@@ -212,7 +219,7 @@ FROM
                argMin(account_id, occurred_at) AS account_id, min(occurred_at) AS lead_at
         FROM {db}.activities
         WHERE tenant = {tenant:String} AND type = 'lead' AND prospect_id != ''
-          AND occurred_at >= {week_start:DateTime64(3, 'UTC')}
+          AND occurred_at >= {since:DateTime64(3, 'UTC')}
           AND occurred_at <= {now:DateTime64(3, 'UTC')}
         GROUP BY prospect_id
     ) AS ld
@@ -240,10 +247,10 @@ REP_ROLES = """
 SELECT rep_id, role FROM {db}.reps FINAL WHERE tenant = {tenant:String}
 """
 
-#: weekly targets of a plan version
+#: weekly targets of every plan version of a tenant
 TARGETS = """
-SELECT role, activity, weekly_target FROM {db}.plan_activity_targets FINAL
-WHERE tenant = {tenant:String} AND plan_version = {plan_version:String}
+SELECT plan_version, role, activity, weekly_target FROM {db}.plan_activity_targets FINAL
+WHERE tenant = {tenant:String}
 """
 
 #: the latest version of every signal of some tenants

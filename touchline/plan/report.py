@@ -2,8 +2,9 @@
 
 For each prospect worked in a cadence (its first cadence touch inside the period), the outcomes
 after the cadence started: a reply (email replied or inbound call), a meeting held, an
-opportunity (a stage change on the prospect or its account) and a won deal. Rates carry 95%
-Wilson intervals, so a manager can tell a real difference from noise.
+opportunity opened on the prospect (or, when the deal names no prospect, on its account) and
+that opportunity won. Rates carry 95% Wilson intervals, so a manager can tell a real
+difference from noise.
 """
 
 from __future__ import annotations
@@ -46,17 +47,24 @@ by_prospect AS
         ON pp.prospect_id = a.prospect_id
     GROUP BY cadence_id, prospect_id
 ),
+opportunities AS
+(
+    SELECT opportunity_id, argMin(account_id, occurred_at) AS account_id,
+           argMin(prospect_id, occurred_at) AS prospect_id, min(occurred_at) AS created_at,
+           minIf(occurred_at, to_stage IN {won:Array(String)}) AS won_at,
+           countIf(to_stage IN {won:Array(String)}) AS wins
+    FROM {db}.activities
+    WHERE tenant = {tenant:String} AND type = 'stage_change' AND opportunity_id != ''
+    GROUP BY opportunity_id
+),
 deals AS
 (
     SELECT pp.cadence_id AS cadence_id, pp.prospect_id AS prospect_id,
-           minIf(s.occurred_at, s.occurred_at >= pp.started_at) AS opportunity_at,
-           minIf(s.occurred_at, s.occurred_at >= pp.started_at
-                 AND s.to_stage IN {won:Array(String)}) AS won_at
+           minIf(o.created_at, o.created_at >= pp.started_at) AS opportunity_at,
+           minIf(o.won_at, o.created_at >= pp.started_at AND o.wins > 0) AS won_at
     FROM pp
-    INNER JOIN (SELECT account_id, prospect_id, to_stage, occurred_at FROM {db}.activities
-                WHERE tenant = {tenant:String} AND type = 'stage_change') AS s
-        ON pp.account_id = s.account_id
-    WHERE s.prospect_id = '' OR s.prospect_id = pp.prospect_id
+    INNER JOIN opportunities AS o ON pp.account_id = o.account_id
+    WHERE o.prospect_id = '' OR o.prospect_id = pp.prospect_id
     GROUP BY cadence_id, prospect_id
 )
 SELECT pp.cadence_id AS cadence_id, pp.prospect_id AS prospect_id, pp.touches AS touches,

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from touchline.plan import queries as q
-from touchline.schemas.plan import format_duration
+from touchline.schemas.plan import PERCENT_ACTIVITIES, format_duration
 from touchline.sinks.clickhouse import ClickHouseSink
 
 KINDS = ("stuck_deal", "untouched_account", "cadence_behind", "lead_sla", "activity_mix")
@@ -91,13 +91,6 @@ class PlanInForce:
 def utc(value: dt.datetime) -> dt.datetime:
     """Aware UTC datetime (the engine returns naive UTC)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def week_start(now: dt.datetime) -> dt.datetime:
-    """Monday 00:00 UTC of the week holding `now`."""
-    now = utc(now)
-    return (now - dt.timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0,
-                                                            microsecond=0)
 
 
 def plan_in_force(sink: ClickHouseSink, tenant: str, at: dt.datetime) -> PlanInForce | None:
@@ -239,67 +232,109 @@ def leads_over_sla(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) ->
     return out
 
 
-def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Signal]:
-    """Reps whose high-impact activities this week trail the pro-rated weekly target.
+def prorated_targets(periods: list[tuple[dt.datetime, str]],
+                     targets: dict[str, dict[str, dict[str, int]]], role: str,
+                     start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float, list[str]]]:
+    """What the plan asked of `role` between start and end, each version for its own time.
 
-    The week (Monday 00:00 UTC onwards) is judged by the plan in force when it started.
+    Args:
+        periods: (effective_from, plan_version), sorted by effective_from.
+        targets: plan_version -> role -> activity -> weekly target.
+        role: the rep's role.
+        start: window start.
+        end: window end.
+
+    Returns:
+        activity -> (planned count, or the time-weighted percentage for percent targets;
+        the pieces in words, e.g. ["200/week for 3.5d under v1"]).
     """
-    start = week_start(now)
-    plan = plan_in_force(sink, tenant, start) or plan_in_force(sink, tenant, now)
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    words: dict[str, list[str]] = {}
+    for i, (effective_from, version) in enumerate(periods):
+        until = periods[i + 1][0] if i + 1 < len(periods) else end
+        seconds = (min(end, until) - max(start, effective_from)).total_seconds()
+        if seconds <= 0:
+            continue
+        for activity, weekly in targets.get(version, {}).get(role, {}).items():
+            sums[activity] = sums.get(activity, 0.0) + weekly * seconds
+            weights[activity] = weights.get(activity, 0.0) + seconds
+            words.setdefault(activity, []).append(
+                f"{weekly}/week for {seconds / 86_400:.1f}d under {version}")
+    out = {}
+    for activity, total in sums.items():
+        if activity in PERCENT_ACTIVITIES:
+            out[activity] = (total / weights[activity], words[activity])
+        else:
+            out[activity] = (total / WEEK_S, words[activity])
+    return out
+
+
+def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Signal]:
+    """Reps whose high-impact activities over the last 7 days trail the plan.
+
+    The target is pro-rated over the plan versions in force during those 7 days, so a plan
+    change only counts from its effective date.
+    """
+    plan = plan_in_force(sink, tenant, now)
     if plan is None:
         return []
-    elapsed = (now - start).total_seconds()
-    if elapsed < plan.activity_mix_min_elapsed_s:
+    periods = [(utc(r[0]), r[1]) for r in sink.query(q.sql(sink, q.PLAN_PERIODS),
+                                                     {"tenant": tenant, "now": now}).rows]
+    start = max(now - dt.timedelta(seconds=WEEK_S), periods[0][0])
+    if (now - start).total_seconds() < plan.activity_mix_min_elapsed_s:
         return []
-    fraction = min(elapsed / WEEK_S, 1.0)
     base = {"tenant": tenant, "plan_version": plan.plan_version, "now": now,
-            "week_start": start, "default_tier": plan.default_tier}
-    actuals = sink.query(q.sql(sink, q.REP_WEEK_ACTUALS), base).dicts()
-    leads = {r["rep_id"]: r for r in sink.query(q.sql(sink, q.REP_WEEK_LEADS), base).dicts()}
+            "since": start, "default_tier": plan.default_tier}
+    actuals = sink.query(q.sql(sink, q.REP_WINDOW_ACTUALS), base).dicts()
+    leads = {r["rep_id"]: r for r in sink.query(q.sql(sink, q.REP_WINDOW_LEADS), base).dicts()}
     roles = dict(sink.query(q.sql(sink, q.REP_ROLES), {"tenant": tenant}).rows)
-    targets: dict[str, dict[str, int]] = {}
-    for role, activity, target in sink.query(q.sql(sink, q.TARGETS), base).rows:
-        targets.setdefault(role, {})[activity] = target
+    targets: dict[str, dict[str, dict[str, int]]] = {}
+    for version, role, activity, target in sink.query(q.sql(sink, q.TARGETS), base).rows:
+        targets.setdefault(version, {}).setdefault(role, {})[activity] = target
+    days = (now - start).total_seconds() / 86_400
+    window = "the last 7 days" if days >= 6.99 else f"the last {days:.1f} days"
     out = []
     for rep in actuals:
         role = roles.get(rep["rep_id"]) or plan.default_role
+        planned_by = prorated_targets(periods, targets, role, start, now)
         ratios: dict[str, float] = {}
         shortfalls = []
-        for activity, target in sorted(targets.get(role, {}).items()):
-            if activity == "leads_touched_within_sla":
+        for activity, (planned, pieces) in sorted(planned_by.items()):
+            if activity in PERCENT_ACTIVITIES:
                 lead = leads.get(rep["rep_id"])
-                if not lead or not lead["leads"] or not target:
+                if not lead or not lead["leads"] or planned <= 0:
                     continue
                 actual = round(100 * lead["in_time"] / lead["leads"])
-                planned = float(target)
             else:
-                actual, planned = rep[activity], target * fraction
+                actual = rep[activity]
                 if planned < 1:
                     continue
             ratios[activity] = actual / planned
             if ratios[activity] < plan.activity_mix_min_ratio:
-                shortfalls.append((activity, actual, planned, target))
-        for activity, actual, planned, target in shortfalls:
+                shortfalls.append((activity, actual, planned, pieces))
+        for activity, actual, planned, pieces in shortfalls:
             words = _ACTIVITY_WORDS[activity]
-            if activity == "leads_touched_within_sla":
-                what = f"{actual}% of this week's {words} vs {target}% planned"
+            basis = "; ".join(pieces) if len(pieces) > 1 else pieces[0].split(" for ")[0]
+            if activity in PERCENT_ACTIVITIES:
+                what = f"{actual}% of {words} in {window} vs {planned:.0f}% planned"
             else:
-                what = (f"{actual} {words} this week vs {planned:.0f} planned by now "
-                        f"({target}/week for {role})")
+                what = (f"{actual} {words} in {window} vs {planned:.0f} planned "
+                        f"({basis}, {role})")
             ahead = [f"{_ACTIVITY_WORDS[a]} at {ratio:.0%}" for a, ratio in sorted(ratios.items())
                      if ratio >= 1 and a != activity]
             mix = f"; {', '.join(ahead)} of plan" if ahead else ""
             out.append(Signal(
-                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}:{start:%G-W%V}",
+                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}",
                 kind="activity_mix", rep_id=rep["rep_id"], team_id=rep["team_id"],
                 subject_type="rep", subject_id=rep["rep_id"], activity=activity,
                 message=f"Rep {rep['rep_id']}: {what}{mix}; move time to {words}.",
-                evidence={"activity": activity, "actual": actual, "planned_by_now": planned,
-                          "weekly_target": target, "role": role, "week_start": start.isoformat(),
+                evidence={"activity": activity, "actual": actual, "planned": round(planned, 1),
+                          "window_start": start.isoformat(), "role": role, "pieces": pieces,
                           "ratios": {a: round(x, 3) for a, x in ratios.items()},
                           "plan_version": plan.plan_version},
                 # rewritten when the shortfall moves by a tenth of plan, not on every event
-                fingerprint=f"{role}:{target}:{int(10 * actual / planned)}",
+                fingerprint=f"{role}:{int(10 * actual / planned)}",
             ))
     return out
 
