@@ -95,7 +95,7 @@ def test_load_is_idempotent(sink, tmp_path):
     first = run("load", path, "--tenant", tenant, obj={"sink": sink})
     assert first.exit_code == 0, first.output
     assert "loaded: acme 2026.11-v1" in first.output and f"as tenant {tenant}" in first.output
-    expected = {"plan_stage_slas": 12, "plan_activity_targets": 9, "plan_cadence_steps": 13,
+    expected = {"plan_stage_slas": 12, "plan_activity_targets": 6, "plan_cadence_steps": 13,
                 "plan_tiers": 3, "plan_versions": 1}
     assert counts() == expected
     assert run("load", path, "--tenant", tenant, obj={"sink": sink}).exit_code == 0

@@ -1,6 +1,7 @@
 """Improve: which touch pattern works. Conversion per cadence, step and touch count.
 
-For each prospect worked in a cadence (its first cadence touch inside the period), the outcomes
+For each prospect worked in a cadence (its first cadence touch inside the period; touches are
+the cadence's calls and emails, a meeting is an outcome), the outcomes
 after the cadence started: a reply (email replied or inbound call), a meeting held, an
 opportunity opened on the prospect (or, when the deal names no prospect, on its account) and
 that opportunity won. Rates carry 95% Wilson intervals, so a manager can tell a real
@@ -23,8 +24,8 @@ PROSPECT_OUTCOMES = """
 WITH pp AS
 (
     SELECT cadence_id, prospect_id, argMin(account_id, occurred_at) AS account_id,
-           min(occurred_at) AS started_at, count() AS touches,
-           groupArray((cadence_step, occurred_at)) AS step_times
+           min(occurred_at) AS started_at, countIf(channel != 'meeting') AS touches,
+           groupArrayIf((cadence_step, occurred_at), channel != 'meeting') AS step_times
     FROM {db}.activities
     WHERE tenant = {tenant:String} AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
       AND cadence_step > 0
