@@ -30,7 +30,11 @@ def _evaluate(sink: ClickHouseSink) -> str:
         return f"failed: {exc}"
 
 
+async def evaluate_once() -> str:
+    """One Coach pass in the sink thread; returns what it wrote, in words."""
+    return await writer.write(_evaluate, "signals")
+
+
 @app.timer(interval=SIGNALS_INTERVAL_S, on_leader=True)
 async def evaluate_signals() -> None:  # noqa: D103
-    result = await writer.write(_evaluate, "signals")
-    log.info("signals: %s", result)
+    log.info("signals: %s", await evaluate_once())
