@@ -110,3 +110,16 @@ def test_load_refuses_an_invalid_file_without_writing(sink, tmp_path):
     assert result.exit_code == 1 and "segments.smb.stage_slas.discovery" in result.output
     assert sink.query("SELECT count() FROM touchline.plan_versions WHERE tenant = {t:String}",
                       {"t": tenant}).scalar() == 0
+
+
+@pytest.mark.integration
+def test_demo_loads_the_example_plan(sink, tmp_path):
+    from touchline.plan.demo import load_example_plan
+    from touchline.plan.loader import PlanError
+
+    tenant = f"demo-{uuid.uuid4().hex[:8]}"
+    assert load_example_plan(sink, tenant).startswith("acme 2026.11-v1")
+    assert sink.query("SELECT plan_version FROM touchline.plan_versions FINAL "
+                      "WHERE tenant = {t:String}", {"t": tenant}).rows == [("2026.11-v1",)]
+    with pytest.raises(PlanError, match="the example plan is not there"):
+        load_example_plan(sink, tenant, tmp_path / "missing.yaml")
