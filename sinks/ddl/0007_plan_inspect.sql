@@ -231,11 +231,11 @@ lead_weeks AS
 SELECT
     w.tenant AS tenant, w.rep_id AS rep_id, w.team_id AS team_id, w.week_start AS week_start,
     t.role AS role, t.plan_version AS plan_version, t.activity AS activity,
-    multiIf(t.activity = 'call_attempts', w.call_attempts,
-            t.activity = 'connected_calls', w.connected_calls,
-            t.activity = 'emails_sent', w.emails_sent,
-            t.activity = 'meetings_held', w.meetings_held,
-            ifNull(lw.leads_touched_within_sla, 100)) AS actual,
+    toFloat64(multiIf(t.activity = 'call_attempts', w.call_attempts,
+                      t.activity = 'connected_calls', w.connected_calls,
+                      t.activity = 'emails_sent', w.emails_sent,
+                      t.activity = 'meetings_held', w.meetings_held,
+                      ifNull(lw.leads_touched_within_sla, 100))) AS actual,
     round(t.target, 1) AS target,
     if(t.target = 0, NULL, actual / t.target) AS attainment
 FROM {db}.rep_week_activity AS w
@@ -278,3 +278,38 @@ LEFT JOIN (SELECT * FROM {db}.accounts FINAL) AS acc
     ON s.tenant = acc.tenant AND s.account_id = acc.account_id
 LEFT JOIN (SELECT * FROM {db}.plan_tiers FINAL) AS t
     ON s.tenant = t.tenant AND p.plan_version = t.plan_version AND tier = t.tier;
+
+-- Variation between reps of a team: weekly attainment spread per activity (who leads, who lags).
+CREATE VIEW IF NOT EXISTS {db}.team_week_variation AS
+SELECT
+    tenant, team_id, week_start, activity,
+    count() AS reps,
+    sum(actual) AS actual,
+    round(sum(target), 1) AS target,
+    round(avg(attainment), 3) AS avg_attainment,
+    round(min(attainment), 3) AS min_attainment,
+    round(max(attainment), 3) AS max_attainment,
+    round(stddevPop(attainment), 3) AS stddev_attainment,
+    argMin(rep_id, attainment) AS lagging_rep,
+    argMax(rep_id, attainment) AS leading_rep
+FROM {db}.rep_week_vs_target
+WHERE attainment IS NOT NULL
+GROUP BY tenant, team_id, week_start, activity;
+
+-- Touches per account segment, tier, team and week: where the effort goes.
+CREATE VIEW IF NOT EXISTS {db}.segment_week_touches AS
+SELECT
+    a.tenant AS tenant,
+    if(acc.segment = '', 'unknown', acc.segment) AS segment,
+    if(acc.tier = '', 'unknown', acc.tier) AS tier,
+    a.team_id AS team_id,
+    toDateTime64(toMonday(a.occurred_at), 3, 'UTC') AS week_start,
+    a.channel AS channel,
+    count() AS touches,
+    uniqExact(a.account_id) AS accounts,
+    uniqExact(a.rep_id) AS reps
+FROM {db}.activities AS a
+LEFT JOIN (SELECT tenant, account_id, segment, tier FROM {db}.accounts FINAL) AS acc
+    ON a.tenant = acc.tenant AND a.account_id = acc.account_id
+WHERE a.is_touch = 1
+GROUP BY tenant, segment, tier, team_id, week_start, channel;

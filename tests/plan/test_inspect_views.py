@@ -75,3 +75,21 @@ def test_speed_to_lead_and_untouched_accounts(scenario):
     assert accounts["acc-a"]["is_untouched"] == 1
     assert accounts["acc-a"]["threshold_s"] == 7 * 86_400
     assert accounts["acc-b"]["is_untouched"] == 0
+
+
+def test_variation_between_reps_and_segments(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.rep("fast", "sdr")
+    s.rep("slow", "sdr")
+    s.account("acc-e", "A", "enterprise")
+    monday = (now - now.weekday() * D).replace(hour=0)
+    batch = [s.activity("call", monday + i * H, "fast", account_id="acc-e") for i in range(100)]
+    batch += [s.activity("call", monday + i * H, "slow", account_id="acc-x") for i in range(20)]
+    s.insert_activities(batch)
+    (row,) = rows(s, "team_week_variation", "AND activity = 'call_attempts'")
+    assert (row["reps"], row["actual"], row["target"]) == (2, 120, 400.0)
+    assert (row["min_attainment"], row["max_attainment"]) == (0.1, 0.5)
+    assert (row["lagging_rep"], row["leading_rep"]) == ("slow", "fast")
+    seg = {(r["segment"], r["tier"]): r["touches"] for r in rows(s, "segment_week_touches")}
+    assert seg == {("enterprise", "A"): 100, ("unknown", "unknown"): 20}
