@@ -45,16 +45,12 @@ SELECT
     plan_version,
     effective_from,
     cadence_id,
-    groupArray(step) AS steps,
-    groupArray(channel) AS channels,
-    groupArray(wait_s) AS waits,
-    arrayCumSum(groupArray(wait_s)) AS offsets
-FROM
-(
-    SELECT tenant, plan_version, effective_from, cadence_id, step, channel, wait_s
-    FROM {db}.plan_cadence_steps FINAL
-    ORDER BY tenant, cadence_id, effective_from, step
-)
+    arraySort(groupArray((step, channel, wait_s))) AS step_tuples,
+    arrayMap(x -> x.1, step_tuples) AS steps,
+    arrayMap(x -> x.2, step_tuples) AS channels,
+    arrayMap(x -> x.3, step_tuples) AS waits,
+    arrayCumSum(waits) AS offsets
+FROM {db}.plan_cadence_steps FINAL
 GROUP BY tenant, plan_version, effective_from, cadence_id;
 
 -- Cadence adherence per prospect: the plan in force when the cadence started says which step
