@@ -131,6 +131,8 @@ WITH per_prospect AS
     WHERE tenant = {tenant:String} AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
       AND cadence_step > 0 AND occurred_at <= {now:DateTime64(3, 'UTC')}
     GROUP BY cadence_id, prospect_id
+    -- a cadence abandoned long ago is history, not something to coach this week
+    HAVING started_at > {now:DateTime64(3, 'UTC')} - INTERVAL 90 DAY
 ),
 closing AS
 (
