@@ -180,3 +180,34 @@ def test_prorated_targets_split_by_plan_version():
     # before the first plan nothing is asked; an unknown role has no targets
     assert prorated_targets(periods, targets, "sdr", t0 - 3 * D, t0 - D) == {}
     assert prorated_targets(periods, targets, "ae", t0, t0 + D) == {}
+
+
+def test_share_shortfall_catches_a_busy_rep_who_skips_calls():
+    from touchline.plan.signals import share_shortfall
+
+    planned = {"call_attempts": (200.0, []), "emails_sent": (150.0, [])}
+    got = share_shortfall({"call_attempts": 220, "emails_sent": 900}, planned, 0.5)
+    assert got[0] == "call_attempts"
+    assert got[1:] == (pytest.approx(220 / 1120), pytest.approx(200 / 350))
+    assert share_shortfall({"call_attempts": 200, "emails_sent": 150}, planned, 0.5) is None
+    assert share_shortfall({"call_attempts": 900, "emails_sent": 20}, planned, 0.5)[0] == \
+        "emails_sent"
+    assert share_shortfall({"call_attempts": 0, "emails_sent": 0}, planned, 0.5) is None
+
+
+def test_busy_emailer_gets_a_mix_signal(scenario, now):
+    s = scenario
+    s.load_plan()
+    s.rep("emailer", "sdr")
+    start = now - 6 * D
+    rows = [s.activity("call", start + dt.timedelta(minutes=20 * i), "emailer",
+                       outcome="connected" if i % 4 == 0 else "no_answer") for i in range(220)]
+    rows += [s.activity("email", start + dt.timedelta(minutes=9 * i), "emailer")
+             for i in range(900)]
+    rows += [s.activity("meeting", start + i * 10 * H, "emailer") for i in range(12)]
+    s.insert_activities(rows)
+    mix = kinds(evaluate(s.sink, now, [s.tenant]), "activity_mix")
+    assert [(x.rep_id, x.activity) for x in mix] == [("emailer", "call_attempts")]
+    assert mix[0].message == (
+        "Rep emailer: call attempts are 20% of calls and emails in the last 7 days vs 57% "
+        "planned (220 calls, 900 emails); move time from emails sent to call attempts.")

@@ -336,7 +336,52 @@ def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Si
                 # rewritten when the shortfall moves by a tenth of plan, not on every event
                 fingerprint=f"{role}:{int(10 * actual / planned)}",
             ))
+        share = share_shortfall(rep, planned_by, plan.activity_mix_min_ratio)
+        if share and share[0] not in {s[0] for s in shortfalls}:
+            activity, actual_share, planned_share = share
+            other = "emails_sent" if activity == "call_attempts" else "call_attempts"
+            words = _ACTIVITY_WORDS[activity]
+            out.append(Signal(
+                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}",
+                kind="activity_mix", rep_id=rep["rep_id"], team_id=rep["team_id"],
+                subject_type="rep", subject_id=rep["rep_id"], activity=activity,
+                message=(f"Rep {rep['rep_id']}: {words} are {actual_share:.0%} of calls and "
+                         f"emails in {window} vs {planned_share:.0%} planned "
+                         f"({rep['call_attempts']} calls, {rep['emails_sent']} emails); move "
+                         f"time from {_ACTIVITY_WORDS[other]} to {words}."),
+                evidence={"activity": activity, "actual_share": round(actual_share, 3),
+                          "planned_share": round(planned_share, 3),
+                          "call_attempts": rep["call_attempts"],
+                          "emails_sent": rep["emails_sent"], "role": role,
+                          "window_start": start.isoformat(), "plan_version": plan.plan_version},
+                fingerprint=f"{role}:share:{int(10 * actual_share / planned_share)}",
+            ))
     return out
+
+
+def share_shortfall(actual: dict[str, Any], planned: dict[str, tuple[float, list[str]]],
+                    min_ratio: float) -> tuple[str, float, float] | None:
+    """The channel whose share of calls + emails trails the plan's share, if any.
+
+    A rep can beat every weekly count and still skip calls: 220 calls and 900 emails against a
+    plan of 200 and 150 is 20% calls where the plan asks for 57%.
+
+    Returns:
+        (activity, its actual share, its planned share), or None when the mix is on plan.
+    """
+    if "call_attempts" not in planned or "emails_sent" not in planned:
+        return None
+    p_calls, p_emails = planned["call_attempts"][0], planned["emails_sent"][0]
+    a_calls, a_emails = actual["call_attempts"], actual["emails_sent"]
+    if p_calls < 1 or p_emails < 1 or a_calls + a_emails == 0:
+        return None
+    plan_share = p_calls / (p_calls + p_emails)
+    call_share = a_calls / (a_calls + a_emails)
+    if call_share / plan_share < min_ratio:
+        return "call_attempts", call_share, plan_share
+    if (1 - call_share) / (1 - plan_share) < min_ratio:
+        return "emails_sent", 1 - call_share, 1 - plan_share
+    return None
 
 
 # --- reconcile -------------------------------------------------------------------------------
