@@ -254,10 +254,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
+    if isinstance(value, dt.datetime):  # as ClickHouse parses it: UTC, no offset
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes):

@@ -51,6 +51,7 @@ OPPORTUNITY_STATE_COLUMNS = {
     "version": "u64",
 }
 DEAD_LETTER_COLUMNS = {
+    "dlq_key": "str",
     "failed_at": "ts",
     "reason": "str",
     "error": "str",

@@ -35,6 +35,8 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     # offsets: committed in batches (noida-db rewrites its store on every commit)
     conf.broker_commit_every = 10_000
     conf.broker_commit_interval = 1.0
+    if settings.kafka.static_membership:
+        conf.consumer_group_instance_id = f"{settings.faust_app_id}-{settings.worker_id}"
     conf.broker_session_timeout = 10.0
     conf.broker_heartbeat_interval = 1.0
     conf.broker_rebalance_timeout = 30.0

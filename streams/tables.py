@@ -12,10 +12,10 @@ from __future__ import annotations
 from touchline.streams.app import app
 
 stage_history_by_opportunity = app.Table(
-    "stage_history_by_opportunity", default=list, key_type=str, value_type=list
+    "stage_history_by_opportunity", default=list
 )
 watermark_by_partition = app.Table(
-    "watermark_by_partition", default=int, key_type=str, value_type=int
+    "watermark_by_partition", default=int
 )
 
 CHANGELOG_TABLES = ("stage_history_by_opportunity", "watermark_by_partition")

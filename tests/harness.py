@@ -22,6 +22,7 @@ from touchline.settings import (
     Settings,
 )
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.webhooks.config import WebhookSettings
 from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
 
@@ -29,7 +30,7 @@ class Pipeline:
     """One isolated pipeline on a shared broker."""
 
     def __init__(self, data_dir: Path, bootstrap: str, partitions: int = 4,
-                 **pipeline: Any) -> None:
+                 static_membership: bool = True, **pipeline: Any) -> None:
         tag = uuid.uuid4().hex[:8]
         self.settings = Settings(
             data_dir=data_dir,
@@ -38,9 +39,11 @@ class Pipeline:
             kafka=KafkaSettings(
                 bootstrap=bootstrap, raw_topic=f"t{tag}.raw", activities_topic=f"t{tag}.act",
                 dlq_topic=f"t{tag}.dlq", partitions=partitions, embedded=False,
+                static_membership=static_membership,
             ),
             clickhouse=ClickHouseSettings(store_port=free_port()),
             pipeline=PipelineSettings(**pipeline),
+            webhooks=WebhookSettings(raw_topic_prefix=f"t{tag}.raw."),
         )
         self.stack = Stack()
         self.store: Service | None = None
@@ -99,7 +102,7 @@ class Pipeline:
                     return
             except Exception as exc:  # the store may be busy starting
                 last_exc = exc
-            dead = [s.name for s in self.stack.services if not s.alive()]
+            dead = [s.name for s in self.stack.services if not s.alive() and not s.stopped]
             if dead:
                 logs = "\n".join(s.log.read_text(errors="replace")[-3000:]
                                  for s in self.stack.services if s.name in dead)
@@ -119,7 +122,8 @@ class Pipeline:
             now = self.rows(
                 "SELECT (SELECT count() FROM {db}.activities), (SELECT count() FROM "
                 "{db}.dlq_events), (SELECT sum(lag) FROM (SELECT argMax(lag, ts) AS lag FROM "
-                "{db}.pipeline_metrics GROUP BY worker, topic, partition))")[0]
+                "{db}.pipeline_metrics WHERE ts > now64(3) - INTERVAL 5 SECOND "
+                "GROUP BY worker, topic, partition))")[0]
             if now != state["last"]:
                 state["last"], state["since"] = now, time.monotonic()
                 return False

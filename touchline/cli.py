@@ -120,7 +120,7 @@ def worker(ctx: click.Context) -> None:
     settings = settings_or_exit()
     from touchline.streams.app import app
 
-    sys.argv = ["touchline", "worker", "-l", settings.log_level, *ctx.args]
+    sys.argv = ["touchline", "worker", "--without-web", "-l", settings.log_level, *ctx.args]
     app.main()
 
 

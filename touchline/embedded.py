@@ -149,7 +149,7 @@ def _watch(settings: Settings, sink: ClickHouseSink, stack: Stack, stopping: thr
         if duration is not None and time.monotonic() - started > duration:
             break
         time.sleep(1.0)
-        dead = [s.name for s in stack.services if not s.alive()]
+        dead = [s.name for s in stack.services if not s.alive() and not s.stopped]
         if dead:
             raise click.ClickException(
                 f"{', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}")

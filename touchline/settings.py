@@ -26,6 +26,9 @@ class KafkaSettings(BaseModel):
     replication_factor: int = Field(1, ge=1)
     #: retention of raw and internal topics; short on the embedded broker (it keeps all in RAM)
     retention_ms: int = 6 * 3600 * 1000
+    #: static group membership (a restarted worker takes its partitions back at once);
+    #: needed on noida-db, which never evicts a dead member; Tansu does not support it
+    static_membership: bool = True
     embedded: bool = True
     #: what the embedded broker binds to
     embedded_port: int = 29092

@@ -24,7 +24,7 @@ def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
     topics = {k.raw_topic: short, k.activities_topic: short,
               k.dlq_topic: {"retention.ms": str(7 * 24 * 3600 * 1000)}}
     for source in VENDOR_SOURCES:
-        topics[f"raw.{source}"] = short
+        topics[f"{settings.webhooks.raw_topic_prefix}{source}"] = short
     for table in CHANGELOG_TABLES:
         topics[f"{settings.faust_app_id}-{table}-changelog"] = {"cleanup.policy": "compact"}
     return topics

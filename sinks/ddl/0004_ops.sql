@@ -1,6 +1,9 @@
 -- Everything the pipeline rejected, with the reason; the original bytes are in `payload`.
+-- `dlq_key` identifies the rejected input (reason + event id, or where the bytes were read),
+-- so a rejection replayed after a crash replaces itself: count with FINAL or uniqExact.
 CREATE TABLE IF NOT EXISTS {db}.dlq_events
 (
+    dlq_key          String,
     failed_at        DateTime64(3, 'UTC'),
     reason           LowCardinality(String),
     error            String,
@@ -19,7 +22,7 @@ CREATE TABLE IF NOT EXISTS {db}.dlq_events
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(failed_at)
-ORDER BY (dlq_partition, dlq_offset)
+ORDER BY dlq_key
 TTL toDateTime(failed_at) + INTERVAL 90 DAY;
 
 -- Worker progress, one row per worker, partition and report interval (about 1 s).

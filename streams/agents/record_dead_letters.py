@@ -40,7 +40,15 @@ def dead_letter_row(value: bytes, partition: int, offset: int) -> dict:
         payload=doc.get("payload", ""), payload_encoding=doc.get("payload_encoding", "utf-8"),
         payload_bytes=int(doc.get("payload_bytes", 0)),
     )
+    row["dlq_key"] = dead_letter_key(row)
     return row
+
+
+def dead_letter_key(row: dict) -> str:
+    """Identity of the rejected input: replays of the same rejection share it."""
+    if row["event_id"]:
+        return f"{row['reason']}|{row['tenant']}|{row['event_id']}"
+    return f"{row['source_topic']}|{row['partition']}|{row['offset']}|{row['line_no']}"
 
 
 @app.agent(dead_letter_topic)

@@ -19,6 +19,15 @@ from touchline.streams.writer import now_ms
 from touchline.settings import get_settings
 
 
+#: rows per `activities` message: ~0.5 KB each, well under the broker's 1 MB default limit
+ROWS_PER_MESSAGE = 1500
+
+
+def chunks(rows: list, size: int) -> list[list]:
+    """Consecutive slices of at most `size` rows (order kept)."""
+    return [rows[i:i + size] for i in range(0, len(rows), size)]
+
+
 def _origin(headers: object) -> str:
     for key, value in (headers.items() if isinstance(headers, dict) else headers or ()):
         if key == "touchline-origin":
@@ -42,8 +51,9 @@ async def validate_activity(stream):  # noqa: ANN001, D103
                 now_ms=now,
             )
         sends = [
-            await activity_topic.send(key=str(p).encode(), value=orjson.dumps(rows), partition=p)
+            await activity_topic.send(key=str(p).encode(), value=orjson.dumps(chunk), partition=p)
             for p, rows in out.rows_by_partition.items()
+            for chunk in chunks(rows, ROWS_PER_MESSAGE)
         ]
         sends += [
             await dead_letter_topic.send(value=dl.model_dump_json().encode())

@@ -63,3 +63,9 @@ def check_scenario(p) -> None:
 
 def test_scenario_matches_hand_computed_truth(pipeline_factory):
     check_scenario(run_scenario(pipeline_factory))
+
+
+def test_scenario_on_tansu_too(pipeline_factory, tansu_bootstrap):
+    """Same truth on a second Kafka implementation: the code relies on Kafka semantics."""
+    check_scenario(run_scenario(pipeline_factory, bootstrap=tansu_bootstrap,
+                                static_membership=False))

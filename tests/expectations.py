@@ -1,0 +1,43 @@
+"""Truth computed from the input itself: which lines must become rows, which go to the DLQ."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from touchline.schemas.activity import parse_activity
+from touchline.simulator import Anomalies, Simulator
+
+
+@dataclass
+class Truth:
+    payloads: list[bytes]
+    unique_valid: set[str]
+    touches: int
+    invalid: int
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.payloads) - self.invalid - len(self.unique_valid)
+
+
+def simulated(n: int, seed: int = 11, malformed: float = 0.01, duplicates: float = 0.05,
+              out_of_order: float = 0.05) -> Truth:
+    """n simulator payloads over the last day, none late (lateness 7 days), and their truth."""
+    sim = Simulator(seed=seed, tenant="sim", anomalies=Anomalies(
+        duplicates=duplicates, out_of_order=out_of_order, late=0.0, malformed=malformed))
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    payloads = list(itertools.islice(sim.payloads(start, 1000.0, history_days=1.0), n))
+    valid: dict[str, bool] = {}
+    invalid = 0
+    for raw in payloads:
+        try:
+            event = parse_activity(raw)
+        except ValidationError:
+            invalid += 1
+            continue
+        valid[event.event_id] = event.is_touch
+    return Truth(payloads, set(valid), sum(valid.values()), invalid)
