@@ -13,6 +13,7 @@ from typing import Literal
 
 from grafana_foundation_sdk.builders import alerting, expr
 from grafana_foundation_sdk.models.alerting import RelativeTimeRange
+
 from touchline.dashboards import queries as q
 from touchline.dashboards.clickhouse_query import (
     DATASOURCE_UID,

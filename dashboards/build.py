@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
+
 from touchline.dashboards import coaching, ops, rep_view
 from touchline.dashboards.panels import to_json
 from touchline.dashboards.provisioning_files import provisioning_files

@@ -43,9 +43,8 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _open_sink() -> Any:
     """The sink, or one clear line when ClickHouse has no touchline schema yet."""
-    from touchline.dashboards.clickhouse_query import DATABASE
-
     from touchline.connect import open_sink
+    from touchline.dashboards.clickhouse_query import DATABASE
     from touchline.settings import get_settings
 
     sink = open_sink(get_settings())

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
 from touchline.dashboards.catalog import CatalogDashboard, dashboard, dashboards
 from touchline.dashboards.local_view_page import PAGE
 from touchline.dashboards.macros import ALL, MacroError, QueryContext, VariableValue, expand

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
+
 from touchline.dashboards import queries as q
 from touchline.dashboards.panels import PanelSpec, VariableSpec, new_dashboard
 

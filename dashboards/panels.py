@@ -33,6 +33,7 @@ from grafana_foundation_sdk.models.dashboard import (
     VariableRefresh,
     VariableSort,
 )
+
 from touchline.dashboards.clickhouse_query import (
     DATASOURCE_UID,
     PLUGIN_ID,

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
 from touchline.dashboards import alerts, notifications
 from touchline.dashboards.clickhouse_query import (
     DATABASE,

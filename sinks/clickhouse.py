@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlparse
 
 import orjson
 import pyarrow as pa
+
 from touchline.sinks.errors import SinkUnavailable, SqlError
 
 #: settings for every insert: idempotent retries (same token = same block, dropped)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+
 from touchline.schemas.activity_row import ACTIVITY_COLUMNS
 
 _TS = pa.timestamp("ms", tz="UTC")

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pyarrow as pa
 from aiohttp import web
+
 from touchline.sinks.clickhouse import ClickHouseSink, encode_result
 from touchline.sinks.errors import SinkUnavailable, SqlError
 

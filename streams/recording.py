@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
 from touchline.schemas.dead_letter import DeadLetter
+from touchline.settings import PipelineSettings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.rows import (
     OPPORTUNITY_STATE_COLUMNS,
@@ -22,8 +24,6 @@ from touchline.sinks.rows import (
 from touchline.streams import writer
 from touchline.streams.dedup import DedupWindow
 from touchline.streams.dwell import Change, add_change, visits
-
-from touchline.settings import PipelineSettings
 
 
 @dataclass

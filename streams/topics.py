@@ -9,9 +9,8 @@
 
 from __future__ import annotations
 
-from touchline.streams.app import app
-
 from touchline.settings import get_settings
+from touchline.streams.app import app
 
 _kafka = get_settings().kafka
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+
 from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import activity_row
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.schemas.errors import describe
+from touchline.settings import PipelineSettings
 from touchline.streams.partitioning import partition_for
 from touchline.streams.raw_batches import UnsplittableMessage, split_events
-
-from touchline.settings import PipelineSettings
 
 
 @dataclass

@@ -22,8 +22,8 @@ from touchline.settings import (
     Settings,
 )
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.webhooks.config import WebhookSettings
 from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+from touchline.webhooks.config import WebhookSettings
 
 
 class Pipeline:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
 from touchline.schemas.vendors import MapContext, Mapped, MappingError, base_event, ms_to_datetime
 
 SOURCE = "hubspot"

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
 from touchline.schemas.vendors import MapContext, Mapped, MappingError, base_event, ms_to_datetime
 
 SOURCE = "salesforce"

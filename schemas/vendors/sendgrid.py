@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
 from touchline.schemas.vendors import MapContext, Mapped, MappingError, base_event, s_to_datetime
 
 SOURCE = "sendgrid"

@@ -10,7 +10,6 @@ Side effects: none; counts skipped vendor events and unknown identities (agent_s
 from __future__ import annotations
 
 from touchline.streams.app import app
-
 from touchline.webhooks.agent_support import forward_mapped, vendor_topic
 
 hubspot_raw_topic = vendor_topic("hubspot")

@@ -9,13 +9,13 @@ before the message is acknowledged; each insert carries a token of topic/partiti
 from __future__ import annotations
 
 import orjson
+
+from touchline.settings import get_settings
 from touchline.streams import progress, writer
 from touchline.streams.app import app
 from touchline.streams.recording import PartitionWindows, record_batch
 from touchline.streams.tables import stage_history_by_opportunity, watermark_by_partition
 from touchline.streams.topics import activity_topic, dead_letter_topic
-
-from touchline.settings import get_settings
 
 windows = PartitionWindows()
 

@@ -8,12 +8,12 @@ partition and offset, so a replayed batch replaces itself instead of doubling.
 from __future__ import annotations
 
 import orjson
+
+from touchline.settings import get_settings
 from touchline.sinks.rows import DEAD_LETTER_COLUMNS, arrow_table
 from touchline.streams import writer
 from touchline.streams.app import app
 from touchline.streams.topics import dead_letter_topic
-
-from touchline.settings import get_settings
 
 
 def dead_letter_row(value: bytes, partition: int, offset: int) -> dict:

@@ -7,11 +7,10 @@ messages/events since the last report, position, highwater and lag (ops dashboar
 
 from __future__ import annotations
 
+from touchline.settings import get_settings
 from touchline.sinks.rows import METRIC_COLUMNS, arrow_table
 from touchline.streams import progress, writer
 from touchline.streams.app import app
-
-from touchline.settings import get_settings
 
 
 def _highwater(topic: str, partition: int) -> int:

@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 
 import orjson
+
+from touchline.settings import get_settings
 from touchline.streams import progress
 from touchline.streams.app import app
 from touchline.streams.topics import activity_topic, dead_letter_topic, raw_activity_topic
 from touchline.streams.validation import Validated, validate_message
 from touchline.streams.writer import now_ms
-
-from touchline.settings import get_settings
-
 
 #: rows per `activities` message: ~0.5 KB each, well under the broker's 1 MB default limit
 ROWS_PER_MESSAGE = 1500

@@ -20,6 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+
 from touchline.sinks.clickhouse import ClickHouseSink
 
 TENANT = "acme"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
 from touchline.dashboards import check as chk
 from touchline.dashboards.cli import alerts
 from touchline.sinks.clickhouse import QueryResult

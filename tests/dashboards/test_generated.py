@@ -9,6 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from touchline.dashboards import build
 from touchline.dashboards.provisioning_files import (
     contact_points_file,

@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
+
 from touchline.dashboards.catalog import dashboard
 from touchline.dashboards.local_view import make_app, run_local_view
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from touchline.dashboards.macros import ALL, MacroError, QueryContext, expand
 
 FROM = dt.datetime(2026, 11, 1, 0, 0, tzinfo=dt.UTC)

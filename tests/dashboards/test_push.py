@@ -8,6 +8,7 @@ import json
 import jsonschema
 import pytest
 from click.testing import CliRunner
+
 from touchline.dashboards import push
 from touchline.dashboards.build import ROOT
 from touchline.dashboards.cli import dashboards

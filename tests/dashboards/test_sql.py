@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from touchline.dashboards import alerts, coaching, ops, rep_view
 from touchline.dashboards.catalog import CatalogPanel, dashboards
 from touchline.dashboards.macros import ALL, QueryContext, expand

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from touchline.schemas.activity import parse_activity
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.schemas.vendors import (
@@ -19,7 +20,6 @@ from touchline.schemas.vendors import (
     twilio,
 )
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
-
 from touchline.webhooks.envelope import Envelope
 from touchline.webhooks.mapping import map_message
 
