@@ -7,6 +7,7 @@ embedded broker keeps everything in RAM.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -23,7 +24,6 @@ from touchline.settings import (
 )
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
-from touchline.webhooks.config import WebhookSettings
 
 
 class Pipeline:
@@ -43,8 +43,10 @@ class Pipeline:
             ),
             clickhouse=ClickHouseSettings(store_port=free_port()),
             pipeline=PipelineSettings(**pipeline),
-            webhooks=WebhookSettings(raw_topic_prefix=f"t{tag}.raw."),
         )
+        if "TOUCHLINE_WEBHOOKS__RAW_TOPIC_PREFIX" not in os.environ:  # own vendor topics too
+            self.settings.webhooks = self.settings.webhooks.model_copy(
+                update={"raw_topic_prefix": f"t{tag}.raw."})
         self.stack = Stack()
         self.store: Service | None = None
         self._sink: ClickHouseSink | None = None

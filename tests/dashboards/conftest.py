@@ -211,7 +211,7 @@ def _heartbeat(sink: ClickHouseSink) -> None:
         for part in (0, 1)]))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # chdb: one engine path per process at a time
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """A chdb engine on a fresh temp dir with the schema applied and the demo data seeded."""
     data_dir = tmp_path_factory.mktemp("dashboards-chdb")

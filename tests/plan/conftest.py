@@ -49,7 +49,7 @@ EXAMPLE_PLAN = Path(__file__).resolve().parents[2] / "examples" / "plan.yaml"
 _counter = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # chdb: one engine path per process at a time
 def sink(tmp_path_factory: pytest.TempPathFactory) -> ClickHouseSink:
     data = tmp_path_factory.mktemp("plan-chdb")
     s = ClickHouseSink(f"chdb://{data}", database="touchline").start()

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLE_PLAN
+from tests.plan.conftest import EXAMPLE_PLAN
 
 from touchline.plan.cli import plan
 
