@@ -64,7 +64,8 @@ def main() -> None:
 
 def _sim_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed([
-        click.option("--seed", default=7, show_default=True, help="Deterministic org/events."),
+        click.option("--seed", type=int, default=None,
+                     help="Deterministic org/events (default: a new seed per run, printed)."),
         click.option("--rate", default=200.0, show_default=True, help="Events per second."),
         click.option("--history-days", default=14.0, show_default=True,
                      help="Days of history emitted first (fast), then live events."),
@@ -79,11 +80,21 @@ def _sim_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _sim_args(seed: int, rate: float, history_days: float, duplicates: float,
+def _sim_args(seed: int | None, rate: float, history_days: float, duplicates: float,
               out_of_order: float, late: float, malformed: float) -> list[str]:
+    seed = _seed(seed)
     return ["--seed", str(seed), "--rate", str(rate), "--history-days", str(history_days),
             "--duplicates", str(duplicates), "--out-of-order", str(out_of_order),
             "--late", str(late), "--malformed", str(malformed)]
+
+
+def _seed(seed: int | None) -> int:
+    if seed is None:
+        import time
+
+        seed = int(time.time()) % 1_000_000
+        click.echo(f"touchline: simulator seed {seed} (pass --seed {seed} to repeat this run)")
+    return seed
 
 
 @main.command()
@@ -224,6 +235,7 @@ def simulate(duration: float | None, count: int | None, jsonl: Path | None,
     from touchline.simulation_run import run_simulation
 
     settings = settings_or_exit()
+    sim["seed"] = _seed(sim["seed"])
     n = run_simulation(settings, duration=duration, count=count, jsonl=jsonl,
                        start=start.replace(tzinfo=UTC) if start else None,
                        tenant=tenant or settings.tenant, **sim)

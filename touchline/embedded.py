@@ -77,6 +77,53 @@ def start_stack(settings: Settings, workers: int, fault_injection: bool = False)
     return stack
 
 
+def webhook_secrets(settings: Settings) -> dict[str, str]:
+    """Webhook secrets for the demo's ingest server, generated when none is configured.
+
+    They are saved (mode 600) in <data_dir>/webhook-secrets.env so vendors/curl can sign.
+    """
+    import secrets
+
+    wh = settings.webhooks
+    configured = {name: getattr(wh, name).get_secret_value() for name in
+                  ("twilio_auth_token", "hubspot_client_secret", "outreach_secret",
+                   "salesforce_relay_token")}
+    if any(configured.values()) or wh.sendgrid_public_key.get_secret_value():
+        return {}
+    path = settings.data_dir / "webhook-secrets.env"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"TOUCHLINE_WEBHOOKS__{name.upper()}={secrets.token_urlsafe(24)}"
+                 for name in configured]
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def start_ingest(settings: Settings) -> Service:
+    """`touchline serve` (vendor webhooks) as its own process."""
+    log = settings.data_dir / "logs" / "ingest.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "touchline", "serve"],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env=child_env(settings, **webhook_secrets(settings)), start_new_session=True,
+    )
+    return Service("ingest", proc, log, settings.web.ingest_port)
+
+
+def load_plan(settings: Settings, sink: ClickHouseSink) -> str:
+    """The shipped example plan, so plan-vs-actual and signals have something to judge by."""
+    try:
+        from touchline.plan.demo import load_example_plan
+    except ImportError:
+        return ""
+    try:
+        return load_example_plan(sink, settings.tenant)
+    except Exception as exc:  # the demo still runs without a plan
+        return f"not loaded ({exc})"
+
+
 def start_simulator(settings: Settings, args: list[str]) -> Service:
     """The simulator as its own process (it gets its own core)."""
     log = settings.data_dir / "logs" / "simulator.log"
@@ -118,6 +165,12 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
     try:
         click.echo(f"touchline: broker {settings.kafka.bootstrap}, {workers} worker(s), "
                    f"ClickHouse {settings.clickhouse.dsn or settings.clickhouse_dsn()}")
+        if simulator_args is not None:
+            click.echo(f"touchline: plan {load_plan(settings, sink)}")
+        stack.add(start_ingest(settings))
+        click.echo(f"touchline: webhooks at http://{settings.web.host}:{settings.web.ingest_port}"
+                   f"/webhooks/<vendor> (secrets: {settings.data_dir / 'webhook-secrets.env'} "
+                   "unless configured)")
         if panel and (url := start_panel(settings, sink)):
             click.echo(f"touchline: control panel at {url}")
         if simulator_args is not None:
