@@ -1,0 +1,1 @@
+"""Dashboard panel latency over N generated activity rows (filled in below)."""

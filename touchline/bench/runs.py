@@ -1,0 +1,204 @@
+"""Scenarios on the real pipeline: end-to-end throughput, freshness at half rate, soak."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from touchline.bench.stack import BenchError, Scenario, produce
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def _warm(sc: Scenario, warm: list[bytes], workers: int) -> int:
+    """Send a few messages and wait until they are rows and every worker reports."""
+    k = sc.settings.kafka
+    await produce(k.bootstrap, k.raw_topic, warm, k.partitions)
+    n = sum(m.count(b"\n") + 1 for m in warm)
+    await asyncio.to_thread(sc.wait_count, n, 180.0, 0.2)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # every worker has partitions (group settled)
+        got = sc.sink.query(
+            "SELECT uniqExact(worker) FROM touchline.pipeline_metrics "
+            "WHERE ts > now64(3) - INTERVAL 3 SECOND").scalar()
+        if int(got or 0) >= workers:
+            break
+        await asyncio.sleep(0.5)
+    return n
+
+
+class RssSampler:
+    """Samples the workers' RSS every `every` seconds in a thread."""
+
+    def __init__(self, sc: Scenario, every: float = 1.0) -> None:
+        self.sc, self.every = sc, every
+        self.samples: list[tuple[float, list[int]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._t0 = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((round(time.monotonic() - self._t0, 1),
+                                 [r for r, _ in self.sc.worker_rss()]))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: list[bytes],
+                     per_message: int, workers: int, partitions: int = 4) -> dict:
+    """Events/s from the first produce to the last row visible (durable) in ClickHouse."""
+    sc = Scenario(root, bootstrap, partitions).start(workers)
+    try:
+        base = await _warm(sc, warm, workers)
+        events = len(messages) * per_message
+        k = sc.settings.kafka
+        with RssSampler(sc) as rss:
+            t0 = time.monotonic()
+            send = asyncio.create_task(produce(k.bootstrap, k.raw_topic, messages, k.partitions))
+            done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05)
+            produce_s = await send
+        seconds = done - t0
+        span = sc.sink.query(
+            "SELECT toUnixTimestamp64Milli(max(ingested_at)) - toUnixTimestamp64Milli("
+            "min(ingested_at)), count() FROM touchline.activities WHERE kafka_offset >= 0"
+        ).rows[0]
+        peaks = [p for _, p in sc.worker_rss()]
+        return {
+            "workers": workers, "partitions": partitions, "events": events,
+            "messages": len(messages), "events_per_message": per_message,
+            "seconds": round(seconds, 3), "produce_seconds": round(produce_s, 3),
+            "events_per_s": round(events / seconds),
+            "events_per_s_per_worker": round(events / seconds / workers),
+            "rows_total": int(span[1]),
+            "peak_rss_mb": [round(p / 1024, 1) for p in peaks],
+            "rss_mb_max_sampled": [round(max(s[1][i] for s in rss.samples) / 1024, 1)
+                                   for i in range(workers)] if rss.samples else [],
+        }
+    finally:
+        sc.stop()
+
+
+class CountPoller:
+    """Polls count(activities) every `every` s: (time the poll's answer arrived, count)."""
+
+    def __init__(self, sc: Scenario, every: float = 0.05) -> None:
+        self.sc, self.every = sc, every
+        self.times: list[float] = []
+        self.counts: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            n = self.sc.count()
+            self.times.append(time.time())
+            self.counts.append(n)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> CountPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def visible_at(self, n: int) -> float | None:
+        """When the count first reached n (None if never)."""
+        i = bisect.bisect_left(self.counts, n)  # counts never go down
+        return self.times[i] if i < len(self.times) else None
+
+
+async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: list[bytes],
+                    per_message: int, rate: float, partitions: int = 4) -> dict:
+    """p50/p95/p99 of (row visible) - (event produced) at a steady `rate` events/s.
+
+    Measured per message: a poller reads count(activities) every 50 ms; the message's
+    events are visible when the count reaches the number of events produced up to and
+    including it (events are unique, so the count is exact; the first-in-first-out reading
+    makes this the time by which that many events were queryable).
+    """
+    sc = Scenario(root, bootstrap, partitions).start(1)
+    try:
+        base = await _warm(sc, warm, 1)
+        k = sc.settings.kafka
+        sent: list[float] = []
+        with CountPoller(sc) as poller:
+            await produce(k.bootstrap, k.raw_topic, messages, k.partitions,
+                          rate_events=rate, per_message=per_message, on_sent=sent)
+            await asyncio.to_thread(sc.wait_count, base + len(messages) * per_message, 300.0)
+            await asyncio.sleep(0.2)
+        lags = []
+        for i, at in enumerate(sent):
+            seen = poller.visible_at(base + (i + 1) * per_message)
+            if seen is None:
+                raise BenchError("freshness: rows never became visible")
+            lags.append(seen - at)
+        return {
+            "rate_events_per_s": round(rate), "messages": len(messages),
+            "events": len(messages) * per_message, "poll_interval_s": poller.every,
+            "p50_s": round(_pct(lags, 50), 3), "p95_s": round(_pct(lags, 95), 3),
+            "p99_s": round(_pct(lags, 99), 3), "max_s": round(max(lags), 3),
+        }
+    finally:
+        sc.stop()
+
+
+def _recycled(messages: list[bytes], seed_marker: bytes) -> Iterator[bytes]:
+    """The messages again and again, each round with new event ids."""
+    loop = 0
+    while True:
+        loop += 1
+        mark = seed_marker[:-1] + f"r{loop}-".encode()
+        for m in messages:
+            yield m.replace(seed_marker, mark)
+
+
+async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[bytes],
+               per_message: int, rate: float, seconds: float, seed_marker: bytes,
+               partitions: int = 4) -> dict:
+    """A steady rate for `seconds`: worker RSS at the start vs the end (must not grow)."""
+    sc = Scenario(root, bootstrap, partitions).start(1)
+    try:
+        base = await _warm(sc, warm, 1)
+        k = sc.settings.kafka
+        n_msgs = max(1, int(rate * seconds / per_message))
+        source = _recycled(messages, seed_marker)
+        stream = (next(source) for _ in range(n_msgs))
+        with RssSampler(sc, every=5.0) as rss:
+            await produce(k.bootstrap, k.raw_topic, stream, k.partitions,
+                          rate_events=rate, per_message=per_message)
+            await asyncio.to_thread(sc.wait_count, base + n_msgs * per_message, 600.0, 0.5)
+        series = [(t, round(v[0] / 1024, 1)) for t, v in rss.samples if v]
+        # "start": after the first 10% of the soak (caches and buffers filled once)
+        warm_t = seconds * 0.1
+        start = next((v for t, v in series if t >= warm_t), series[0][1] if series else 0)
+        end = series[-1][1] if series else 0
+        return {
+            "rate_events_per_s": round(rate), "seconds": seconds,
+            "events": n_msgs * per_message,
+            "rss_start_mb": start, "rss_end_mb": end,
+            "rss_growth_mb": round(end - start, 1),
+            "rss_max_mb": max((v for _, v in series), default=0),
+            "peak_rss_mb": round(sc.worker_rss()[0][1] / 1024, 1),
+            "series": series,
+        }
+    finally:
+        sc.stop()

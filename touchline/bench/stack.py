@@ -1,0 +1,133 @@
+"""The real stack for a benchmark: noida-db broker, `touchline store`, Faust workers.
+
+One broker for the whole run (temp dir, free port, stopped by signalling its native process);
+each scenario gets its own topics, consumer group, ClickHouse directory and store process, like
+the test harness, so scenarios never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from touchline.bench.machine import rss_kb
+from touchline.services import Service, Stack, free_port, start_broker, start_store, start_worker
+from touchline.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, Settings
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+
+
+class BenchError(RuntimeError):
+    """A benchmark step failed; the message says which and where its log is."""
+
+
+def broker(root: Path) -> tuple[Service, str]:
+    """Start noida-db in `root/broker` on a free port; returns (service, bootstrap)."""
+    port = free_port()
+    return start_broker(root / "broker", port), f"127.0.0.1:{port}"
+
+
+class Scenario:
+    """One isolated pipeline (topics, group, store, workers) on the shared broker."""
+
+    def __init__(self, root: Path, bootstrap: str, partitions: int = 4) -> None:
+        tag = uuid.uuid4().hex[:8]
+        self.settings = Settings(
+            data_dir=root / f"scenario-{tag}",
+            faust_app_id=f"bench-{tag}",
+            log_level="warn",
+            kafka=KafkaSettings(
+                bootstrap=bootstrap, raw_topic=f"b{tag}.raw", activities_topic=f"b{tag}.act",
+                dlq_topic=f"b{tag}.dlq", partitions=partitions, embedded=False,
+            ),
+            clickhouse=ClickHouseSettings(store_port=free_port()),
+            pipeline=PipelineSettings(),
+        )
+        self.settings.webhooks = self.settings.webhooks.model_copy(
+            update={"raw_topic_prefix": f"b{tag}.raw."})
+        self.stack = Stack()
+        self._sink: ClickHouseSink | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self, workers: int) -> Scenario:
+        ensure_topics(self.settings)
+        self.stack.add(start_store(self.settings))
+        for i in range(workers):
+            self.stack.add(start_worker(self.settings, f"worker-{i + 1}"))
+        return self
+
+    def stop(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+        self.stack.stop()
+        with contextlib.suppress(Exception):
+            delete_topics(self.settings, list(pipeline_topics(self.settings)))
+
+    def workers(self) -> list[Service]:
+        return self.stack.workers()
+
+    def worker_rss(self) -> list[tuple[int, int]]:
+        """(RSS, peak RSS) KiB of each worker."""
+        return [rss_kb(w.proc.pid) for w in self.workers()]
+
+    def check_alive(self) -> None:
+        dead = [s for s in self.stack.services if not s.alive()]
+        if dead:
+            raise BenchError(f"{dead[0].name} died: see {dead[0].log}")
+
+    @property
+    def sink(self) -> ClickHouseSink:
+        if self._sink is None:
+            self._sink = ClickHouseSink(self.settings.store_url()).start()
+        return self._sink
+
+    def count(self) -> int:
+        return int(self.sink.query("SELECT count() FROM touchline.activities").scalar())
+
+    def wait_count(self, n: int, timeout: float, poll: float = 0.05) -> float:
+        """Block until `activities` holds `n` rows; returns the monotonic time it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count() >= n:
+                return time.monotonic()
+            self.check_alive()
+            time.sleep(poll)
+        raise BenchError(f"only {self.count()} of {n} rows after {timeout:.0f}s "
+                         f"(worker log: {self.workers()[0].log})")
+
+
+async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partitions: int,
+                  rate_events: float | None = None, per_message: int = 1,
+                  on_sent: list[float] | None = None) -> float:
+    """aiokafka batch produce (acks=all) round-robin over partitions; returns seconds taken.
+
+    With `rate_events`, messages are paced to that many events per second, and the send time
+    of every message is appended to `on_sent` (for freshness).
+    """
+    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                            max_request_size=8 * 1024 * 1024, max_batch_size=1024 * 1024)
+    await prod.start()
+    try:
+        started = time.monotonic()
+        pending = []
+        for i, msg in enumerate(messages):
+            if rate_events:
+                ahead = started + (i * per_message) / rate_events - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+                if on_sent is not None:
+                    on_sent.append(time.time())
+            pending.append(await prod.send(topic, msg, partition=i % partitions))
+            if len(pending) >= 500:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+        return time.monotonic() - started
+    finally:
+        await prod.stop()
