@@ -74,7 +74,12 @@ def map_message(
         error = f"not an envelope: {exc}"
         out.dead_letters.append(DeadLetter.of(raw, "unmappable", error, **where))
         return out
-    body = envelope.body_bytes()
+    try:
+        body = envelope.body_bytes()
+    except ValueError as exc:  # base64 that does not decode (binascii.Error)
+        out.dead_letters.append(DeadLetter.of(raw, "unmappable", f"body does not decode: {exc}",
+                                              **where))
+        return out
     where.update(origin=f"{envelope.source}:{envelope.request_id}", tenant=tenant)
     mapper = MAPPERS.get(envelope.source)
     before = Counter(resolver.unknown)
@@ -94,9 +99,14 @@ def map_message(
     except (MappingError, UnicodeDecodeError) as exc:
         out.dead_letters.append(DeadLetter.of(body, "unmappable", str(exc), **where))
         return out
+    except Exception as exc:  # noqa: BLE001 - a payload shape the mapping did not foresee
+        error = f"payload shape not mappable ({type(exc).__name__}: {exc})"
+        out.dead_letters.append(DeadLetter.of(body, "unmappable", error, **where))
+        return out
     out.skipped = mapped.skipped
     for item, error in mapped.rejects:
-        out.dead_letters.append(DeadLetter.of(orjson.dumps(item), "unmappable", error, **where))
+        rejected = _item_bytes(item, body)
+        out.dead_letters.append(DeadLetter.of(rejected, "unmappable", error, **where))
     for kind, detail in mapped.notices:
         out.dead_letters.append(DeadLetter.of(body, "unmappable", f"{kind}: {detail}", **where))
     for event in mapped.events:
@@ -115,3 +125,10 @@ def map_message(
     out.unknown_identities = Counter(resolver.unknown) - before
     return out
 
+
+def _item_bytes(item: Any, body: bytes) -> bytes:
+    """One rejected batch item as JSON; the whole body when it cannot be re-encoded (too deep)."""
+    try:
+        return orjson.dumps(item)
+    except (orjson.JSONEncodeError, TypeError):
+        return body
