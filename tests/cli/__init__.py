@@ -1,0 +1,1 @@
+"""CLI bad-input tests."""
