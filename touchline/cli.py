@@ -214,17 +214,34 @@ def sink() -> None:
 
 
 @sink.command("init")
+@click.option("--users", is_flag=True,
+              help="Also create/refresh the writer, read-only and per-tenant reader users, "
+                   "roles and row policies (ClickHouse server DSNs only; see sinks/SECURITY.md).")
 @friendly
-def sink_init() -> None:
+def sink_init(users: bool) -> None:
     """Apply pending migrations (idempotent: a second run changes nothing)."""
     from touchline.connect import open_sink
+    from touchline.sinks.security import SecurityConfigError, apply_access, is_server_dsn
 
-    s = open_sink(settings_or_exit())
+    settings = settings_or_exit()
+    s = open_sink(settings)
     try:
         applied = s.ensure_schema()
+        click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+        if not users:
+            return
+        if not is_server_dsn(settings.clickhouse_dsn()):
+            click.echo("users: skipped: users, roles and row policies apply to a ClickHouse "
+                       "server only (TOUCHLINE_CLICKHOUSE__DSN=http://...); the embedded engine "
+                       "has no access control")
+            return
+        try:
+            created = apply_access(s, settings.security, settings.clickhouse.database)
+        except SecurityConfigError as exc:
+            raise click.ClickException(f"cannot set up users: {exc}") from exc
+        click.echo(f"users: {', '.join(created)}")
     finally:
         s.close()
-    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
 @main.command("topics")

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from touchline.sinks.security import SecuritySettings
 from touchline.webhooks.config import WebhookSettings
 
 
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     pipeline: PipelineSettings = PipelineSettings()
     web: WebSettings = WebSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    security: SecuritySettings = SecuritySettings()
 
     def clickhouse_dsn(self) -> str:
         """The DSN to use: the configured one, or the embedded engine under data_dir."""

@@ -1,0 +1,1 @@
+"""Security tests: access control statements, secrets never logged, tenant isolation."""
