@@ -15,6 +15,7 @@ has no access control, so this is for http(s):// DSNs only.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -40,9 +41,26 @@ class SecuritySettings(BaseModel):
     reader_user: str = Field("touchline_reader", min_length=1, max_length=64)
     reader_password: SecretStr = SecretStr("")
     tenant_user_prefix: str = Field("touchline_reader_", max_length=48)
-    tenant_readers: dict[str, SecretStr] = {}
+    #: JSON object tenant -> password, kept whole as a secret (so no repr/env dump shows it)
+    tenant_readers: SecretStr = SecretStr("")
     #: password hashing of the created users
     auth: str = Field("sha256_password", pattern=r"^(sha256_password|double_sha1_password)$")
+
+    def tenant_passwords(self) -> dict[str, SecretStr]:
+        """Tenant -> reader password, from the `tenant_readers` JSON object."""
+        text = self.tenant_readers.get_secret_value().strip()
+        if not text:
+            return {}
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+            raise SecurityConfigError(
+                'TOUCHLINE_SECURITY__TENANT_READERS must be a JSON object {"<tenant>": '
+                '"<password>", ...}')
+        return {tenant: SecretStr(password) for tenant, password in doc.items()}
 
 
 class SecurityConfigError(ValueError):
@@ -114,7 +132,8 @@ def access_statements(security: SecuritySettings, database: str,
         f"GRANT {reader_role} TO {quote_identifier(reader)}",
     ]
     tenant_users = []
-    for tenant, secret in sorted(security.tenant_readers.items()):
+    tenants = security.tenant_passwords()
+    for tenant, secret in sorted(tenants.items()):
         name = f"{security.tenant_user_prefix}{tenant}"
         tenant_users.append(quote_identifier(name))
         variable = f"TOUCHLINE_SECURITY__TENANT_READERS[{tenant}]"
@@ -127,7 +146,7 @@ def access_statements(security: SecuritySettings, database: str,
         target = f"{db}.{quote_identifier(table)}"
         sql.append(f"CREATE ROW POLICY OR REPLACE {quote_identifier(ALL_ROWS_POLICY)} ON "
                    f"{target} AS PERMISSIVE FOR SELECT USING 1 TO {everyone_else}")
-        for tenant, user in zip(sorted(security.tenant_readers), tenant_users, strict=True):
+        for tenant, user in zip(sorted(tenants), tenant_users, strict=True):
             policy = quote_identifier(f"{TENANT_POLICY_PREFIX}{tenant}")
             sql.append(f"CREATE ROW POLICY OR REPLACE {policy} ON {target} AS PERMISSIVE "
                        f"FOR SELECT USING tenant = {quote_string(tenant)} TO {user}")
@@ -161,4 +180,4 @@ def apply_access(sink: object, security: SecuritySettings, database: str) -> lis
         sink.command(statement)  # type: ignore[attr-defined]
     return [f"writer user {security.writer_user}", f"reader user {security.reader_user}",
             *(f"tenant reader {security.tenant_user_prefix}{t}" for t in
-              sorted(security.tenant_readers))]
+              sorted(security.tenant_passwords()))]

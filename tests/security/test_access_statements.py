@@ -7,6 +7,7 @@ ClickHouse server; with a chdb DSN the command says so in one line (tested as a 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseSink]
 def security(**extra: object) -> SecuritySettings:
     return SecuritySettings(
         writer_password=SecretStr("writer-secret-1"), reader_password=SecretStr(EVIL),
-        tenant_readers={"acme": SecretStr("acme-secret-1"), "o'brien`co": SecretStr(EVIL)},
+        tenant_readers=SecretStr(json.dumps({"acme": "acme-secret-1", "o'brien`co": EVIL})),
         **extra,
     )
 
@@ -109,6 +110,11 @@ def test_quoting_rules() -> None:
     with pytest.raises(SecurityConfigError, match="TOUCHLINE_SECURITY__WRITER_PASSWORD"):
         access_statements(SecuritySettings(reader_password=SecretStr("x" * 10)), "touchline",
                           TenantTables(()))
+
+
+def test_tenant_readers_must_be_a_json_object() -> None:
+    with pytest.raises(SecurityConfigError, match="JSON object"):
+        SecuritySettings(tenant_readers=SecretStr("acme:pw")).tenant_passwords()
 
 
 def test_statements_are_idempotent_in_form() -> None:
