@@ -153,9 +153,10 @@ class StoreBackend:
             default=_json_default,
         )
         doc = orjson.loads(self._post("/query", body))
-        rows = [tuple(_revive(v, t) for v, t in zip(r, doc["types"], strict=True))
-                for r in doc["rows"]]
-        return QueryResult(doc["columns"], doc["types"], rows)
+        width = len(doc["rows"][0]) if doc["rows"] else len(doc["types"])
+        types = doc["types"] + [""] * (width - len(doc["types"]))  # chdb may omit types
+        rows = [tuple(_revive(v, t) for v, t in zip(r, types, strict=True)) for r in doc["rows"]]
+        return QueryResult(doc["columns"], types, rows)
 
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
         sink = pa.BufferOutputStream()

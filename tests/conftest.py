@@ -59,9 +59,10 @@ def pipeline_factory(tmp_path: Path, kafka_bootstrap: str) -> Iterator:
     made: list[Pipeline] = []
 
     def make(workers: int = 1, partitions: int = 4, bootstrap: str | None = None,
-             static_membership: bool = True, **pipeline: object) -> Pipeline:
-        p = Pipeline(tmp_path / f"p{len(made)}", bootstrap or kafka_bootstrap, partitions,
-                     static_membership, **pipeline)
+             static_membership: bool = True, data_dir: Path | None = None,
+             **pipeline: object) -> Pipeline:
+        p = Pipeline(data_dir or tmp_path / f"p{len(made)}", bootstrap or kafka_bootstrap,
+                     partitions, static_membership, **pipeline)
         made.append(p)
         return p.start(workers)
 

@@ -59,6 +59,16 @@ class Pipeline:
             self.add_worker(f"worker-{i + 1}")
         return self
 
+    def restart_store(self) -> None:
+        """Stop the store (SIGTERM: the engine closes cleanly) and start it on the same dir."""
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
+        assert self.store is not None
+        self.store.stop()
+        self.stack.services.remove(self.store)
+        self.store = self.stack.add(start_store(self.settings, allow_fault_injection=True))
+
     def add_worker(self, worker_id: str) -> Service:
         return self.stack.add(start_worker(self.settings, worker_id))
 

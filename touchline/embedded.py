@@ -9,7 +9,6 @@ and the next `touchline up` continues from the same data directory.
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from touchline.services import (
     Service,
     Stack,
     child_env,
+    spawn,
     start_broker,
     start_store,
     start_worker,
@@ -103,12 +103,8 @@ def webhook_secrets(settings: Settings) -> dict[str, str]:
 def start_ingest(settings: Settings) -> Service:
     """`touchline serve` (vendor webhooks) as its own process."""
     log = settings.data_dir / "logs" / "ingest.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "touchline", "serve"],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=child_env(settings, **webhook_secrets(settings)), start_new_session=True,
-    )
+    proc = spawn("ingest", [sys.executable, "-m", "touchline", "serve"], log,
+                 child_env(settings, **webhook_secrets(settings)))
     return Service("ingest", proc, log, settings.web.ingest_port)
 
 
@@ -127,12 +123,8 @@ def load_plan(settings: Settings, sink: ClickHouseSink) -> str:
 def start_simulator(settings: Settings, args: list[str]) -> Service:
     """The simulator as its own process (it gets its own core)."""
     log = settings.data_dir / "logs" / "simulator.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "touchline", "simulate", *args],
-        stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=child_env(settings), start_new_session=True,
-    )
+    proc = spawn("simulator", [sys.executable, "-m", "touchline", "simulate", *args], log,
+                 child_env(settings))
     return Service("simulator", proc, log)
 
 

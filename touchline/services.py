@@ -107,13 +107,22 @@ class Service:
             self.proc.wait(5)
 
 
-def _spawn(name: str, argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+def spawn(name: str, argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start a child in its own session (Ctrl-C reaches only us), logging to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = log.open("ab")
     return subprocess.Popen(
         argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True,
+        env=env, start_new_session=True, preexec_fn=_die_with_parent,
     )
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the child when the process that started it dies (no orphaned stacks)."""
+    import ctypes
+
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def start_broker(data_dir: Path, port: int) -> Service:
@@ -127,7 +136,7 @@ def start_broker(data_dir: Path, port: int) -> Service:
     log = data_dir / "broker.log"
     argv = [str(noida_binary()), "start", "--only", "kafka", "--host", "127.0.0.1",
             "--kafka-port", str(port), "--data-dir", str(data_dir)]
-    proc = _spawn("broker", argv, log, dict(os.environ))
+    proc = spawn("broker", argv, log, dict(os.environ))
     wait_for_port(port, proc, "the Kafka broker (noida-db)", 20, log)
     return Service("broker", proc, log, port)
 
@@ -172,7 +181,7 @@ def start_tansu(log_dir: Path, port: int) -> Service:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "tansu.log"
     url = f"tcp://127.0.0.1:{port}"
-    proc = _spawn("broker", [str(tansu_binary()), "broker", "--listener-url", url,
+    proc = spawn("broker", [str(tansu_binary()), "broker", "--listener-url", url,
                              "--advertised-listener-url", url, "--storage-engine",
                              "memory://tansu/"], log, dict(os.environ))
     wait_for_port(port, proc, "the Kafka broker (Tansu)", 20, log)
@@ -199,7 +208,7 @@ def start_store(settings: Settings, allow_fault_injection: bool = False) -> Serv
     argv = [sys.executable, "-m", "touchline", "store"]
     if allow_fault_injection:
         argv.append("--allow-fault-injection")
-    proc = _spawn("store", argv, log, child_env(settings))
+    proc = spawn("store", argv, log, child_env(settings))
     wait_for_port(port, proc, "the ClickHouse store", 60, log)
     return Service("store", proc, log, port)
 
@@ -208,7 +217,7 @@ def start_worker(settings: Settings, worker_id: str, **env: str) -> Service:
     """Start one Faust worker that writes through the store (or the configured server)."""
     log = settings.data_dir / "logs" / f"{worker_id}.log"
     dsn = settings.clickhouse.dsn or settings.store_url()
-    proc = _spawn(worker_id, [sys.executable, "-m", "touchline", "worker"], log,
+    proc = spawn(worker_id, [sys.executable, "-m", "touchline", "worker"], log,
                   child_env(settings, TOUCHLINE_WORKER_ID=worker_id,
                             TOUCHLINE_CLICKHOUSE__DSN=dsn, **env))
     return Service(worker_id, proc, log)

@@ -1,0 +1,174 @@
+"""Issue 6 faults: ClickHouse unavailable, broker restart, disk full, permission denied.
+
+Each test states its invariant: every produced event ends as exactly one row in ClickHouse or
+one DLQ entry (duplicates counted once), lost = 0, duplicated = 0.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.expectations import simulated
+from tests.integration.test_restart import assert_exact, produce_in_background
+from touchline.services import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+
+def outage(p, seconds: float) -> None:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{p.settings.clickhouse.store_port}/outage?seconds={seconds}",
+        method="POST")
+    urllib.request.urlopen(req, timeout=5).read()
+
+
+def test_clickhouse_unavailable_for_60s_worker_backs_off_and_catches_up(pipeline_factory):
+    """Invariant: rows + DLQ == truth after a 60 s outage; the worker never dies; lag shows."""
+    truth = simulated(20_000, seed=21)
+    p = pipeline_factory()
+    half = len(truth.payloads) // 2
+    p.produce(truth.payloads[:half])
+    p.wait_rows("activities", 1000)
+    started = time.time()
+    outage(p, 60)
+    producer = produce_in_background(p, truth.payloads[half:], rate=500)
+    time.sleep(20)
+    assert p.worker().alive()
+    producer.join(120)
+    p.wait_until(lambda: time.time() - started > 60, 90, "the outage to end")
+    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
+                 >= len(truth.unique_valid), 180, "catch-up after the outage")
+    p.wait_settled()
+    assert p.worker().alive()
+    assert_exact(p, truth)
+    # the ops dashboard's lag: reported while ClickHouse was away, written once it is back
+    assert p.scalar("SELECT max(lag) FROM {db}.pipeline_metrics WHERE topic = {t:String}",
+                    t=p.settings.kafka.raw_topic) > 0
+    log = p.worker().log.read_text(errors="replace")
+    assert "injected outage" in log and "retrying" in log
+
+
+def test_broker_restart_while_producing_loses_nothing(pipeline_factory, broker_factory,
+                                                      tmp_path):
+    """Invariant: with persistent broker storage, a broker restart mid-produce loses nothing."""
+    port = free_port()
+    data = tmp_path / "broker-data"
+    broker = broker_factory(port, data)
+    truth = simulated(15_000, seed=22)
+    p = pipeline_factory(bootstrap=f"127.0.0.1:{port}")
+    producer = produce_in_background(p, truth.payloads, rate=3000)
+    p.wait_rows("activities", 1000)
+    broker.stop()
+    time.sleep(2)
+    broker_factory(port, data)  # same port, same data directory
+    producer.join(180)
+    assert not producer.is_alive()
+    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
+                 >= len(truth.unique_valid), 240, "all rows after the broker restart")
+    p.wait_settled()
+    assert_exact(p, truth)
+
+
+def test_disk_full_then_fixed_no_loss_no_corruption(pipeline_factory, tmp_path):
+    """Invariant: inserts fail while the ClickHouse disk is full, nothing is lost, and after
+    space is freed the worker catches up; a store restart then opens the data cleanly."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount)], check=True)
+    try:
+        truth = simulated(8_000, seed=23)
+        p = pipeline_factory(data_dir=mount)
+        p.produce(truth.payloads[:2000])
+        p.wait_rows("activities", 500)
+        filler = mount / "filler"
+        subprocess.run(["fallocate", "-l", "10g", str(filler)], check=False,
+                       capture_output=True)  # fails part-way: the disk is now full
+        if not filler.exists() or shutil.disk_usage(mount).free > 1024 * 1024:
+            with filler.open("ab") as fh:
+                while True:
+                    try:
+                        fh.write(b"\0" * (1 << 20))
+                        fh.flush()
+                    except OSError:
+                        break
+        before = p.scalar("SELECT count() FROM {db}.activities")
+        p.produce(truth.payloads[2000:])
+        p.wait_until(lambda: "No space left" in p.worker().log.read_text(errors="replace")
+                     or "Cannot" in p.worker().log.read_text(errors="replace"), 60,
+                     "the worker to report failing inserts")
+        assert p.worker().alive()
+        assert p.scalar("SELECT count() FROM {db}.activities") <= before + 1500
+        filler.unlink()
+        p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
+                     >= len(truth.unique_valid), 180, "catch-up after freeing space")
+        p.wait_settled()
+        assert_exact(p, truth)
+        # clean restart of the engine on the same data
+        p.restart_store()
+        assert p.scalar("SELECT count() FROM {db}.activities") == len(truth.unique_valid)
+        assert int(p.scalar("CHECK TABLE {db}.activities "
+                            "SETTINGS check_query_single_value_result = 1")) == 1
+    finally:
+        for _ in range(3):
+            if subprocess.run(["umount", str(mount)], capture_output=True).returncode == 0:
+                break
+            time.sleep(2)
+
+
+def test_permission_denied_on_clickhouse_dir_is_one_clear_line(tmp_path):
+    """Invariant: an unwritable ClickHouse directory stops the store with one clear line (no
+    traceback, nothing half-written), and once fixed the same directory opens cleanly.
+
+    The directory is made immutable (chattr +i), which even root cannot write to.
+    """
+    data = tmp_path / "locked"
+    chdir = data / "clickhouse"
+    chdir.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env.update(TOUCHLINE_DATA_DIR=str(data), TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()))
+    subprocess.run(["chattr", "+i", str(chdir)], check=True)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "touchline", "store"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["chattr", "-i", str(chdir)], check=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Traceback" not in out, out
+    lines = [ln for ln in out.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1 and str(chdir) in lines[0], out
+    assert "not permitted" in out or "ermission" in out, out
+    # fixed: the same directory opens and gets its schema
+    proc = subprocess.Popen([sys.executable, "-m", "touchline", "store"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        port = int(env["TOUCHLINE_CLICKHOUSE__STORE_PORT"])
+        from touchline.services import wait_for_port
+        wait_for_port(port, proc, "store", 60)
+        from touchline.sinks.clickhouse import ClickHouseSink
+        sink = ClickHouseSink(f"store://127.0.0.1:{port}").start()
+        assert sink.query("SELECT count() FROM touchline.activities").scalar() == 0
+        sink.close()
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_store_restart_keeps_everything(pipeline_factory):
+    """Invariant: stopping and restarting the store process loses no row (engine on disk)."""
+    truth = simulated(3_000, seed=24)
+    p = pipeline_factory()
+    p.produce(truth.payloads)
+    p.wait_rows("activities", len(truth.unique_valid))
+    p.wait_settled()
+    assert_exact(p, truth)
+    p.restart_store()
+    assert_exact(p, truth)
+
