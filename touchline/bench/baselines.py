@@ -18,7 +18,7 @@ from touchline.sinks.rows import activities_table
 
 
 async def raw_produce(scenario: Scenario, messages: list[bytes], per_message: int) -> dict:
-    """aiokafka batch produce of the benchmark's messages into a fresh topic."""
+    """Aiokafka batch produce of the benchmark's messages into a fresh topic."""
     k = scenario.settings.kafka
     seconds = await produce(k.bootstrap, k.raw_topic, messages, k.partitions)
     events = len(messages) * per_message
@@ -28,7 +28,7 @@ async def raw_produce(scenario: Scenario, messages: list[bytes], per_message: in
 
 
 async def raw_consume(scenario: Scenario, expected_messages: int) -> dict:
-    """aiokafka consume of that topic + orjson parse of every event; nothing else."""
+    """Aiokafka consume of that topic + orjson parse of every event; nothing else."""
     k = scenario.settings.kafka
     consumer = AIOKafkaConsumer(
         k.raw_topic, bootstrap_servers=k.bootstrap, group_id=f"{k.raw_topic}-raw",

@@ -97,7 +97,7 @@ def _log(text: str) -> None:
 
 async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     from touchline.bench import baselines, machine, payloads, queries, runs
-    from touchline.bench.stack import Scenario, broker
+    from touchline.bench.stack import BenchError, Scenario, broker
 
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
@@ -151,9 +151,9 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
             if "freshness" in sections:
                 rate = max_rate / 2
                 n = max(1, int(rate * opts["freshness_seconds"] / per))
-                msgs = (messages * (n // max(len(messages), 1) + 1))[:n]
+                msgs = messages[:n]
                 if n > len(messages):
-                    raise BenchError_("not enough events for freshness; raise --events")
+                    raise BenchError("not enough events for freshness; raise --events")
                 _log(f"freshness: {rate:,.0f} events/s for {opts['freshness_seconds']:.0f}s")
                 results["freshness"] = await runs.freshness(
                     root, bootstrap, msgs, warm, per, rate, opts["partitions"])
@@ -166,9 +166,3 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
         finally:
             service.stop()
     return results
-
-
-def BenchError_(text: str) -> Exception:  # noqa: N802
-    from touchline.bench.stack import BenchError
-
-    return BenchError(text)

@@ -1,1 +1,124 @@
-"""Dashboard panel latency over N generated activity rows (filled in below)."""
+"""Dashboard panel latency over N activity rows generated straight into ClickHouse.
+
+Rows come from `INSERT ... SELECT FROM numbers(N)` into `activities` (the touch_counts MV fills
+from the same insert, as in the pipeline): one tenant, 50 teams, 2,000 reps, 200k accounts,
+1M prospects, event times spread over the last 30 days, the simulator's type mix. Each panel's
+SQL is expanded exactly as Grafana would send it (dashboards/sqlcheck.py) for the dashboard's
+default range, then run `runs` times on the embedded engine in this process (after one warm-up
+run); p50/p95 are wall times of `sink.query` (engine + result transfer).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from touchline.dashboards.catalog import dashboards
+from touchline.dashboards.macros import ALL
+from touchline.dashboards.sqlcheck import expanded
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.errors import SqlError
+
+#: variable values per dashboard uid (a team and a rep that exist in the generated data)
+VARIABLES: dict[str, dict[str, Any]] = {
+    "touchline-ops": {"tenant": "acme"},
+    "touchline-coaching": {"tenant": "acme", "team": "team-7", "rep": ALL},
+    "touchline-rep": {"tenant": "acme", "rep": "r-7"},
+}
+
+GENERATE = """
+INSERT INTO touchline.activities
+SELECT
+    concat('g-', toString(number)) AS event_id,
+    'acme' AS tenant,
+    multiIf(k < 50, 'call', k < 90, 'email', k < 95, 'meeting', k < 98, 'stage_change',
+            'disposition') AS type,
+    fromUnixTimestamp64Milli(toInt64({now_ms:Int64} - (h % 2592000000)), 'UTC') AS occurred_at,
+    'simulator' AS source,
+    concat('r-', toString(rep)) AS rep_id,
+    concat('team-', toString(rep % 50)) AS team_id,
+    concat('acct-', toString(h % 200000)) AS account_id,
+    concat('p-', toString(h % 1000000)) AS prospect_id,
+    if(k >= 95 AND k < 98, concat('opp-', toString(h % 50000)), '') AS opportunity_id,
+    concat('cad-', toString(h % 20)) AS cadence_id,
+    toUInt8(1 + h % 8) AS cadence_step,
+    multiIf(k < 50, 'call', k < 90, 'email', k < 95, 'meeting', '') AS channel,
+    toUInt8(k < 95) AS is_touch,
+    if(k < 50, 'outbound', '') AS direction,
+    if(k < 50, ['connected', 'no_answer', 'voicemail', 'busy'][1 + h % 4], '') AS outcome,
+    toUInt32(if(k < 50, h % 600, 0)) AS duration_s,
+    if(k >= 50 AND k < 90, 'sent', '') AS email_action,
+    if(k >= 90 AND k < 95, 'held', '') AS meeting_status,
+    if(k >= 95 AND k < 98, 'discovery', '') AS from_stage,
+    if(k >= 95 AND k < 98, 'proposal', '') AS to_stage,
+    if(k >= 98, 'qualify', '') AS disposition,
+    '' AS lead_status,
+    toUInt8(1) AS schema_version,
+    fromUnixTimestamp64Milli(toInt64({now_ms:Int64}), 'UTC') AS ingested_at,
+    toUInt16(number % 4) AS kafka_partition,
+    number AS kafka_offset
+FROM (SELECT number, cityHash64(number) AS h, h % 100 AS k, intDiv(h, 7) % 2000 AS rep
+      FROM numbers({start:UInt64}, {count:UInt64}))
+"""
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def generate(sink: ClickHouseSink, rows: int, chunk: int = 10_000_000) -> float:
+    """Insert `rows` generated activities (in chunks); returns seconds taken."""
+    now_ms = int(time.time() * 1000)
+    started = time.monotonic()
+    for start in range(0, rows, chunk):
+        sink.command(GENERATE.replace("{now_ms:Int64}", str(now_ms))
+                     .replace("{start:UInt64}", str(start))
+                     .replace("{count:UInt64}", str(min(chunk, rows - start))))
+    return time.monotonic() - started
+
+
+def time_panels(sink: ClickHouseSink, runs: int) -> list[dict[str, Any]]:
+    """p50/p95 latency of every dashboard panel's expanded SQL."""
+    out = []
+    for board in dashboards():
+        variables = VARIABLES.get(board.uid, {"tenant": "acme"})
+        for panel in board.panels:
+            sql = expanded(panel, variables)
+            entry: dict[str, Any] = {"dashboard": board.uid, "panel": panel.title}
+            try:
+                sink.query(sql)  # warm-up (marks, caches), not counted
+                times = []
+                for _ in range(runs):
+                    t = time.perf_counter()
+                    result = sink.query(sql)
+                    times.append((time.perf_counter() - t) * 1000)
+                entry.update(rows_returned=len(result.rows), p50_ms=round(_pct(times, 50), 1),
+                             p95_ms=round(_pct(times, 95), 1),
+                             mean_ms=round(statistics.fmean(times), 1))
+            except SqlError as exc:
+                entry.update(error=str(exc)[:300], p50_ms=float("nan"), p95_ms=float("nan"))
+            out.append(entry)
+    return out
+
+
+def run(directory: Path, rows: int, runs: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Generate `rows` activities in a fresh engine directory and time every panel."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sink = ClickHouseSink(f"chdb://{directory.resolve()}").start()
+    try:
+        sink.ensure_schema()
+        seconds = generate(sink, rows)
+        log(f"  generated {rows:,} rows in {seconds:.1f}s; optimising nothing, timing panels")
+        counted = int(sink.query("SELECT count() FROM touchline.activities").scalar())
+        parts = int(sink.query("SELECT count() FROM system.parts WHERE active AND "
+                               "database = 'touchline' AND table = 'activities'").scalar())
+        panels = time_panels(sink, runs)
+    finally:
+        sink.close()
+    return {"rows": counted, "generate_seconds": round(seconds, 1),
+            "generate_rows_per_s": round(rows / seconds), "active_parts": parts,
+            "runs_per_panel": runs, "panels": panels}

@@ -56,6 +56,7 @@ class Scenario:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self, workers: int) -> Scenario:
+        """Create topics, start the store and `workers` workers."""
         ensure_topics(self.settings)
         self.stack.add(start_store(self.settings))
         for i in range(workers):
@@ -63,6 +64,7 @@ class Scenario:
         return self
 
     def stop(self) -> None:
+        """Stop workers, store; delete the topics."""
         if self._sink is not None:
             self._sink.close()
         self.stack.stop()
@@ -70,6 +72,7 @@ class Scenario:
             delete_topics(self.settings, list(pipeline_topics(self.settings)))
 
     def workers(self) -> list[Service]:
+        """The worker services."""
         return self.stack.workers()
 
     def worker_rss(self) -> list[tuple[int, int]]:
@@ -77,17 +80,20 @@ class Scenario:
         return [rss_kb(w.proc.pid) for w in self.workers()]
 
     def check_alive(self) -> None:
+        """Raise BenchError when a service died."""
         dead = [s for s in self.stack.services if not s.alive()]
         if dead:
             raise BenchError(f"{dead[0].name} died: see {dead[0].log}")
 
     @property
     def sink(self) -> ClickHouseSink:
+        """A client of the scenario's store."""
         if self._sink is None:
             self._sink = ClickHouseSink(self.settings.store_url()).start()
         return self._sink
 
     def count(self) -> int:
+        """Rows in `activities`."""
         return int(self.sink.query("SELECT count() FROM touchline.activities").scalar())
 
     def wait_count(self, n: int, timeout: float, poll: float = 0.05) -> float:
@@ -105,7 +111,7 @@ class Scenario:
 async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partitions: int,
                   rate_events: float | None = None, per_message: int = 1,
                   on_sent: list[float] | None = None) -> float:
-    """aiokafka batch produce (acks=all) round-robin over partitions; returns seconds taken.
+    """Aiokafka batch produce (acks=all) round-robin over partitions; returns seconds taken.
 
     With `rate_events`, messages are paced to that many events per second, and the send time
     of every message is appended to `on_sent` (for freshness).
