@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS {db}.touch_counts
 )
 ENGINE = SummingMergeTree(touches)
 PARTITION BY toYYYYMM(bucket)
-ORDER BY (tenant, entity_type, entity_id, channel, bucket);
+ORDER BY (tenant, entity_type, entity_id, channel, bucket)
+-- a retried insert into `activities` is dropped here too (same token), not counted twice
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.touch_counts_mv TO {db}.touch_counts AS
 SELECT

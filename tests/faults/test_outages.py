@@ -116,6 +116,8 @@ def test_disk_full_then_fixed_no_loss_no_corruption(pipeline_factory, tmp_path):
         assert int(p.scalar("CHECK TABLE {db}.activities "
                             "SETTINGS check_query_single_value_result = 1")) == 1
     finally:
+        if "p" in locals():
+            p.stack.stop()  # the store must let go of the disk before it can be unmounted
         for _ in range(3):
             if subprocess.run(["umount", str(mount)], capture_output=True).returncode == 0:
                 break

@@ -1,0 +1,74 @@
+"""The sink on the real embedded ClickHouse engine: migrations, idempotent inserts, queries."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.migrations import migration_files
+from touchline.sinks.rows import activities_table
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sink(tmp_path):
+    s = ClickHouseSink(f"chdb://{tmp_path / 'ch'}").start()
+    yield s
+    s.close()  # chdb: one engine path per process at a time
+
+
+def _row(eid: str) -> dict:
+    return {"event_id": eid, "tenant": "t", "type": "call", "occurred_at": 1_795_000_000_000,
+            "source": "s", "rep_id": "r", "team_id": "tm", "account_id": "a",
+            "prospect_id": "p", "opportunity_id": "", "cadence_id": "", "cadence_step": 0,
+            "channel": "call", "is_touch": 1, "direction": "outbound", "outcome": "busy",
+            "duration_s": 0, "email_action": "", "meeting_status": "", "from_stage": "",
+            "to_stage": "", "disposition": "", "lead_status": "", "schema_version": 1,
+            "ingested_at": 1_795_000_000_000, "kafka_partition": 0, "kafka_offset": 0}
+
+
+def test_migrations_are_idempotent(sink):
+    assert sink.ensure_schema() == [v for v, _ in migration_files()]
+    tables = sink.query("SHOW TABLES FROM touchline").rows
+    assert sink.ensure_schema() == []
+    assert sink.query("SHOW TABLES FROM touchline").rows == tables
+
+
+def test_insert_retry_with_same_token_is_dropped_and_mv_follows(sink):
+    sink.ensure_schema()
+    block = activities_table([_row("x1"), _row("x2")])
+    sink.insert("activities", block, "act:0:1")
+    sink.insert("activities", block, "act:0:1")       # a retry: dropped
+    sink.insert("activities", activities_table([_row("x3")]), "act:0:2")
+    assert sink.query("SELECT count() FROM touchline.activities").scalar() == 3
+    assert sink.query("SELECT sum(touches) FROM touchline.touch_counts "
+                      "WHERE entity_type = 'rep'").scalar() == 3
+
+
+def test_strings_are_data_not_sql(sink):
+    sink.ensure_schema()
+    nasty = "x'); DROP TABLE touchline.activities; --\\ \"ü"
+    sink.insert("activities", activities_table([_row(nasty)]))
+    got = sink.query("SELECT event_id FROM touchline.activities WHERE event_id = {e:String}",
+                     {"e": nasty}).rows
+    assert got == [(nasty,)]
+
+
+def test_read_only_queries_cannot_write(sink):
+    sink.ensure_schema()
+    with pytest.raises(SqlError, match="readonly|READONLY"):
+        sink.query("INSERT INTO touchline.reps (tenant) VALUES ('x')", readonly=True)
+
+
+def test_bad_dsn_is_a_clear_error():
+    with pytest.raises(SinkUnavailable, match="unsupported ClickHouse DSN"):
+        ClickHouseSink("mysql://x").start()
+
+
+def test_arrow_types_match_the_table(sink):
+    sink.ensure_schema()
+    assert activities_table([_row("a")]).schema.field("occurred_at").type == pa.timestamp(
+        "ms", tz="UTC")

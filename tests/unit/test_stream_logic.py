@@ -1,0 +1,77 @@
+"""Pure stream logic: splitting batches, partitioning, dedup window, dwell, record_batch."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from touchline.settings import PipelineSettings
+from touchline.streams.dedup import HOUR_MS, DedupWindow
+from touchline.streams.dwell import add_change, visits
+from touchline.streams.partitioning import partition_for
+from touchline.streams.raw_batches import UnsplittableMessage, split_events
+from touchline.streams.recording import record_batch
+
+
+def test_split_single_jsonl_and_array():
+    assert list(split_events(b'{"a":1}')) == [(0, b'{"a":1}')]
+    assert list(split_events(b'{"a":1}\n\n{"b":2}\n')) == [(0, b'{"a":1}'), (2, b'{"b":2}')]
+    assert [orjson.loads(x) for _, x in split_events(b'[{"a":1},{"b":2}]')] == [
+        {"a": 1}, {"b": 2}]
+    with pytest.raises(UnsplittableMessage):
+        list(split_events(b"[1, 2"))
+
+
+def test_partition_is_stable_and_spreads():
+    assert partition_for("t", "acct-1", 4) == partition_for("t", "acct-1", 4)
+    assert len({partition_for("t", f"acct-{i}", 4) for i in range(100)}) == 4
+
+
+def test_dedup_window_evicts_whole_old_hours():
+    w = DedupWindow()
+    w.add("old", 0)
+    w.add("new", 5 * HOUR_MS)
+    assert "old" in w and len(w) == 2
+    assert w.evict_before(3 * HOUR_MS) == 1
+    assert "old" not in w and "new" in w
+
+
+def test_dwell_out_of_order_and_idempotent():
+    h, new = add_change([], [30, "s2", "discovery", "demo", "a", "r", "t"])
+    h, _ = add_change(h, [0, "s1", "", "discovery", "a", "r", "t"])
+    h, _ = add_change(h, [50, "s3", "demo", "proposal", "a", "r", "t"])
+    h2, again = add_change(h, [0, "s1", "", "discovery", "a", "r", "t"])
+    assert new and not again and h2 == h
+    assert [(v.stage, v.entered_ms, v.exited_ms, v.next_stage) for v in visits(h)] == [
+        ("discovery", 0, 30, "demo"), ("demo", 30, 50, "proposal"), ("proposal", 50, None, "")]
+    assert visits(h)[0].dwell_s == 0.03
+
+
+def _row(eid: str, at: int, **kw) -> dict:
+    row = {"event_id": eid, "occurred_at": at, "tenant": "t", "type": "call",
+           "account_id": "a", "rep_id": "r", "team_id": "tm", "opportunity_id": "",
+           "from_stage": "", "to_stage": ""}
+    row.update(kw)
+    return row
+
+
+def test_record_batch_dedups_moves_watermark_and_rejects_late():
+    rules = PipelineSettings(allowed_lateness_s=10)
+    window, history = DedupWindow(), {}
+    rows = [_row("a", 100_000), _row("a", 100_000), _row("b", 200_000),
+            _row("late", 150_000), _row("ok", 195_000),
+            _row("s", 190_000, type="stage_change", opportunity_id="o", to_stage="demo")]
+    res = record_batch(rows, window, 0, rules, topic="act", partition=1, offset=7,
+                       stage_history=history, now_ms=1)
+    assert [r["event_id"] for r in res.rows] == ["a", "b", "ok", "s"]
+    assert res.duplicates == 1
+    assert [d.event_id for d in res.dead_letters] == ["late"]
+    assert res.dead_letters[0].reason == "late"
+    assert res.watermark == 200_000
+    assert res.token == "act:1:7"
+    assert history["t|o"][0][1] == "s"
+    assert res.opportunity_rows[0]["current_stage"] == "demo"
+    # a replay of the same message: everything is a duplicate, nothing is written twice
+    again = record_batch([dict(r) for r in rows], window, res.watermark, rules, topic="act",
+                         partition=1, offset=7, stage_history=history, now_ms=2)
+    assert again.rows == [] and again.duplicates == 5
