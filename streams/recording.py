@@ -68,7 +68,8 @@ def record_batch(
     lateness = rules.allowed_lateness_s * 1000
     cutoff = watermark - lateness if watermark else None
     for row in rows:
-        event_id, occurred = row["event_id"], row["occurred_at"]
+        # ids are unique per tenant: two tenants may use the same event_id
+        event_id, occurred = f"{row['tenant']}|{row['event_id']}", row["occurred_at"]
         if event_id in window:
             result.duplicates += 1
             continue
@@ -158,9 +159,10 @@ class PartitionWindows:
 
 def load_accepted(sink: ClickHouseSink, partition: int,
                   cutoff_ms: int | None) -> list[tuple[str, int]]:
-    """(event_id, occurred_ms) of rows accepted from one partition, newer than the cutoff."""
+    """("tenant|event_id", occurred_ms) of rows accepted from one partition, after cutoff."""
     sql = (
-        f"SELECT event_id, toUnixTimestamp64Milli(occurred_at) FROM {sink.table('activities')} "
+        f"SELECT concat(tenant, '|', event_id), toUnixTimestamp64Milli(occurred_at) "
+        f"FROM {sink.table('activities')} "
         "WHERE kafka_partition = {p:UInt16}"
     )
     params: dict[str, Any] = {"p": partition}

@@ -75,3 +75,7 @@ def test_record_batch_dedups_moves_watermark_and_rejects_late():
     again = record_batch([dict(r) for r in rows], window, res.watermark, rules, topic="act",
                          partition=1, offset=7, stage_history=history, now_ms=2)
     assert again.rows == [] and again.duplicates == 5
+    # the same event_id in another tenant is a different event
+    other = record_batch([_row("a", 200_000, tenant="t2")], window, res.watermark, rules,
+                         topic="act", partition=1, offset=8, now_ms=3)
+    assert [r["tenant"] for r in other.rows] == ["t2"] and other.duplicates == 0
