@@ -44,6 +44,13 @@ class ActivityBase(BaseModel):
     cadence_id: OptionalId = None
     cadence_step: int | None = Field(default=None, ge=1, le=255)
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, value: object) -> object:
+        if isinstance(value, int | float):  # would silently be read as epoch seconds
+            raise ValueError("must be an RFC 3339 timestamp string with an offset, not a number")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:

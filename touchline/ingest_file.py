@@ -78,12 +78,15 @@ def ingest_file(settings: Settings, path: Path, *, wait: bool, timeout: float,
 
 
 def _event_id(line: bytes) -> str | None:
+    """'tenant|event_id' of a line (ids are unique per tenant), None if it has none."""
     try:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    value = doc.get("event_id") if isinstance(doc, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(doc, dict):
+        return None
+    tenant, value = doc.get("tenant"), doc.get("event_id")
+    return f"{tenant}|{value}" if isinstance(value, str) and isinstance(tenant, str) else None
 
 
 def _account(sink, report: IngestReport, ids: list[str | None], started: float) -> None:  # noqa: ANN001
@@ -98,9 +101,10 @@ def _account(sink, report: IngestReport, ids: list[str | None], started: float) 
     first_seen: dict[str, float] = {}
     for k in range(0, len(wanted), ID_CHUNK):
         for event_id, ingested in sink.query(
-            f"SELECT event_id, toUnixTimestamp64Milli(min(ingested_at)) "
-            f"FROM {sink.table('activities')} WHERE event_id IN {{ids:Array(String)}} "
-            "GROUP BY event_id", {"ids": wanted[k:k + ID_CHUNK]},
+            f"SELECT concat(tenant, '|', event_id) AS key, "
+            f"toUnixTimestamp64Milli(min(ingested_at)) FROM {sink.table('activities')} "
+            "WHERE event_id IN {ids:Array(String)} GROUP BY key",
+            {"ids": [w.split("|", 1)[1] for w in wanted[k:k + ID_CHUNK]]},
         ).rows:
             first_seen[event_id] = int(ingested) / 1000
     present_lines = [i for n, i in enumerate(ids)
