@@ -6,7 +6,6 @@ Mounted by touchline/cli.py. Every command that needs ClickHouse opens it throug
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Callable
@@ -17,28 +16,12 @@ import click
 
 
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Known failures become one `Error: ...` line and exit code 1."""
+    """Known failures (and this group's own) become one `Error: ...` line and exit code 1."""
+    from touchline.cli_errors import friendly
+    from touchline.dashboards.macros import MacroError
+    from touchline.dashboards.push import PushError
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from touchline.dashboards.macros import MacroError
-        from touchline.dashboards.push import PushError
-        from touchline.sinks.errors import SinkUnavailable, SqlError
-
-        try:
-            return fn(*args, **kwargs)
-        except SqlError as exc:
-            raise click.ClickException(f"ClickHouse rejected a query: {exc}") from exc
-        except SinkUnavailable as exc:
-            raise click.ClickException(
-                f"cannot reach ClickHouse: {exc}. Start the stack with `touchline up`, or set "
-                "TOUCHLINE_CLICKHOUSE__DSN") from exc
-        except (PushError, MacroError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from exc
-
-    return wrapper
+    return friendly(fn, passthrough=(PushError, MacroError))
 
 
 def _open_sink() -> Any:

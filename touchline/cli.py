@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -11,73 +10,8 @@ from typing import Any
 
 import click
 
+from touchline.cli_errors import friendly
 from touchline.settings import Settings, get_settings
-
-
-def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn known failures into `Error: ...` and exit code 1, never a traceback.
-
-    Anything unforeseen still ends as one line (its type and message);
-    TOUCHLINE_DEBUG=1 lets the traceback through for a bug report.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import logging
-        import os
-
-        from pydantic import ValidationError
-
-        from touchline.produce import ProduceError
-        from touchline.services import ServiceError
-        from touchline.sinks.errors import SinkUnavailable, SqlError
-
-        # the HTTP driver logs a warning per failed attempt; the error line below says it all
-        logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
-        try:
-            return fn(*args, **kwargs)
-        except SqlError as exc:
-            raise click.ClickException(f"ClickHouse rejected the statement: {exc}") from exc
-        except SinkUnavailable as exc:
-            raise click.ClickException(
-                f"cannot reach ClickHouse ({_short_cause(exc)}). Start the stack with "
-                "`touchline up`, or set TOUCHLINE_CLICKHOUSE__DSN") from exc
-        except (ProduceError, ServiceError) as exc:
-            raise click.ClickException(str(exc)) from exc
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise click.ClickException(
-                f"invalid setting {where}: {first['msg']} (check TOUCHLINE_* variables / .env)"
-            ) from exc
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from exc
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except Exception as exc:
-            if os.environ.get("TOUCHLINE_DEBUG"):
-                raise
-            raise click.ClickException(
-                f"unexpected {type(exc).__name__}: {_short_cause(exc)} (a bug: rerun with "
-                "TOUCHLINE_DEBUG=1 and report the traceback)") from exc
-
-    return wrapper
-
-
-def _short_cause(exc: BaseException) -> str:
-    """The gist of a (driver) error on one line: 'connection refused at http://...' etc."""
-    text = " ".join(str(exc).split())
-    lowered = text.lower()
-    for needle, gist in (("connection refused", "connection refused"),
-                         ("name or service not known", "unknown host"),
-                         ("timed out", "timed out"), ("authentication failed", "wrong user or "
-                                                      "password")):
-        if needle in lowered:
-            url = next((w for w in text.split() if w.startswith(("http://", "https://",
-                                                                 "(http://", "(https://"))), "")
-            where = f" at {url.strip('().,')}" if url else ""
-            return gist + where
-    return text[:300]
 
 
 def settings_or_exit() -> Settings:
