@@ -39,6 +39,27 @@ class BatchResult:
     watermark: int = 0
     token: str = ""
 
+    @classmethod
+    def combine(cls, results: list[BatchResult]) -> BatchResult:
+        """Several messages' results as one write (rows in message order).
+
+        The token names the topic and each partition's offset range, so the same batch
+        retried gives the same token (and the same blocks).
+        """
+        if len(results) == 1:
+            return results[0]
+        out = cls()
+        spans: dict[tuple[str, int], list[int]] = {}
+        for r in results:
+            out.rows += r.rows
+            out.stage_visit_rows += r.stage_visit_rows
+            out.opportunity_rows += r.opportunity_rows
+            topic, partition, offset = r.token.rsplit(":", 2)
+            span = spans.setdefault((topic, int(partition)), [int(offset), int(offset)])
+            span[0], span[1] = min(span[0], int(offset)), max(span[1], int(offset))
+        out.token = ",".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(spans.items()))
+        return out
+
     def write(self, sink: ClickHouseSink) -> None:
         """Stage data first, activities last: a crash before the last insert replays it all."""
         sink.insert("stage_visits", arrow_table(self.stage_visit_rows, STAGE_VISIT_COLUMNS),
@@ -151,6 +172,12 @@ class PartitionWindows:
             window.load(rows)
             self._windows[partition] = window
         return window
+
+    def evict(self, partition: int, before_ms: int) -> None:
+        """Drop ids older than `before_ms` from a loaded partition window."""
+        window = self._windows.get(partition)
+        if window is not None:
+            window.evict_before(before_ms)
 
     def forget(self, partition: int) -> None:
         """Drop a partition's window (it moved to another worker)."""
