@@ -55,13 +55,18 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="soak events/s (default half the measured 1-worker max, at most 20k)")
 @click.option("--freshness-seconds", default=30.0, show_default=True,
               type=click.FloatRange(5, 3600), help="how long the half-rate freshness run lasts")
+@click.option("--max-rate", default=None, type=click.FloatRange(1, 1e7),
+              help="1-worker max events/s to base freshness/soak rates on when e2e is not run")
+@click.option("--batch-seconds", default=None, type=click.FloatRange(0.01, 10),
+              help="pipeline.batch_seconds for the bench's workers (default: the setting's)")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
           query_rows: str | None, query_runs: int, soak_seconds: float | None,
-          soak_rate: float | None, freshness_seconds: float, partitions: int,
-          results_dir: Path) -> None:
+          soak_rate: float | None, freshness_seconds: float, max_rate: float | None,
+          batch_seconds: float | None,
+          partitions: int, results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
     from touchline.bench.stack import BenchError
@@ -75,7 +80,8 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "query_runs": query_runs,
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
-        "partitions": partitions, "sections": list(only),
+        "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
+        "max_rate": max_rate,
     }
     try:
         results = asyncio.run(_run(opts))
@@ -98,6 +104,9 @@ def _log(text: str) -> None:
 async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     from touchline.bench import baselines, machine, payloads, queries, runs
     from touchline.bench.stack import BenchError, Scenario, broker
+
+    if opts["batch_seconds"]:
+        Scenario.pipeline_overrides = {"batch_seconds": opts["batch_seconds"]}
 
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
@@ -147,7 +156,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                         root, bootstrap, messages, warm, per, workers, opts["partitions"]))
                     _log(f"  {results['e2e'][-1]['events_per_s']:,} events/s")
             max_rate = (results["e2e"][0]["events_per_s"] if results.get("e2e")
-                        else 20_000.0)
+                        else opts["max_rate"] or 20_000.0)
             if "freshness" in sections:
                 rate = max_rate / 2
                 n = max(1, int(rate * opts["freshness_seconds"] / per))

@@ -36,6 +36,9 @@ def broker(root: Path) -> tuple[Service, str]:
 class Scenario:
     """One isolated pipeline (topics, group, store, workers) on the shared broker."""
 
+    #: PipelineSettings overrides for every scenario (e.g. batch_seconds), from the CLI
+    pipeline_overrides: dict = {}  # noqa: RUF012
+
     def __init__(self, root: Path, bootstrap: str, partitions: int = 4) -> None:
         tag = uuid.uuid4().hex[:8]
         self.settings = Settings(
@@ -47,7 +50,7 @@ class Scenario:
                 dlq_topic=f"b{tag}.dlq", partitions=partitions, embedded=False,
             ),
             clickhouse=ClickHouseSettings(store_port=free_port()),
-            pipeline=PipelineSettings(),
+            pipeline=PipelineSettings(**self.pipeline_overrides),
         )
         self.settings.webhooks = self.settings.webhooks.model_copy(
             update={"raw_topic_prefix": f"b{tag}.raw."})
