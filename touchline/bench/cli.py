@@ -57,6 +57,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               type=click.FloatRange(5, 3600), help="how long the half-rate freshness run lasts")
 @click.option("--max-rate", default=None, type=click.FloatRange(1, 1e7),
               help="1-worker max events/s to base freshness/soak rates on when e2e is not run")
+@click.option("--batch-messages", default=None, type=click.IntRange(1, 100_000),
+              help="pipeline.batch_messages for the bench's workers (default: the setting's)")
 @click.option("--batch-seconds", default=None, type=click.FloatRange(0.01, 10),
               help="pipeline.batch_seconds for the bench's workers (default: the setting's)")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
@@ -65,8 +67,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
           query_rows: str | None, query_runs: int, soak_seconds: float | None,
           soak_rate: float | None, freshness_seconds: float, max_rate: float | None,
-          batch_seconds: float | None,
-          partitions: int, results_dir: Path) -> None:
+          batch_messages: int | None, batch_seconds: float | None, partitions: int,
+          results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
     from touchline.bench.stack import BenchError
@@ -81,7 +83,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
         "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
-        "max_rate": max_rate,
+        "max_rate": max_rate, "batch_messages": batch_messages,
     }
     try:
         results = asyncio.run(_run(opts))
@@ -105,8 +107,8 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     from touchline.bench import baselines, machine, payloads, queries, runs
     from touchline.bench.stack import BenchError, Scenario, broker
 
-    if opts["batch_seconds"]:
-        Scenario.pipeline_overrides = {"batch_seconds": opts["batch_seconds"]}
+    Scenario.pipeline_overrides = {k: opts[k] for k in ("batch_seconds", "batch_messages")
+                                   if opts[k]}
 
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
@@ -130,6 +132,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
         if not needs_stream:
             return results
         service, bootstrap = broker(root)
+        Scenario.broker_pid = service.proc.pid
         try:
             if "baselines" in sections:
                 b: dict[str, Any] = {}

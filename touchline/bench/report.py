@@ -49,6 +49,9 @@ def lines(results: dict[str, Any]) -> list[str]:
                      f"{_f(e['events_per_s'])} ev/s total, {_f(per)}/worker",
                      f"{note}; target >=50k & >=0.5: {target}"))
         rows.append((f"  worker peak RSS ({e['workers']}w)", f"{e['peak_rss_mb']} MB", ""))
+        if e.get("cpu_cores_used"):
+            used = ", ".join(f"{k} {v}" for k, v in e["cpu_cores_used"].items())
+            rows.append((f"  CPU cores used ({e['workers']}w)", used, ""))
     e2e = results.get("e2e", [])
     if len(e2e) >= 2:
         one, two = e2e[0]["events_per_s"], e2e[-1]["events_per_s"]

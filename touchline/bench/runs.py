@@ -70,11 +70,14 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
         events = len(messages) * per_message
         k = sc.settings.kafka
         with RssSampler(sc) as rss:
+            cpu0 = sc.cpu()
             t0 = time.monotonic()
             send = asyncio.create_task(produce(k.bootstrap, k.raw_topic, messages, k.partitions))
             done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05)
             produce_s = await send
         seconds = done - t0
+        cpu1 = sc.cpu()
+        cores = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / seconds, 2) for k in cpu1}
         span = sc.sink.query(
             "SELECT toUnixTimestamp64Milli(max(ingested_at)) - toUnixTimestamp64Milli("
             "min(ingested_at)), count() FROM touchline.activities WHERE kafka_offset >= 0"
@@ -87,6 +90,7 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
             "events_per_s": round(events / seconds),
             "events_per_s_per_worker": round(events / seconds / workers),
             "rows_total": int(span[1]),
+            "cpu_cores_used": cores,
             "peak_rss_mb": [round(p / 1024, 1) for p in peaks],
             "rss_mb_max_sampled": [round(max(s[1][i] for s in rss.samples) / 1024, 1)
                                    for i in range(workers)] if rss.samples else [],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from touchline.bench.machine import rss_kb
+from touchline.bench.machine import cpu_seconds, rss_kb
 from touchline.services import Service, Stack, free_port, start_broker, start_store, start_worker
 from touchline.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -36,6 +37,8 @@ def broker(root: Path) -> tuple[Service, str]:
 class Scenario:
     """One isolated pipeline (topics, group, store, workers) on the shared broker."""
 
+    #: pid of the shared broker, for CPU accounting
+    broker_pid: int = 0
     #: PipelineSettings overrides for every scenario (e.g. batch_seconds), from the CLI
     pipeline_overrides: dict = {}  # noqa: RUF012
 
@@ -77,6 +80,14 @@ class Scenario:
     def workers(self) -> list[Service]:
         """The worker services."""
         return self.stack.workers()
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each of the scenario's processes and the broker."""
+        out = {s.name: cpu_seconds(s.proc.pid) for s in self.stack.services}
+        if self.broker_pid:
+            out["broker"] = cpu_seconds(self.broker_pid)
+        out["bench"] = cpu_seconds(os.getpid())
+        return out
 
     def worker_rss(self) -> list[tuple[int, int]]:
         """(RSS, peak RSS) KiB of each worker."""
