@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from click.testing import CliRunner
-from tests.plan.conftest import EXAMPLE_PLAN
 
+from tests.plan.conftest import EXAMPLE_PLAN
 from touchline.plan.cli import plan
 
 EXAMPLE = EXAMPLE_PLAN.read_text()
