@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -88,12 +88,19 @@ def _check_age(timestamp: str, max_age_s: int, unit_ms: bool) -> None:
         raise Rejected(401, "stale", f"timestamp is {age:.0f} s old (limit {max_age_s} s)")
 
 
-def _verify_twilio(request: web.Request, body: bytes, wh: WebhookSettings) -> str | None:
-    text = _text(body)
+T = TypeVar("T")
+
+
+def _parsed(parse: Callable[[str], T], body: bytes) -> T:
+    """The vendor parser's result, or 400 with its reason: a broken body never reaches Kafka."""
     try:
-        params = twilio.parse_form(text)
+        return parse(_text(body))
     except MappingError as exc:
         raise Rejected(400, "malformed", exc.reason) from exc
+
+
+def _verify_twilio(request: web.Request, body: bytes, wh: WebhookSettings) -> str | None:
+    params = _parsed(twilio.parse_form, body)
     signature = _header(request, "X-Twilio-Signature")
     token = wh.twilio_auth_token.get_secret_value()
     if not signatures.verify_twilio(token, _public_url(request, wh), params, signature):
@@ -112,10 +119,7 @@ def _verify_sendgrid(request: web.Request, body: bytes, wh: WebhookSettings) -> 
     key = wh.sendgrid_public_key.get_secret_value()
     if not signatures.verify_sendgrid(key, signature, timestamp, body):
         raise Rejected(403, "bad_signature", "SendGrid event webhook signature does not verify")
-    try:
-        sendgrid.parse_events(_text(body))
-    except MappingError as exc:
-        raise Rejected(400, "malformed", exc.reason) from exc
+    _parsed(sendgrid.parse_events, body)
 
 
 def _verify_hubspot(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
@@ -126,30 +130,21 @@ def _verify_hubspot(request: web.Request, body: bytes, wh: WebhookSettings) -> N
     url = _public_url(request, wh)
     if not signatures.verify_hubspot_v3(secret, request.method, url, body, timestamp, signature):
         raise Rejected(403, "bad_signature", "X-HubSpot-Signature-v3 does not match")
-    try:
-        hubspot.parse_events(_text(body))
-    except MappingError as exc:
-        raise Rejected(400, "malformed", exc.reason) from exc
+    _parsed(hubspot.parse_events, body)
 
 
 def _verify_outreach(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
     signature = _header(request, "Outreach-Webhook-Signature")
     if not signatures.verify_outreach(wh.outreach_secret.get_secret_value(), body, signature):
         raise Rejected(403, "bad_signature", "Outreach-Webhook-Signature does not match")
-    try:
-        outreach.parse_body(_text(body))
-    except MappingError as exc:
-        raise Rejected(400, "malformed", exc.reason) from exc
+    _parsed(outreach.parse_body, body)
 
 
 def _verify_salesforce(request: web.Request, body: bytes, wh: WebhookSettings) -> None:
     authorization = _header(request, "Authorization")
     if not signatures.verify_bearer(wh.salesforce_relay_token.get_secret_value(), authorization):
         raise Rejected(403, "bad_signature", "relay bearer token does not match")
-    try:
-        salesforce.parse_messages(_text(body))
-    except MappingError as exc:
-        raise Rejected(400, "malformed", exc.reason) from exc
+    _parsed(salesforce.parse_messages, body)
 
 
 Verifier = Callable[[web.Request, bytes, WebhookSettings], "str | None"]
