@@ -23,6 +23,7 @@ EmailAction = Literal["sent", "delivered", "opened", "clicked", "replied", "boun
 MeetingStatus = Literal["scheduled", "held", "no_show", "cancelled"]
 DispositionKind = Literal["qualify", "disqualify", "postpone", "archive", "revisit"]
 LeadStatus = Literal["created", "assigned"]
+Motion = Literal["acquisition", "retention", "upsell"]
 EVENT_TYPES = ("call", "email", "meeting", "stage_change", "disposition", "lead")
 
 
@@ -43,6 +44,14 @@ class ActivityBase(BaseModel):
     opportunity_id: OptionalId = None
     cadence_id: OptionalId = None
     cadence_step: int | None = Field(default=None, ge=1, le=255)
+    motion: Motion | None = Field(
+        default=None,
+        description="Sales motion the activity serves: acquisition (new logo), retention "
+        "(renewal, save) or upsell (expansion of an existing customer).",
+    )
+    product_line: OptionalId = Field(
+        default=None, description="Product line the activity or deal is about."
+    )
 
     @field_validator("occurred_at", mode="before")
     @classmethod

@@ -39,6 +39,8 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "ingested_at": "ts",
     "kafka_partition": "u16",
     "kafka_offset": "u64",
+    "motion": "str",
+    "product_line": "str",
 }
 
 
@@ -70,4 +72,6 @@ def activity_row(event: ActivityEvent) -> dict[str, Any]:
         "disposition": get("disposition", ""),
         "lead_status": get("status", "") if event.type == "lead" else "",
         "schema_version": event.schema_version,
+        "motion": event.motion or "",
+        "product_line": event.product_line or "",
     }
