@@ -29,6 +29,7 @@ ACTIVITY_SCHEMA = pa.schema([
     ("meeting_status", pa.string()), ("from_stage", pa.string()), ("to_stage", pa.string()),
     ("disposition", pa.string()), ("lead_status", pa.string()), ("schema_version", pa.uint8()),
     ("ingested_at", TS), ("kafka_partition", pa.uint16()), ("kafka_offset", pa.uint64()),
+    ("motion", pa.string()), ("product_line", pa.string()),
 ])
 OPP_SCHEMA = pa.schema([
     ("tenant", pa.string()), ("opportunity_id", pa.string()), ("account_id", pa.string()),
@@ -40,6 +41,12 @@ ACCOUNT_SCHEMA = pa.schema([
     ("tenant", pa.string()), ("account_id", pa.string()), ("name", pa.string()),
     ("tier", pa.string()), ("segment", pa.string()), ("team_id", pa.string()),
     ("owner_rep_id", pa.string()), ("updated_at", TS),
+])
+VISIT_SCHEMA = pa.schema([
+    ("tenant", pa.string()), ("opportunity_id", pa.string()), ("account_id", pa.string()),
+    ("rep_id", pa.string()), ("team_id", pa.string()), ("stage", pa.string()),
+    ("entered_at", TS), ("entered_event_id", pa.string()), ("exited_at", TS),
+    ("next_stage", pa.string()), ("dwell_s", pa.float64()), ("version", pa.uint64()),
 ])
 REP_SCHEMA = pa.schema([
     ("tenant", pa.string()), ("rep_id", pa.string()), ("name", pa.string()),
@@ -92,7 +99,7 @@ class Scenario:
                    cadence_step=0, channel="", is_touch=0, direction="", outcome="",
                    duration_s=0, email_action="", meeting_status="", from_stage="", to_stage="",
                    disposition="", lead_status="", schema_version=1, ingested_at=at,
-                   kafka_partition=0, kafka_offset=0)
+                   kafka_partition=0, kafka_offset=0, motion="", product_line="")
         if type == "call":
             row.update(channel="call", direction="outbound", outcome="no_answer")
         elif type == "email":
@@ -121,6 +128,15 @@ class Scenario:
                "stage_entered_at": entered_at, "first_seen_at": entered_at,
                "stage_changes": 1, "is_closed": int(closed), "version": next(_counter)}
         self.sink.insert("opportunity_state", pa.Table.from_pylist([row], schema=OPP_SCHEMA))
+
+    def stage_visit(self, opp: str, account: str, rep: str, stage: str, entered_at: dt.datetime,
+                    exited_at: dt.datetime, next_stage: str) -> None:
+        row = {"tenant": self.tenant, "opportunity_id": opp, "account_id": account,
+               "rep_id": rep, "team_id": "team-1", "stage": stage, "entered_at": entered_at,
+               "entered_event_id": f"{opp}-{stage}", "exited_at": exited_at,
+               "next_stage": next_stage, "dwell_s": (exited_at - entered_at).total_seconds(),
+               "version": next(_counter)}
+        self.sink.insert("stage_visits", pa.Table.from_pylist([row], schema=VISIT_SCHEMA))
 
     def account(self, account: str, tier: str, segment: str, owner: str = "") -> None:
         row = {"tenant": self.tenant, "account_id": account, "name": account, "tier": tier,
