@@ -191,7 +191,7 @@ def signals_evaluate(ctx: click.Context, dry_run: bool) -> None:
 
 @click.group("report")
 def report() -> None:
-    """Improve: reports that show which touch pattern works."""
+    """Improve: which touch pattern works, and where reps, teams and product lines vary."""
 
 
 @report.command("cadences")
@@ -259,3 +259,56 @@ def report_cadences(ctx: click.Context, tenant: str | None, since: dt.datetime |
             click.echo(f" {cadence}:")
             click.echo("\n".join(rp.compare("this", totals.get(cadence, rp.Row()),
                                             "other", vs_totals.get(cadence, rp.Row()))))
+
+
+@report.command("variation")
+@click.option("--tenant", help="Tenant (default: the settings' tenant).")
+@click.option("--by", type=click.Choice(["rep", "team", "product_line", "segment"]),
+              default="rep", show_default=True, help="One row per rep, team, product line or "
+              "account segment.")
+@click.option("--motion", type=click.Choice(["acquisition", "retention", "upsell",
+                                             "unspecified"]),
+              help="Only this sales motion (default: a section per motion).")
+@click.option("--product-line", default="", help="Only this product line (default: all).")
+@click.option("--team", default="", help="Only this team.")
+@click.option("--activity", type=click.Choice(["meetings_held", "connected_calls", "replies",
+                                               "won"]),
+              default="meetings_held", show_default=True,
+              help="meetings held per touch, connected calls per call attempt, email replies "
+              "per email sent, or won per closed deal.")
+@click.option("--weeks", type=click.IntRange(1, 156), default=4, show_default=True,
+              help="The last N ISO weeks, this one included.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.pass_context
+@_db_errors
+def report_variation(ctx: click.Context, tenant: str | None, by: str, motion: str | None,
+                     product_line: str, team: str, activity: str, weeks: int, fmt: str) -> None:
+    """Spread of an activity rate between reps, teams, product lines or segments, per motion.
+
+    Each rate is hits per 100 with a 95% Wilson interval, next to the same rate for the group's
+    peers (a rep's teammates; otherwise all other groups). `below`/`above` marks a group whose
+    interval does not overlap its peers'.
+    """
+    from touchline.plan import variation as va
+
+    tenant = _tenant(ctx, tenant)
+    since = va.first_week(weeks, dt.datetime.now(dt.UTC))
+    with _sink(ctx) as sink:
+        rows = va.counts(sink, tenant, since, motion or "", product_line, team)
+    groups = va.spread(rows, by, activity)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "tenant": tenant, "since": since.isoformat(), "weeks": weeks, "by": by,
+            "activity": activity, "rate": va.ACTIVITIES[activity].label,
+            "motion": motion, "product_line": product_line or None, "team": team or None,
+            "groups": [g.as_dict() for g in groups]}, sort_keys=True, indent=2))
+        return
+    scope = ", ".join(f"{k} {v}" for k, v in (("product line", product_line), ("team", team))
+                      if v)
+    click.echo(f"Variation by {by.replace('_', ' ')}: {va.ACTIVITIES[activity].label}, "
+               f"tenant {tenant}, weeks from {since:%Y-%m-%d} ({weeks})"
+               + (f", {scope}" if scope else ""))
+    click.echo("(per 100 [95% Wilson interval]; below/above: the interval does not overlap "
+               "the peers')")
+    click.echo(va.format_table(groups, by, activity))
