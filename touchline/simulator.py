@@ -3,8 +3,11 @@
 Teams of SDRs (who work cadences) and AEs (who own opportunities); accounts by tier and
 segment; prospects moving through 8-touch cadences, most of them getting far fewer touches
 than planned, with dispositions in between; inbound leads (speed-to-lead); meetings; quick
-inside-sales deals next to 18-month enterprise deals. A controllable share of duplicates,
-out-of-order, late and malformed events exercises the pipeline's guards.
+inside-sales deals next to 18-month enterprise deals. Motions: cold and inbound prospects are
+`acquisition` with their campaign's product line; a share of accounts are customers, worked by
+AEs for renewals (`retention`) and expansion (`upsell`) of one product line; a deal's events
+carry its motion and product line. A controllable share of duplicates, out-of-order, late and
+malformed events exercises the pipeline's guards.
 
 Event content depends only on the seed; times follow a simulated clock that starts
 `history_days` before `start` and, in live mode, then follows the wall clock.
@@ -33,6 +36,12 @@ CALL_OUTCOMES = (["connected"] * 20 + ["no_answer"] * 45 + ["voicemail"] * 25 + 
 DISPOSITIONS = ["qualify", "disqualify", "postpone", "archive", "revisit"]
 #: mean days in each open stage, by segment
 STAGE_DAYS = {"smb": 5, "mid_market": 20, "enterprise": 90}
+#: product lines, weighted by the share of campaigns (cadence prospects) about each
+PRODUCT_LINES = {"platform": 5, "analytics": 3, "payments": 2}
+#: share of accounts that are already customers (renewal and upsell work, no cold cadences)
+CUSTOMER_SHARE = 0.3
+#: share of a deal's stage moves that lose it, by motion (renewals are lost less often)
+LOSS_RATE = {"acquisition": 0.2, "upsell": 0.2, "retention": 0.1}
 
 
 @dataclass
@@ -52,6 +61,7 @@ class Prospect:  # noqa: D101
     account: dict[str, str]
     sdr: dict[str, str]
     cadence_id: str
+    product_line: str = ""
     step: int = 0
     done: bool = False
 
@@ -63,6 +73,8 @@ class Opportunity:  # noqa: D101
     ae: dict[str, str]
     stage: str = "discovery"
     entered: datetime | None = None
+    motion: str = "acquisition"
+    product_line: str = ""
 
 
 @dataclass
@@ -75,6 +87,8 @@ class Org:
     accounts: list[dict[str, str]]
     prospects: list[Prospect] = field(default_factory=list)
     opportunities: list[Opportunity] = field(default_factory=list)
+    #: customer account id -> the product lines it already has
+    customers: dict[str, list[str]] = field(default_factory=dict)
 
 
 def build_org(rng: random.Random, tenant: str, teams: int = 3, sdrs: int = 4, aes: int = 2,
@@ -108,6 +122,13 @@ class Simulator:
         self.rng = random.Random(seed)
         self.seed = seed
         self.org = build_org(self.rng, tenant, teams=teams)
+        #: motions and product lines draw from their own stream, so the rest stays as it was
+        self._labels = random.Random(f"{seed}:labels")
+        self._mark_customers()
+        self._prospect_accounts = [a for a in self.org.accounts
+                                   if a["account_id"] not in self.org.customers]
+        self._customer_accounts = [a for a in self.org.accounts
+                                   if a["account_id"] in self.org.customers]
         self.anomalies = anomalies or Anomalies()
         self.counter = 0
         self.sent: list[bytes] = []
@@ -128,12 +149,24 @@ class Simulator:
                                   if r["team_id"] == team_id and r["role"] == role]
         return self.rng.choice(self._reps_by[key])
 
+    def _mark_customers(self) -> None:
+        lines = list(PRODUCT_LINES)
+        for account in self.org.accounts:
+            if self._labels.random() < CUSTOMER_SHARE:
+                owned = self._labels.sample(lines, k=self._labels.choice([1, 1, 2]))
+                self.org.customers[account["account_id"]] = owned
+
+    def _campaign_line(self) -> str:
+        """The product line of a new campaign prospect or new-logo deal."""
+        return self._labels.choices(list(PRODUCT_LINES), list(PRODUCT_LINES.values()))[0]
+
     def _new_prospect(self, inbound: bool) -> Prospect:
-        account = self.rng.choice(self.org.accounts)
+        account = self.rng.choice(self._prospect_accounts or self.org.accounts)
         prospect = Prospect(
             prospect_id=f"pros-{self.seed}-{len(self.org.prospects) + 1:05d}",
             account=account, sdr=self._rep(account["team_id"], "sdr"),
             cadence_id="inbound-fast" if inbound else "outbound-8",
+            product_line=self._campaign_line(),
         )
         self.org.prospects.append(prospect)
         self._active.append(prospect)
@@ -156,7 +189,8 @@ class Simulator:
         channel = steps[prospect.step]
         prospect.step += 1
         common = {"prospect_id": prospect.prospect_id, "cadence_id": prospect.cadence_id,
-                  "cadence_step": prospect.step}
+                  "cadence_step": prospect.step, "motion": "acquisition",
+                  "product_line": prospect.product_line}
         rep, account = prospect.sdr, prospect.account
         out: list[dict[str, Any]] = []
         skip = channel == "call" and rep["rep_id"] == self.call_skipper and self.rng.random() < .7
@@ -176,9 +210,11 @@ class Simulator:
             disposition = self.rng.choice(DISPOSITIONS)
             out.append(self._base(at + timedelta(minutes=5), "disposition", rep, account,
                                   disposition=disposition, prospect_id=prospect.prospect_id,
-                                  cadence_id=prospect.cadence_id))
+                                  cadence_id=prospect.cadence_id, motion="acquisition",
+                                  product_line=prospect.product_line))
             if disposition == "qualify":
-                out.extend(self._open_opportunity(at + timedelta(hours=1), account))
+                out.extend(self._open_opportunity(at + timedelta(hours=1), account,
+                                                  "acquisition", prospect.product_line))
         return out
 
     def _email_followups(self, at: datetime, prospect: Prospect, common: dict) -> None:
@@ -204,38 +240,77 @@ class Simulator:
     def _defer(self, at: datetime, event: dict[str, Any]) -> None:
         heapq.heappush(self._followups, (at, next(self._seq), event))
 
-    def _open_opportunity(self, at: datetime, account: dict[str, str]) -> list[dict[str, Any]]:
+    def _open_opportunity(self, at: datetime, account: dict[str, str], motion: str,
+                          product_line: str) -> list[dict[str, Any]]:
         ae = self._rep(account["team_id"], "ae")
         opp = Opportunity(f"opp-{self.seed}-{len(self.org.opportunities) + 1:05d}", account, ae,
-                          entered=at)
+                          entered=at, motion=motion, product_line=product_line)
         self.org.opportunities.append(opp)
         return [self._base(at, "stage_change", ae, account, opportunity_id=opp.opportunity_id,
-                           to_stage="discovery")]
+                           to_stage="discovery", motion=motion, product_line=product_line)]
+
+    def _customer_motion(self, account: dict[str, str]) -> tuple[str, str]:
+        """Renewal of a line the customer has, or an upsell of one it has not (yet)."""
+        owned = self.org.customers[account["account_id"]]
+        if self._labels.random() < 0.45:
+            return "retention", self._labels.choice(owned)
+        others = [p for p in PRODUCT_LINES if p not in owned]
+        return "upsell", self._labels.choice(others or owned)
+
+    def _customer_work(self, at: datetime) -> list[dict[str, Any]]:
+        """An AE's renewal or upsell touch on a customer account; now and then a new deal."""
+        if not self._customer_accounts:
+            return self._advance(at)
+        account = self.rng.choice(self._customer_accounts)
+        motion, line = self._customer_motion(account)
+        roll = self.rng.random()
+        if roll < 0.08:
+            return self._open_opportunity(at, account, motion, line)
+        ae = self._rep(account["team_id"], "ae")
+        tags = {"motion": motion, "product_line": line}
+        if roll < 0.55:
+            outcome = self.rng.choice(CALL_OUTCOMES)
+            return [self._base(at, "call", ae, account, direction="outbound", outcome=outcome,
+                               duration_s=self.rng.randint(60, 1800) if outcome == "connected"
+                               else self.rng.randint(0, 40), **tags)]
+        if roll < 0.88:
+            if self.rng.random() < 0.15:
+                self._later(at + timedelta(hours=self.rng.uniform(1, 30)), "email", ae, account,
+                            action="replied", **tags)
+            return [self._base(at, "email", ae, account, action="sent", **tags)]
+        return [self._base(at, "meeting", ae, account,
+                           status=self.rng.choice(["held", "held", "no_show"]), **tags)]
 
     def _advance(self, at: datetime) -> list[dict[str, Any]]:
         open_opps = [o for o in self.org.opportunities[-400:] if o.stage in STAGES]
         if not open_opps:
-            return self._open_opportunity(at, self.rng.choice(self.org.accounts))
+            account = self.rng.choice(self.org.accounts)
+            if account["account_id"] in self.org.customers:
+                return self._open_opportunity(at, account, *self._customer_motion(account))
+            return self._open_opportunity(at, account, "acquisition", self._campaign_line())
         opp = self.rng.choice(open_opps)
         mean_days = STAGE_DAYS[opp.account["segment"]]
         if opp.entered and (at - opp.entered).days < mean_days * self.rng.uniform(0.3, 1.2):
             return self._meeting(at, opp)
         idx = STAGES.index(opp.stage)
-        nxt = "lost" if self.rng.random() < 0.2 else (
+        nxt = "lost" if self.rng.random() < LOSS_RATE[opp.motion] else (
             STAGES[idx + 1] if idx + 1 < len(STAGES) else "won")
         event = self._base(at, "stage_change", opp.ae, opp.account,
-                           opportunity_id=opp.opportunity_id, from_stage=opp.stage, to_stage=nxt)
+                           opportunity_id=opp.opportunity_id, from_stage=opp.stage, to_stage=nxt,
+                           motion=opp.motion, product_line=opp.product_line)
         opp.stage, opp.entered = nxt, at
         return [event]
 
     def _meeting(self, at: datetime, opp: Opportunity) -> list[dict[str, Any]]:
         return [self._base(at, "meeting", opp.ae, opp.account, opportunity_id=opp.opportunity_id,
-                           status=self.rng.choice(["scheduled", "held", "held", "cancelled"]))]
+                           status=self.rng.choice(["scheduled", "held", "held", "cancelled"]),
+                           motion=opp.motion, product_line=opp.product_line)]
 
     def _lead(self, at: datetime) -> list[dict[str, Any]]:
         prospect = self._new_prospect(inbound=True)
         event = self._base(at, "lead", prospect.sdr, prospect.account,
-                           prospect_id=prospect.prospect_id, status="created")
+                           prospect_id=prospect.prospect_id, status="created",
+                           motion="acquisition", product_line=prospect.product_line)
         delay = timedelta(minutes=self.rng.choice([2, 5, 12, 30, 45, 90, 240]))
         for e in self._touch(at + delay, prospect):
             self._defer(at + delay, e)
@@ -253,6 +328,8 @@ class Simulator:
             return self._lead(at)
         if roll < 0.13:
             return self._advance(at)
+        if roll < 0.21:
+            return self._customer_work(at)
         if len(self._active) < len(self.org.accounts):
             self._new_prospect(inbound=False)
         return self._touch(at, self.rng.choice(self._active))
