@@ -29,8 +29,15 @@ VARIABLES: dict[str, dict[str, Any]] = {
     "touchline-rep": {"tenant": "acme", "rep": "r-7"},
 }
 
+#: the generated columns, named so columns added later with a DEFAULT (0008: motion,
+#: product_line) keep their default instead of breaking the insert
+COLUMNS = ("event_id, tenant, type, occurred_at, source, rep_id, team_id, account_id, prospect_id,"
+           " opportunity_id, cadence_id, cadence_step, channel, is_touch, direction, outcome,"
+           " duration_s, email_action, meeting_status, from_stage, to_stage, disposition,"
+           " lead_status, schema_version, ingested_at, kafka_partition, kafka_offset")
+
 GENERATE = """
-INSERT INTO touchline.activities
+INSERT INTO touchline.activities ({columns})
 SELECT
     concat('g-', toString(number)) AS event_id,
     'acme' AS tenant,
@@ -75,7 +82,8 @@ def generate(sink: ClickHouseSink, rows: int, chunk: int = 10_000_000) -> float:
     now_ms = int(time.time() * 1000)
     started = time.monotonic()
     for start in range(0, rows, chunk):
-        sink.command(GENERATE.replace("{now_ms:Int64}", str(now_ms))
+        sink.command(GENERATE.replace("{columns}", COLUMNS)
+                     .replace("{now_ms:Int64}", str(now_ms))
                      .replace("{start:UInt64}", str(start))
                      .replace("{count:UInt64}", str(min(chunk, rows - start))))
     return time.monotonic() - started
