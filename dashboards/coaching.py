@@ -41,6 +41,14 @@ PANELS = [
     PanelSpec("Open coaching signals", "table", q.COACH_OPEN_SIGNALS,
               ("fired_at", "kind", "rep", "subject_type", "subject_id", "activity", "message"),
               "What the stream's coaching signals ask each rep to do next.", "", 24, 8),
+    PanelSpec("Variation by motion and product line", "table", q.COACH_MOTION_VARIATION,
+              ("motion", "product_line", "reps", "touches", "meetings_held",
+               "meetings_per_100_touches", "lowest_rep", "lowest_rep_per_100", "highest_rep",
+               "highest_rep_per_100"),
+              "Meetings held per 100 touches per sales motion (acquisition, retention, upsell) "
+              "and product line, with the spread between reps (those with at least "
+              f"{q.MOTION_MIN_REP_TOUCHES} touches). `touchline report variation` adds "
+              "confidence intervals.", "", 24, 8),
 ]
 
 

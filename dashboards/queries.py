@@ -295,6 +295,33 @@ WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND status = 'open'
 ORDER BY fired_at DESC
 LIMIT 100"""
 
+#: a rep's meetings-per-touch rate counts towards the lowest / highest only from this many touches
+MOTION_MIN_REP_TOUCHES = 20
+
+#: per sales motion and product line (unset: 'unspecified'): touches, meetings held per 100
+#: touches, and the reps with the lowest and highest rate (reps with enough touches only)
+COACH_MOTION_VARIATION = f"""SELECT m AS motion, pl AS product_line, count() AS reps,
+       sum(rep_touches) AS touches, sum(rep_meetings) AS meetings_held,
+       round(100 * meetings_held / greatest(touches, 1), 1) AS meetings_per_100_touches,
+       argMinIf(rep_id, rep_rate, rep_touches >= {MOTION_MIN_REP_TOUCHES}) AS lowest_rep,
+       if(countIf(rep_touches >= {MOTION_MIN_REP_TOUCHES}) = 0, NULL,
+          round(minIf(rep_rate, rep_touches >= {MOTION_MIN_REP_TOUCHES}), 1)) AS lowest_rep_per_100,
+       argMaxIf(rep_id, rep_rate, rep_touches >= {MOTION_MIN_REP_TOUCHES}) AS highest_rep,
+       if(countIf(rep_touches >= {MOTION_MIN_REP_TOUCHES}) = 0, NULL,
+          round(maxIf(rep_rate, rep_touches >= {MOTION_MIN_REP_TOUCHES}), 1)) AS highest_rep_per_100
+FROM (
+    SELECT if(motion = '', 'unspecified', motion) AS m,
+           if(product_line = '', 'unspecified', product_line) AS pl, rep_id,
+           countIf(is_touch = 1) AS rep_touches,
+           countIf(type = 'meeting' AND meeting_status = 'held') AS rep_meetings,
+           100 * rep_meetings / rep_touches AS rep_rate
+    FROM touchline.activities
+    WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY}
+    GROUP BY m, pl, rep_id
+    HAVING rep_touches > 0)
+GROUP BY motion, product_line
+ORDER BY motion, product_line"""
+
 # --- rep view ------------------------------------------------------------------------------------
 
 REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
