@@ -6,7 +6,10 @@ each event message, as documented in "Change Event Message Structure" ({"data": 
 array of them, or the bare payload. One change event may name several recordIds: each record
 gives one canonical event, event_id `salesforce:<transactionKey>:<sequenceNumber>:<recordId>`.
 
-- Opportunity CREATE, or UPDATE with StageName in changedFields -> `stage_change`.
+- Opportunity CREATE, or UPDATE with StageName in changedFields -> `stage_change`. When the
+  change carries the opportunity `Type` (a CREATE carries every set field; an UPDATE only the
+  changed ones), it gives the motion: New Business -> acquisition, Existing Business / Upgrade
+  / Add-On -> upsell, Renewal -> retention; other values leave the motion unset.
 - Task CREATE with TaskSubtype Call -> `call`; TaskSubtype Email -> `email` sent.
 - Event CREATE -> `meeting` scheduled.
 - GAP_* and *_OVERFLOW events carry no field values: they are returned as notices (recorded in
@@ -30,6 +33,17 @@ _DISPOSITIONS = (
     ("busy", "busy"),
     ("fail", "failed"),
 )
+#: Opportunity `Type` picklist value (lower case) -> sales motion
+OPPORTUNITY_MOTIONS = {
+    "new business": "acquisition",
+    "new customer": "acquisition",
+    "existing business": "upsell",
+    "existing customer - upgrade": "upsell",
+    "upgrade": "upsell",
+    "add-on": "upsell",
+    "add-on business": "upsell",
+    "renewal": "retention",
+}
 
 
 def parse_messages(body: str) -> list[dict[str, Any]]:
@@ -57,6 +71,13 @@ def call_outcome(disposition: str) -> str:
     """Canonical outcome from a free-text CallDisposition (default: connected)."""
     text = disposition.lower()
     return next((out for word, out in _DISPOSITIONS if word in text), "connected")
+
+
+def opportunity_motion(opportunity_type: object) -> str | None:
+    """The motion an Opportunity `Type` names, or None when it names none we know."""
+    if not isinstance(opportunity_type, str):
+        return None
+    return OPPORTUNITY_MOTIONS.get(" ".join(opportunity_type.lower().split()))
 
 
 def _plan(header: dict[str, Any], payload: dict[str, Any]) -> str:
@@ -98,6 +119,9 @@ def _map_record(
             **common,
         )
         event["to_stage"] = str(payload["StageName"])[:64]
+        motion = opportunity_motion(payload.get("Type"))
+        if motion:
+            event["motion"] = motion
         return event
     prospect_id, account_id = None, None
     if payload.get("WhoId"):

@@ -231,3 +231,21 @@ def test_identity_normalisation(resolver):
     assert resolver.prospect("email", "Example <EXAMPLE@test.com>")[0].prospect_id == "pr-example"
     assert resolver.rep("salesforce", "005RM000001vI54").rep_id == "rep-ana"  # 15-char form
     assert resolver.rep("phone", "+19999").rep_id == "unknown:phone:+19999"
+
+
+@pytest.mark.parametrize(("opportunity_type", "motion"), [
+    ("New Business", "acquisition"), ("Existing Business", "upsell"), ("Upgrade", "upsell"),
+    ("Add-On", "upsell"), ("Renewal", "retention"), ("Existing Customer - Upgrade", "upsell"),
+    ("Partner Referral", None), (None, None),
+])
+def test_salesforce_opportunity_type_gives_the_motion(ctx, opportunity_type, motion):
+    payload = {"ChangeEventHeader": {
+        "entityName": "Opportunity", "changeType": "CREATE", "recordIds": ["006RM000002bJ5bYAE"],
+        "transactionKey": "t-type", "sequenceNumber": 1, "commitTimestamp": 1700000000000,
+        "commitUser": "005RM000001vI54YAE", "changedFields": []},
+        "StageName": "Prospecting", "AccountId": "001RM000003LUTfYAO"}
+    if opportunity_type is not None:
+        payload["Type"] = opportunity_type
+    out = salesforce.map_request(orjson.dumps(payload).decode(), ctx)
+    [event] = parsed(out.events)
+    assert (event.type, event.motion, event.product_line) == ("stage_change", motion, None)
