@@ -129,9 +129,19 @@ ACCOUNT_TOUCH_RECENCY = f"""(
     LEFT JOIN {_in(CURRENT_TIERS, 4)} AS t ON t.tenant = a.tenant AND t.tier = a.tier
     WHERE t.untouched_after_s > 0)"""
 
-#: per prospect in a cadence: the last step done, the step due by now (after the grace), the
-#: next step's channel and due time; prospects with a cadence-ending disposition are left out
-CADENCE_PROGRESS = f"""(
+#: the cadence touches CADENCE_PROGRESS starts from (the last CADENCE_LOOKBACK_DAYS)
+_CADENCE_TOUCHES = f"""occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
+          AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''"""
+
+#: (tenant, prospect) pairs whose cadence a disposition ended, from the raw rows
+_CADENCE_ENDED_RAW = f"""SELECT tenant, prospect_id FROM touchline.activities
+        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
+          AND type = 'disposition' AND disposition IN {CADENCE_ENDING_DISPOSITIONS}"""
+
+
+def _cadence_progress(rows: str, ended: str) -> str:
+    """CADENCE_PROGRESS over the activities matching `rows`, leaving out the `ended` pairs."""
+    return f"""(
     SELECT p.tenant AS tenant, p.team_id AS team_id, p.rep_id AS rep_id,
            p.prospect_id AS prospect_id, p.account_id AS account_id, p.cadence_id AS cadence_id,
            toInt64(p.done_step) AS done_step,
@@ -144,17 +154,19 @@ CADENCE_PROGRESS = f"""(
         SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id, cadence_id,
                min(occurred_at) AS started_at, max(cadence_step) AS done_step
         FROM touchline.activities
-        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
+        WHERE {rows}
         GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
     INNER JOIN {_in(CURRENT_CADENCE_STEPS, 4)} AS s
         ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
     WHERE (p.tenant, p.prospect_id) NOT IN (
-        SELECT tenant, prospect_id FROM touchline.activities
-        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND type = 'disposition' AND disposition IN {CADENCE_ENDING_DISPOSITIONS})
+        {ended})
     GROUP BY p.tenant, p.team_id, p.rep_id, p.prospect_id, p.account_id, p.cadence_id,
              p.done_step, p.started_at)"""
+
+
+#: per prospect in a cadence: the last step done, the step due by now (after the grace), the
+#: next step's channel and due time; prospects with a cadence-ending disposition are left out
+CADENCE_PROGRESS = _cadence_progress(_CADENCE_TOUCHES, _CADENCE_ENDED_RAW)
 
 # --- ops control panel ---------------------------------------------------------------------------
 
@@ -181,14 +193,18 @@ CROSS JOIN (
     SELECT sum(events_in) AS events_in FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)
 ) AS m"""
 
-#: arrival rate by ingest time; the occurred_at bound (allowed lateness) keeps the key in use
-OPS_EVENTS_BY_SOURCE = f"""SELECT $__timeInterval(ingested_at) AS time, source,
-       count() / $__interval_s AS events_per_s
-FROM touchline.activities
+#: arrival rate by ingest time, counting rows with occurred_at >= (range start - 7 days) (the
+#: allowed lateness), from the per-second rollup (sinks/ddl/0010): in the range's last second
+#: only rows ingested at .000 ms pass `ingested_at <= $__toTime`, as on the raw rows
+OPS_EVENTS_BY_SOURCE = f"""SELECT $__timeInterval(ingested_second) AS time, source,
+       sum(if(ingested_second = $__toTime, events_on_the_second, events)) / $__interval_s
+           AS events_per_s
+FROM touchline.arrivals_by_source_second
 WHERE {TENANT}
-  AND occurred_at >= $__fromTime - INTERVAL 7 DAY
-  AND $__timeFilter(ingested_at)
+  AND occurred_bound >= $__fromTime - INTERVAL 7 DAY
+  AND $__timeFilter(ingested_second)
 GROUP BY time, source
+HAVING events_per_s > 0
 ORDER BY time"""
 
 OPS_LAG_BY_PARTITION = """SELECT $__timeInterval(ts) AS time,
@@ -230,10 +246,18 @@ COACH_ACTIVITY_VS_PLAN = f"""SELECT r.rep_id AS rep, r.name AS rep_name, t.activ
 FROM {_in(CURRENT_REPS, 0)} AS r
 INNER JOIN {_in(CURRENT_TARGETS, 0)} AS t ON t.tenant = r.tenant AND t.role = r.role
 LEFT JOIN (
-    SELECT rep_id, arrayJoin({_in(PLAN_ACTIVITIES, 4)}) AS activity, count() AS done
-    FROM touchline.activities
-    WHERE {TENANT} AND occurred_at >= toStartOfWeek(now('UTC'), 1) AND {TEAM}
-    GROUP BY rep_id, activity) AS d ON d.rep_id = r.rep_id AND d.activity = t.activity
+    SELECT rep_id, done_by_activity.1 AS activity, done_by_activity.2 AS done
+    FROM (
+        SELECT rep_id, sum(call_attempts) AS call_attempts,
+               sum(connected_attempts) AS connected_attempts, sum(emails_sent) AS emails_sent,
+               sum(meetings_held) AS meetings_held
+        FROM touchline.activity_by_rep_hour
+        WHERE {TENANT} AND {TEAM} AND bucket >= toStartOfWeek(now('UTC'), 1)
+        GROUP BY rep_id)
+    ARRAY JOIN [('call_attempts', call_attempts), ('connected_calls', connected_attempts),
+                ('emails_sent', emails_sent), ('meetings_held', meetings_held)]
+        AS done_by_activity
+    WHERE done > 0) AS d ON d.rep_id = r.rep_id AND d.activity = t.activity
 WHERE r.{TENANT} AND r.{TEAM} AND $__conditionalAll(r.rep_id IN (${{rep:singlequote}}), $rep)
   AND t.activity IN ('call_attempts', 'connected_calls', 'emails_sent', 'meetings_held')
 ORDER BY rep, activity"""
@@ -278,13 +302,30 @@ WHERE {TENANT} AND entity_type = 'rep' AND $__timeFilter(bucket)
 GROUP BY time, rep
 ORDER BY time"""
 
-COACH_REP_SPREAD = f"""SELECT rep_id AS rep, countIf(is_touch = 1) AS touches,
-       countIf(type = 'call' AND outcome = 'connected') AS connected_calls,
-       countIf(type = 'meeting' AND meeting_status = 'held') AS meetings_held,
-       uniqExactIf(prospect_id, is_touch = 1 AND prospect_id != '') AS prospects_touched,
+#: the time range's whole event-time hours are [WHOLE_HOURS_FROM, WHOLE_HOURS_TO): read them
+#: from an hourly rollup and only the (at most two) partial hours at the ends from raw rows
+WHOLE_HOURS_FROM = "(toStartOfHour($__fromTime - INTERVAL 1 SECOND, 'UTC') + INTERVAL 1 HOUR)"
+WHOLE_HOURS_TO = "toStartOfHour($__toTime, 'UTC')"
+
+COACH_REP_SPREAD = f"""SELECT rep_id AS rep, sum(rep_touches) AS touches,
+       sum(rep_connected_calls) AS connected_calls, sum(rep_meetings_held) AS meetings_held,
+       uniqExactMerge(rep_prospects) AS prospects_touched,
        round(touches / greatest(1, median(touches) OVER ()), 2) AS touches_vs_team_median
-FROM touchline.activities
-WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY}
+FROM (
+    SELECT rep_id, touches AS rep_touches, connected_calls AS rep_connected_calls,
+           meetings_held AS rep_meetings_held, prospects_touched AS rep_prospects
+    FROM touchline.activity_by_rep_hour
+    WHERE {TENANT} AND {TEAM} AND {REPS_ANY}
+      AND bucket >= {WHOLE_HOURS_FROM} AND bucket < {WHOLE_HOURS_TO}
+    UNION ALL
+    SELECT rep_id, countIf(is_touch = 1), countIf(type = 'call' AND outcome = 'connected'),
+           countIf(type = 'meeting' AND meeting_status = 'held'),
+           CAST(uniqExactIfState(prospect_id, is_touch = 1 AND prospect_id != '')
+                AS AggregateFunction(uniqExact, String))
+    FROM touchline.activities
+    WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY}
+      AND (occurred_at < {WHOLE_HOURS_FROM} OR occurred_at >= {WHOLE_HOURS_TO})
+    GROUP BY rep_id)
 GROUP BY rep
 ORDER BY touches DESC"""
 
@@ -324,12 +365,25 @@ ORDER BY motion, product_line"""
 
 # --- rep view ------------------------------------------------------------------------------------
 
+#: the rep's cadence touches: sorted by rep in the `by_rep` projection of activities (0010)
+_REP_CADENCE_TOUCHES = f"{TENANT} AND {REP_ONE}\n          AND {_CADENCE_TOUCHES}"
+
+#: the same ended pairs as _CADENCE_ENDED_RAW from the prospect_dispositions rollup (0010),
+#: for the rep's cadence prospects only (the only ones the NOT IN is asked about)
+_REP_CADENCE_ENDED = f"""SELECT tenant, prospect_id FROM touchline.prospect_dispositions
+        WHERE {TENANT} AND disposition IN {CADENCE_ENDING_DISPOSITIONS}
+          AND prospect_id IN (
+              SELECT prospect_id FROM touchline.activities
+              WHERE {_in(_REP_CADENCE_TOUCHES, 8)})
+        GROUP BY tenant, prospect_id
+        HAVING max(last_at) >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY"""
+
 REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
        cadence_id AS cadence,
        done_step + 1 AS next_step, next_channel,
        next_due_at, round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
-FROM {_in(CADENCE_PROGRESS, 0)}
-WHERE {TENANT} AND {REP_ONE} AND next_channel != '' AND next_due_at <= {NOW}
+FROM {_in(_cadence_progress(_REP_CADENCE_TOUCHES, _REP_CADENCE_ENDED), 0)}
+WHERE next_channel != '' AND next_due_at <= {NOW}
 ORDER BY next_due_at
 LIMIT 100"""
 

@@ -33,6 +33,7 @@ CONTEXTS = {
 }
 #: time column of each table whose sorting key starts with (tenant or) time
 TIME_KEYED = {"touchline.activities": "occurred_at", "touchline.touch_counts": "bucket",
+              "touchline.arrivals_by_source_second": "ingested_second",
               "touchline.pipeline_metrics": "ts"}
 
 
