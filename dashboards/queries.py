@@ -129,19 +129,9 @@ ACCOUNT_TOUCH_RECENCY = f"""(
     LEFT JOIN {_in(CURRENT_TIERS, 4)} AS t ON t.tenant = a.tenant AND t.tier = a.tier
     WHERE t.untouched_after_s > 0)"""
 
-#: the cadence touches CADENCE_PROGRESS starts from (the last CADENCE_LOOKBACK_DAYS)
-_CADENCE_TOUCHES = f"""occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''"""
-
-#: (tenant, prospect) pairs whose cadence a disposition ended, from the raw rows
-_CADENCE_ENDED_RAW = f"""SELECT tenant, prospect_id FROM touchline.activities
-        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND type = 'disposition' AND disposition IN {CADENCE_ENDING_DISPOSITIONS}"""
-
-
-def _cadence_progress(rows: str, ended: str) -> str:
-    """CADENCE_PROGRESS over the activities matching `rows`, leaving out the `ended` pairs."""
-    return f"""(
+#: per prospect in a cadence: the last step done, the step due by now (after the grace), the
+#: next step's channel and due time; prospects with a cadence-ending disposition are left out
+CADENCE_PROGRESS = f"""(
     SELECT p.tenant AS tenant, p.team_id AS team_id, p.rep_id AS rep_id,
            p.prospect_id AS prospect_id, p.account_id AS account_id, p.cadence_id AS cadence_id,
            toInt64(p.done_step) AS done_step,
@@ -154,19 +144,17 @@ def _cadence_progress(rows: str, ended: str) -> str:
         SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id, cadence_id,
                min(occurred_at) AS started_at, max(cadence_step) AS done_step
         FROM touchline.activities
-        WHERE {rows}
+        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
+          AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
         GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
     INNER JOIN {_in(CURRENT_CADENCE_STEPS, 4)} AS s
         ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
     WHERE (p.tenant, p.prospect_id) NOT IN (
-        {ended})
+        SELECT tenant, prospect_id FROM touchline.activities
+        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
+          AND type = 'disposition' AND disposition IN {CADENCE_ENDING_DISPOSITIONS})
     GROUP BY p.tenant, p.team_id, p.rep_id, p.prospect_id, p.account_id, p.cadence_id,
              p.done_step, p.started_at)"""
-
-
-#: per prospect in a cadence: the last step done, the step due by now (after the grace), the
-#: next step's channel and due time; prospects with a cadence-ending disposition are left out
-CADENCE_PROGRESS = _cadence_progress(_CADENCE_TOUCHES, _CADENCE_ENDED_RAW)
 
 # --- ops control panel ---------------------------------------------------------------------------
 
@@ -365,25 +353,43 @@ ORDER BY motion, product_line"""
 
 # --- rep view ------------------------------------------------------------------------------------
 
-#: the rep's cadence touches: sorted by rep in the `by_rep` projection of activities (0010)
-_REP_CADENCE_TOUCHES = f"{TENANT} AND {REP_ONE}\n          AND {_CADENCE_TOUCHES}"
+#: the rep's cadence touches of the last CADENCE_LOOKBACK_DAYS (CADENCE_PROGRESS's rows, one
+#: rep): the `by_rep` projection of activities (sinks/ddl/0010) has them in one range
+_REP_CADENCE_ROWS = f"""FROM touchline.activities
+WHERE {TENANT} AND {REP_ONE}
+  AND occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
+  AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''"""
 
-#: the same ended pairs as _CADENCE_ENDED_RAW from the prospect_dispositions rollup (0010),
-#: for the rep's cadence prospects only (the only ones the NOT IN is asked about)
-_REP_CADENCE_ENDED = f"""SELECT tenant, prospect_id FROM touchline.prospect_dispositions
-        WHERE {TENANT} AND disposition IN {CADENCE_ENDING_DISPOSITIONS}
-          AND prospect_id IN (
-              SELECT prospect_id FROM touchline.activities
-              WHERE {_in(_REP_CADENCE_TOUCHES, 8)})
-        GROUP BY tenant, prospect_id
-        HAVING max(last_at) >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY"""
-
-REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
-       cadence_id AS cadence,
-       done_step + 1 AS next_step, next_channel,
-       next_due_at, round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
-FROM {_in(_cadence_progress(_REP_CADENCE_TOUCHES, _REP_CADENCE_ENDED), 0)}
-WHERE next_channel != '' AND next_due_at <= {NOW}
+#: CADENCE_PROGRESS's next step for one rep: each cadence's steps as arrays (one row per
+#: cadence, so no join fan-out and regrouping), ended prospects from prospect_dispositions (0010)
+#: and only for the rep's own cadence prospects (the only ones the NOT IN is asked about)
+REP_PROSPECTS_DUE = f"""SELECT p.prospect_id AS prospect, p.account_id AS account,
+       p.cadence_id AS cadence, toInt64(p.done_step) + 1 AS next_step,
+       if(indexOf(s.steps, p.done_step + 1) = 0, '',
+          s.channels[indexOf(s.steps, p.done_step + 1)]) AS next_channel,
+       p.started_at + toIntervalSecond(if(indexOf(s.steps, p.done_step + 1) = 0, 0,
+                                          s.due_after_s[indexOf(s.steps, p.done_step + 1)]))
+           AS next_due_at,
+       round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
+FROM (
+    SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id, cadence_id,
+           min(occurred_at) AS started_at, max(cadence_step) AS done_step
+    {_in(_REP_CADENCE_ROWS, 4)}
+    GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
+INNER JOIN (
+    SELECT tenant, cadence_id, groupArray(step) AS steps, groupArray(channel) AS channels,
+           groupArray(due_after_s) AS due_after_s
+    FROM {_in(CURRENT_CADENCE_STEPS, 4)}
+    GROUP BY tenant, cadence_id) AS s ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
+WHERE (p.tenant, p.prospect_id) NOT IN (
+    SELECT tenant, prospect_id FROM touchline.prospect_dispositions
+    WHERE {TENANT} AND disposition IN {CADENCE_ENDING_DISPOSITIONS}
+      AND prospect_id IN (
+          SELECT prospect_id
+          {_in(_REP_CADENCE_ROWS, 10)})
+    GROUP BY tenant, prospect_id
+    HAVING max(last_at) >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY)
+  AND next_channel != '' AND next_due_at <= {NOW}
 ORDER BY next_due_at
 LIMIT 100"""
 

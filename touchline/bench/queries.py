@@ -1,17 +1,22 @@
 """Dashboard panel latency over N activity rows generated straight into ClickHouse.
 
-Rows come from `INSERT ... SELECT FROM numbers(N)` into `activities` (the touch_counts MV fills
-from the same insert, as in the pipeline): one tenant, 50 teams, 2,000 reps, 200k accounts,
-1M prospects, event times spread over the last 30 days, the simulator's type mix. Each panel's
+Rows come from `INSERT ... SELECT FROM numbers_mt(N)` into `activities` (the touch_counts MV and
+the 0010 panel rollups fill from the same insert, as in the pipeline): one tenant, 50 teams,
+2,000 reps, 200k accounts, 1M prospects, event times spread evenly over the last 30 days and
+written oldest first (with up to a minute of disorder), as a live pipeline writes them, the
+simulator's type mix. The reps, their weekly targets and 20 cadences of 8 steps are written
+too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows. Each panel's
 SQL is expanded exactly as Grafana would send it (dashboards/sqlcheck.py) for the dashboard's
 default range, then run `runs` times on the embedded engine in this process (after one warm-up
 run); p50/p95 are wall times of `sink.query` (engine + result transfer).
 
 Generation speed: the raw insert alone runs at ~1.6M rows/s (numbers_mt, 2 cores); the
-materialized views it feeds (touch_counts, the 0010 panel rollups) take ~90% of the time,
-because generated rows are in random time order and nearly every (prospect, hour) key is new.
-max_insert_threads, larger blocks and parallel_view_processing gave nothing measurable here
-(108k-188k rows/s either way); 100M rows take ~15 min.
+materialized views it feeds (touch_counts, the 0010 panel rollups) take ~90% of the time, as
+nearly every (prospect, hour) key of touch_counts is new. Writing rows oldest first lets each
+insert block fold into a few thousand rep-hour / arrival-second rollup rows (random order left
+the rollups as large as the raw rows until background merges caught up, which a live pipeline
+never sees). max_insert_threads, larger blocks and parallel_view_processing gave nothing
+measurable here.
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ SELECT
     'acme' AS tenant,
     multiIf(k < 50, 'call', k < 90, 'email', k < 95, 'meeting', k < 98, 'stage_change',
             'disposition') AS type,
-    fromUnixTimestamp64Milli(toInt64({now_ms:Int64} - (h % 2592000000)), 'UTC') AS occurred_at,
+    fromUnixTimestamp64Milli(toInt64({now_ms:Int64} - h % 60000
+        - intDiv(({rows:UInt64} - 1 - number) * (2592000000 - 60000), {rows:UInt64})), 'UTC')
+        AS occurred_at,
     'simulator' AS source,
     concat('r-', toString(rep)) AS rep_id,
     concat('team-', toString(rep % 50)) AS team_id,
@@ -78,6 +85,28 @@ FROM (SELECT number, cityHash64(number) AS h, h % 100 AS k, intDiv(h, 7) % 2000 
 """
 
 
+#: the plan and dimension rows the panels join (reps as generated: r-N in team-(N % 50))
+PLAN = [
+    """INSERT INTO touchline.reps (tenant, rep_id, name, team_id, role, updated_at)
+    SELECT 'acme', concat('r-', toString(number)), concat('Rep ', toString(number)),
+           concat('team-', toString(number % 50)), if(number % 3 = 0, 'ae', 'sdr'),
+           now64(3, 'UTC') - INTERVAL 60 DAY
+    FROM numbers(2000)""",
+    """INSERT INTO touchline.plan_activity_targets
+        (tenant, plan_version, effective_from, role, activity, weekly_target)
+    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, role, activity, 50
+    FROM (SELECT arrayJoin(['sdr', 'ae']) AS role) AS roles
+    CROSS JOIN (SELECT arrayJoin(['call_attempts', 'connected_calls', 'emails_sent',
+                                  'meetings_held']) AS activity) AS activities""",
+    """INSERT INTO touchline.plan_cadence_steps
+        (tenant, plan_version, effective_from, cadence_id, step, channel, wait_s)
+    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY,
+           concat('cad-', toString(intDiv(number, 8))), toUInt8(1 + number % 8),
+           if(number % 2 = 0, 'email', 'call'), if(number % 8 = 0, 0, 86400 * (1 + number % 3))
+    FROM numbers(160)""",
+]
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -87,9 +116,11 @@ def generate(sink: ClickHouseSink, rows: int, chunk: int = 10_000_000) -> float:
     """Insert `rows` generated activities (in chunks); returns seconds taken."""
     now_ms = int(time.time() * 1000)
     started = time.monotonic()
+    for statement in PLAN:
+        sink.command(statement)
     for start in range(0, rows, chunk):
         sink.command(GENERATE.replace("{columns}", COLUMNS)
-                     .replace("{now_ms:Int64}", str(now_ms))
+                     .replace("{now_ms:Int64}", str(now_ms)).replace("{rows:UInt64}", str(rows))
                      .replace("{start:UInt64}", str(start))
                      .replace("{count:UInt64}", str(min(chunk, rows - start))))
     return time.monotonic() - started
