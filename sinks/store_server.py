@@ -6,6 +6,7 @@ small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 
 - `POST /query`   {"sql", "parameters", "readonly"} -> {"columns", "types", "rows"}
 - `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
+  (`&format=json`: a JSON array of row objects, parsed by ClickHouse as JSONEachRow)
 - `POST /command` body: SQL (DDL)
 - `GET  /ping`
 - `POST /outage?seconds=N` (only with `allow_fault_injection`): answer 503 to inserts and
@@ -60,6 +61,13 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
     async def insert(request: web.Request) -> web.Response:
         table = request.query.get("table", "")
         token = request.query.get("token") or None
+        if request.query.get("format") == "json":
+            try:
+                body = await request.read()
+                await run(sink.backend.insert_json, table, body, token)
+            except (SqlError, SinkUnavailable) as exc:
+                return failure(exc)
+            return web.json_response({"bytes": len(body)})
         try:
             data = pa.ipc.open_stream(await request.read()).read_all()
             await run(sink.backend.insert_arrow, table, data, token)

@@ -21,8 +21,10 @@ app = faust.App(
 def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     """Fill broker URL, app id and tuning from the one settings object."""
     from touchline.settings import get_settings
+    from touchline.streams.fetch_backoff import install
 
     settings = get_settings()
+    install(settings.kafka.empty_fetch_backoff_ms / 1000)
     conf.id = settings.faust_app_id
     conf.broker = f"kafka://{settings.kafka.bootstrap}"
     conf.store = "memory://"

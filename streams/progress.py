@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
 
 #: (topic, partition) -> counter name -> value, since the last flush
 pending: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -15,23 +13,26 @@ event_time: dict[tuple[str, int], int] = {}
 totals: dict[str, int] = defaultdict(int)
 
 
-def count_validated(events: Sequence[Any], out: Any) -> None:
-    """Record a validate_activity batch."""
-    for event in events:
-        tp = (event.message.topic, event.message.partition)
-        pending[tp]["messages"] += 1
-        positions[tp] = max(positions.get(tp, 0), event.message.offset + 1)
-    if events:
-        tp = (events[-1].message.topic, events[-1].message.partition)
-        pending[tp]["events_in"] += out.events_in
-        pending[tp]["rejected"] += len(out.dead_letters)
-    totals["raw_events"] += out.events_in
-    totals["rejected"] += len(out.dead_letters)
+def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
+                    rejected: int) -> None:
+    """Record one validated raw message."""
+    tp = (topic, partition)
+    counters = pending[tp]
+    counters["messages"] += 1
+    counters["events_in"] += events_in
+    counters["rejected"] += rejected
+    positions[tp] = max(positions.get(tp, 0), offset + 1)
+    totals["raw_events"] += events_in
+    totals["rejected"] += rejected
 
 
-def count_recorded(topic: str, partition: int, offset: int, *, events_in: int, accepted: int,
-                   duplicates: int, rejected: int, max_event_ms: int) -> None:
-    """Record one record_activities message."""
+def count_recorded(topic: str, partition: int, offset: int | None, *, events_in: int,
+                   accepted: int, duplicates: int, rejected: int, max_event_ms: int) -> None:
+    """Record one recorded message under the `activities` stage.
+
+    `offset` is the `activities` offset, or None for rows recorded straight from the raw
+    topic (their position is the raw message's, counted by `count_validated`).
+    """
     tp = (topic, partition)
     counters = pending[tp]
     counters["messages"] += 1
@@ -39,7 +40,8 @@ def count_recorded(topic: str, partition: int, offset: int, *, events_in: int, a
     counters["accepted"] += accepted
     counters["duplicates"] += duplicates
     counters["rejected"] += rejected
-    positions[tp] = offset + 1
+    if offset is not None:
+        positions[tp] = offset + 1
     event_time[tp] = max(event_time.get(tp, 0), max_event_ms)
     totals["accepted"] += accepted
     totals["duplicates"] += duplicates

@@ -6,6 +6,7 @@ the worker, a dict in unit tests); the ClickHouse writes it plans run later via 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.rows import (
     OPPORTUNITY_STATE_COLUMNS,
     STAGE_VISIT_COLUMNS,
-    activities_table,
+    activities_json,
     arrow_table,
 )
 from touchline.streams import writer
@@ -38,6 +39,7 @@ class BatchResult:
     events_in: int = 0
     watermark: int = 0
     token: str = ""
+    _activities_json: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def combine(cls, results: list[BatchResult]) -> BatchResult:
@@ -67,7 +69,9 @@ class BatchResult:
         sink.insert("opportunity_state",
                     arrow_table(self.opportunity_rows, OPPORTUNITY_STATE_COLUMNS),
                     f"{self.token}:opps")
-        sink.insert("activities", activities_table(self.rows), f"{self.token}:activities")
+        if self._activities_json is None:  # built once: a retry sends the same block
+            self._activities_json = activities_json(self.rows)
+        sink.insert_json("activities", self._activities_json, f"{self.token}:activities")
 
 
 def record_batch(
@@ -160,17 +164,26 @@ class PartitionWindows:
 
     def __init__(self) -> None:
         self._windows: dict[int, DedupWindow] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
 
     async def get(self, partition: int, cutoff_ms: int | None = None) -> DedupWindow:
-        """The partition's window, reading accepted ids back from ClickHouse if needed."""
+        """The partition's window, reading accepted ids back from ClickHouse if needed.
+
+        Two agents record into the same partitions, so a reload is done once under a lock:
+        a second loader must not replace a window the first one has added ids to since.
+        """
         window = self._windows.get(partition)
-        if window is None:
-            window = DedupWindow()
-            rows = await writer.write(
-                lambda sink: load_accepted(sink, partition, cutoff_ms), "dedup reload"
-            )
-            window.load(rows)
-            self._windows[partition] = window
+        if window is not None:
+            return window
+        async with self._loading.setdefault(partition, asyncio.Lock()):
+            window = self._windows.get(partition)
+            if window is None:
+                window = DedupWindow()
+                rows = await writer.write(
+                    lambda sink: load_accepted(sink, partition, cutoff_ms), "dedup reload"
+                )
+                window.load(rows)
+                self._windows[partition] = window
         return window
 
     def evict(self, partition: int, before_ms: int) -> None:

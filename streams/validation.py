@@ -6,6 +6,7 @@ Pure (no I/O), so the agent stays small and this is unit-testable without a brok
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,24 @@ class Validated:
     events_in: int = 0
 
 
+def line_origins(origin: str) -> Callable[[int], str]:
+    """The origin a line's dead letter and row carry, such that origin + line_no = file line.
+
+    `touchline-origin` is `<run>:<first line>` for a message of consecutive file lines, or
+    `<run>:@<line>,<line>,...` for a message of lines routed to one partition (their file
+    lines are not consecutive): each line then gets `<run>:<file line - line_no>` (may be
+    negative), so `ingest --wait` finds every line as `first + line_no` in both cases while
+    line_no stays the line within the message (part of a dead letter's identity).
+    """
+    run, sep, listed = origin.partition(":@")
+    if not sep:
+        return lambda line_no: origin
+    file_lines = [int(x) for x in listed.split(",")]
+    return lambda line_no: (
+        f"{run}:{file_lines[line_no] - line_no}" if line_no < len(file_lines) else origin
+    )
+
+
 def validate_message(
     raw: bytes,
     out: Validated,
@@ -45,6 +64,7 @@ def validate_message(
 ) -> None:
     """Add the message's events to `out` (rows by target partition, or dead letters)."""
     where = {"source_topic": topic, "partition": partition, "offset": offset, "origin": origin}
+    locate = line_origins(origin) if origin else None
     if len(raw) > rules.max_message_bytes:
         out.events_in += 1
         out.dead_letters.append(
@@ -66,6 +86,8 @@ def validate_message(
     for line_no, data in lines:
         out.events_in += 1
         at = dict(where, line_no=line_no)
+        if locate is not None:
+            at["origin"] = locate(line_no)
         if len(data) > rules.max_event_bytes:
             out.dead_letters.append(
                 DeadLetter.of(
@@ -94,6 +116,6 @@ def validate_message(
             )
             continue
         if origin:  # lets `ingest --wait` match a later `late` reject to its line
-            row["_origin"], row["_line"] = origin, line_no
+            row["_origin"], row["_line"] = at["origin"], at["line_no"]
         target = partition_for(event.tenant, event.account_id, partitions)
         out.rows_by_partition[target].append(row)

@@ -1,7 +1,9 @@
 """Send canonical event payloads to the raw topic as JSONL batch messages (kafka-python).
 
-One Kafka message per `batch` events keeps the broker and Faust's per-message cost low; a
-header `touchline-origin: <run>:<first line>` lets `ingest --wait` match rejects to lines.
+One Kafka message per `batch` events keeps the broker and Faust's per-message cost low; every
+message holds events of one account partition (so the worker records them without a second
+broker trip); a header `touchline-origin: <run>:@<line>,...` lets `ingest --wait` match
+rejects to file lines.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from touchline.settings import Settings
+from touchline.streams.partitioning import partition_for
 
 
 class ProduceError(RuntimeError):
@@ -24,6 +28,10 @@ def producer(settings: Settings) -> KafkaProducer:
     try:
         return KafkaProducer(
             bootstrap_servers=settings.kafka.bootstrap, acks="all", retries=10,
+            # no idempotent producer: the embedded broker forgets producer ids when it
+            # restarts and then rejects every retry (OutOfOrderSequenceNumber); a retried
+            # duplicate is harmless, the pipeline dedups on event_id
+            enable_idempotence=False,
             linger_ms=20, max_request_size=settings.pipeline.max_message_bytes + 65536,
             request_timeout_ms=30_000, max_block_ms=15_000, client_id="touchline-producer",
         )
@@ -34,35 +42,60 @@ def producer(settings: Settings) -> KafkaProducer:
         ) from exc
 
 
+def account_partition(payload: bytes, partitions: int) -> int:
+    """The partition of the event's account (as validation computes it); 0 if unreadable.
+
+    Sending each event to its account's partition lets the worker record it where it is
+    validated, without a second trip through the broker (streams/agents/validate_activity.py).
+    """
+    try:
+        doc = orjson.loads(payload)
+        return partition_for(str(doc["tenant"]).strip(), str(doc["account_id"]).strip(),
+                             partitions)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return 0
+
+
 def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 500,
                  rate: float | None = None, origin: str = "",
                  max_bytes: int | None = None) -> int:
     """Send payloads (one event each) in JSONL messages; returns how many events were sent.
 
+    Each message holds events of one partition (their accounts'); with `origin`, its
+    `touchline-origin` header names the file line of every event (`<origin>:@<l>,<l>,...`).
     `rate` caps events per second (None: as fast as the broker takes them).
     """
     max_bytes = max_bytes or settings.pipeline.max_message_bytes // 2
+    partitions = settings.kafka.partitions
     prod = producer(settings)
     topic = settings.kafka.raw_topic
-    sent, lines, size, first = 0, [], 0, 0
+    sent = 0
+    buffers: dict[int, tuple[list[bytes], list[int]]] = {}
+    sizes: dict[int, int] = {}
     started = time.monotonic()
     futures = []
 
-    def flush() -> None:
-        nonlocal lines, size, first
+    def flush(partition: int) -> None:
+        lines, numbers = buffers.pop(partition, ([], []))
+        sizes.pop(partition, None)
         if lines:
-            headers = [("touchline-origin", f"{origin}:{first}".encode())] if origin else None
-            futures.append(prod.send(topic, b"\n".join(lines), headers=headers))
-            first += len(lines)
-            lines, size = [], 0
+            headers = None
+            if origin:
+                listed = ",".join(map(str, numbers))
+                headers = [("touchline-origin", f"{origin}:@{listed}".encode())]
+            futures.append(prod.send(topic, b"\n".join(lines), partition=partition,
+                                     headers=headers))
 
     try:
         for payload in payloads:
+            partition = account_partition(payload, partitions)
+            lines, numbers = buffers.setdefault(partition, ([], []))
             lines.append(payload)
-            size += len(payload) + 1
+            numbers.append(sent)
+            sizes[partition] = sizes.get(partition, 0) + len(payload) + 1
             sent += 1
-            if len(lines) >= batch or size >= max_bytes:
-                flush()
+            if len(lines) >= batch or sizes[partition] >= max_bytes:
+                flush(partition)
                 if rate:
                     ahead = sent / rate - (time.monotonic() - started)
                     if ahead > 0:
@@ -71,7 +104,14 @@ def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 
                     for f in futures:
                         f.get(timeout=60)
                     futures.clear()
-        flush()
+            elif rate and sent % batch == 0:  # a slow rate must not hold events back
+                for p in list(buffers):
+                    flush(p)
+                ahead = sent / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+        for p in list(buffers):
+            flush(p)
         prod.flush(timeout=60)
         for f in futures:
             f.get(timeout=60)

@@ -30,6 +30,9 @@ class KafkaSettings(BaseModel):
     #: static group membership (a restarted worker takes its partitions back at once);
     #: needed on noida-db, which never evicts a dead member; Tansu does not support it
     static_membership: bool = True
+    #: pause after a fetch that brought nothing (the embedded broker does not long-poll, so
+    #: an idle consumer would spin); 0 turns it off (streams/fetch_backoff.py)
+    empty_fetch_backoff_ms: int = Field(25, ge=0, le=2000)
     embedded: bool = True
     #: what the embedded broker binds to
     embedded_port: int = 29092

@@ -28,9 +28,11 @@ async def report_progress() -> None:  # noqa: D103
     counters = progress.drain()
     now = writer.now_ms()
     rows = []
-    for (topic, partition), position in sorted(progress.positions.items()):
+    for topic, partition in sorted(set(progress.positions) | set(counters)):
         counts = counters.get((topic, partition), {})
         highwater = _highwater(topic, partition)
+        # a stage fed only from the raw topic has no position of its own: no lag there
+        position = progress.positions.get((topic, partition), highwater)
         rows.append({
             "ts": now, "worker": worker, "topic": topic, "partition": partition,
             "messages": counts.get("messages", 0), "events_in": counts.get("events_in", 0),

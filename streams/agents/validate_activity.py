@@ -1,19 +1,31 @@
 """validate_activity: consumes activities.raw (any key; one event, JSONL or a JSON array).
 
-Emits: one message of normalised rows per activities partition (rows of one account stay on
-one partition) to `activities`, and a DeadLetter per rejected event to `activities.dlq`.
-Side effects: none; the batch is acknowledged only after every send is confirmed by the broker.
+Validates every event. Rows of the raw message's own partition (the account's partition,
+crc32(tenant|account) % N: touchline's producers route every event there) are recorded right
+here (streams/recorder.py: dedup, lateness, stage history, ClickHouse), so the common path
+crosses the broker once. Rows of other partitions (a producer that does not route by account)
+are forwarded as one message of rows per partition to `activities`, recorded by
+record_activities on the worker that owns that partition. This relies on `activities.raw` and
+`activities` having the same partition count (Faust then assigns partition N of both to one
+worker); `touchline topics` creates them so.
+
+Emits: rows for other partitions to `activities`, a DeadLetter per rejected event to
+`activities.dlq`.
+Side effects: the local rows' inserts; the batch is acknowledged only after every send is
+confirmed by the broker and every local row is durable in ClickHouse.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 
 from touchline.settings import get_settings
 from touchline.streams import progress
 from touchline.streams.app import app
+from touchline.streams.recorder import record_messages
 from touchline.streams.topics import activity_topic, dead_letter_topic, raw_activity_topic
 from touchline.streams.validation import Validated, validate_message
 from touchline.streams.writer import now_ms
@@ -37,18 +49,25 @@ def _origin(headers: object) -> str:
 @app.agent(raw_activity_topic)
 async def validate_activity(stream):  # noqa: ANN001, D103
     settings = get_settings()
-    partitions = settings.kafka.partitions
-    async for events in stream.take_events(
-        settings.pipeline.batch_messages, within=settings.pipeline.batch_seconds
-    ):
+    partitions, rules = settings.kafka.partitions, settings.pipeline
+    stage = activity_topic.get_topic_name()
+    async for events in stream.take_events(rules.batch_messages, within=rules.batch_seconds):
         out, now = Validated(), now_ms()
+        local: list[tuple[Any, list[dict[str, Any]]]] = []
+        counts = []
         for event in events:
-            msg = event.message
+            msg, one = event.message, Validated()
             validate_message(
-                msg.value, out, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                origin=_origin(msg.headers), partitions=partitions, rules=settings.pipeline,
-                now_ms=now,
+                msg.value, one, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                origin=_origin(msg.headers), partitions=partitions, rules=rules, now_ms=now,
             )
+            rows = one.rows_by_partition.pop(msg.partition, None)
+            if rows:
+                local.append((event, rows))
+            for p, forward in one.rows_by_partition.items():
+                out.rows_by_partition[p] += forward
+            out.dead_letters += one.dead_letters
+            counts.append((msg, one.events_in, len(one.dead_letters)))
         sends = [
             await activity_topic.send(key=str(p).encode(), value=orjson.dumps(chunk), partition=p)
             for p, rows in out.rows_by_partition.items()
@@ -58,5 +77,8 @@ async def validate_activity(stream):  # noqa: ANN001, D103
             await dead_letter_topic.send(value=dl.model_dump_json().encode())
             for dl in out.dead_letters
         ]
+        sends += await record_messages(local, rules, stage=stage)
         await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
-        progress.count_validated(events, out)
+        for msg, events_in, rejected in counts:
+            progress.count_validated(msg.topic, msg.partition, msg.offset,
+                                     events_in=events_in, rejected=rejected)

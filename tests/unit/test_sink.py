@@ -72,3 +72,28 @@ def test_arrow_types_match_the_table(sink):
     sink.ensure_schema()
     assert activities_table([_row("a")]).schema.field("occurred_at").type == pa.timestamp(
         "ms", tz="UTC")
+
+
+def test_json_block_insert_is_exact_and_idempotent(sink):
+    """The pipeline's activities insert: a JSON block parsed by ClickHouse, ms times exact."""
+    from touchline.sinks.rows import activities_json
+
+    sink.ensure_schema()
+    times = [1_795_000_000_001, 1_795_000_000_999, 1_795_000_000_120, 1_700_000_000_007]
+    rows = []
+    for i, ms in enumerate(times):
+        row = dict(_row(f"j{i}"), occurred_at=ms, ingested_at=ms + 5, motion="upsell",
+                   product_line="payments", _origin="run:0", _line=i)
+        rows.append(row)
+    block = activities_json(rows)
+    assert rows[0]["occurred_at"] == times[0]  # the rows themselves are not changed
+    sink.insert_json("activities", block, "tok-json")
+    sink.insert_json("activities", block, "tok-json")  # a retry: dropped
+    got = sink.query(
+        "SELECT event_id, toUnixTimestamp64Milli(occurred_at), "
+        "toUnixTimestamp64Milli(ingested_at), motion, product_line FROM touchline.activities "
+        "ORDER BY event_id").rows
+    assert got == [(f"j{i}", ms, ms + 5, "upsell", "payments") for i, ms in enumerate(times)]
+    touches = sink.query("SELECT sum(touches) FROM touchline.touch_counts "
+                         "WHERE entity_type = 'rep'").scalar()
+    assert touches == len(times)  # the MV saw the block once

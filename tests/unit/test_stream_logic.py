@@ -79,3 +79,24 @@ def test_record_batch_dedups_moves_watermark_and_rejects_late():
     other = record_batch([_row("a", 200_000, tenant="t2")], window, res.watermark, rules,
                          topic="act", partition=1, offset=8, now_ms=3)
     assert [r["tenant"] for r in other.rows] == ["t2"] and other.duplicates == 0
+
+
+def test_line_origins_name_the_file_line_of_routed_and_consecutive_messages():
+    from touchline.streams.validation import line_origins
+
+    consecutive = line_origins("run1:100")
+    assert [consecutive(i) for i in range(3)] == ["run1:100"] * 3  # 100 + line_no
+    routed = line_origins("run2:@5,9,2")
+    # origin + line_no is the file line; line_no stays the line within the message
+    assert [int(routed(i).rsplit(":", 1)[1]) + i for i in range(3)] == [5, 9, 2]
+    assert routed(0).startswith("run2:")
+
+
+def test_account_partition_matches_validation_partitioning():
+    from touchline.produce import account_partition
+    from touchline.streams.partitioning import partition_for
+
+    line = b'{"tenant": " t1 ", "account_id": "acct-9", "type": "call"}'
+    assert account_partition(line, 8) == partition_for("t1", "acct-9", 8)
+    assert account_partition(b"not json", 8) == 0
+    assert account_partition(b'{"tenant": "t1"}', 8) == 0

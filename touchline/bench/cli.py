@@ -118,8 +118,9 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
         _log(f"generating {opts['events']:,} simulator events")
         t = time.monotonic()
         events = payloads.events(opts["events"], seed=11)
-        warm = payloads.messages(payloads.events(2 * per * opts["partitions"], seed=12), per)
-        messages = payloads.messages(events, per)
+        parts = opts["partitions"]
+        warm = payloads.messages(payloads.events(2 * per * parts, seed=12), per, parts)
+        messages = payloads.messages(events, per, parts)
         results["generate_seconds"] = round(time.monotonic() - t, 1)
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
         root = Path(tmp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from touchline.produce import account_partition
 from touchline.simulator import Anomalies, Simulator
 
 #: no duplicates, late or malformed events: every event must become exactly one row
@@ -21,7 +22,20 @@ def events(n: int, seed: int, tenant: str = "acme") -> list[bytes]:
     return [p.replace(b'"event_id":"', f'"event_id":"s{seed}-'.encode(), 1) for p in out]
 
 
-def messages(payloads: list[bytes], per_message: int) -> list[bytes]:
-    """JSONL batch messages of `per_message` events each."""
-    return [b"\n".join(payloads[i:i + per_message])
-            for i in range(0, len(payloads), per_message)]
+def messages(payloads: list[bytes], per_message: int, partitions: int = 4) -> list[bytes]:
+    """JSONL batch messages of exactly `per_message` events of one account partition each.
+
+    As `touchline.produce` sends them: the partitions' messages interleaved in event order,
+    so the worker records every event where it validates it. Each partition's last partial
+    message is left out (fewer than `per_message` x `partitions` events), so every message
+    holds `per_message` events and the scenarios' counts stay exact.
+    """
+    chunks: dict[int, list[bytes]] = {}
+    out: list[bytes] = []
+    for payload in payloads:
+        chunk = chunks.setdefault(account_partition(payload, partitions), [])
+        chunk.append(payload)
+        if len(chunk) >= per_message:
+            out.append(b"\n".join(chunk))
+            chunk.clear()
+    return out

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from touchline.bench.machine import cpu_seconds, rss_kb
+from touchline.produce import account_partition
 from touchline.services import Service, Stack, free_port, start_broker, start_store, start_worker
 from touchline.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -125,7 +126,10 @@ class Scenario:
 async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partitions: int,
                   rate_events: float | None = None, per_message: int = 1,
                   on_sent: list[float] | None = None) -> float:
-    """Aiokafka batch produce (acks=all) round-robin over partitions; returns seconds taken.
+    """Aiokafka batch produce (acks=all), each message to its account partition.
+
+    The partition is that of the message's first event (see `payloads.messages`); returns
+    seconds taken.
 
     With `rate_events`, messages are paced to that many events per second, and the send time
     of every message is appended to `on_sent` (for freshness).
@@ -143,7 +147,9 @@ async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partiti
                     await asyncio.sleep(ahead)
                 if on_sent is not None:
                     on_sent.append(time.time())
-            pending.append(await prod.send(topic, msg, partition=i % partitions))
+            first = msg.split(b"\n", 1)[0]
+            pending.append(await prod.send(topic, msg,
+                                           partition=account_partition(first, partitions)))
             if len(pending) >= 500:
                 await asyncio.gather(*pending)
                 pending.clear()

@@ -1,0 +1,85 @@
+"""Record messages of rows (dedup, lateness, stage history, one insert per table) in a worker.
+
+Shared by the two agents that record: `validate_activity` records the rows of a raw message that
+belong to the raw message's own partition (the common case: touchline's producers route each
+event to its account's partition), `record_activities` records the rows that validation forwarded
+through the `activities` topic. Both see the same per-partition state in this process (dedup
+window, watermark, stage history): Faust assigns partition N of both topics to the same worker
+(they are co-partitioned: same partition count, same consumer group).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from faust.streams import _current_event
+
+from touchline.settings import PipelineSettings
+from touchline.streams import progress, writer
+from touchline.streams.recording import BatchResult, PartitionWindows, record_batch
+from touchline.streams.tables import stage_history_by_opportunity, watermark_by_partition
+from touchline.streams.topics import dead_letter_topic
+
+windows = PartitionWindows()
+
+
+def as_current(event: object) -> None:
+    """Make `event` the current event of this agent's task only (Faust tables read it).
+
+    Only the context variable: the stream's own `current_event` attribute is what the take
+    buffer reads while filling the next batch, so it must not be touched here.
+    """
+    _current_event.set(weakref.ref(event))
+
+
+async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
+                          rules: PipelineSettings, *, stage: str) -> list[Any]:
+    """Record each (event, rows) in order with one insert per table; return the DLQ sends.
+
+    `stage` names the `activities` topic: the counters of this stage are reported under it
+    whichever topic the rows came from. The watermark table and window eviction are updated
+    only after the insert returned; the caller acknowledges the messages after that.
+    """
+    if not items:
+        return []
+    lateness = rules.allowed_lateness_s * 1000
+    watermarks: dict[int, int] = {}
+    last_event: dict[int, object] = {}
+    results: list[tuple[Any, BatchResult]] = []
+    for event, rows in items:
+        msg = event.message
+        # table writes go to the changelog partition of the event being processed
+        as_current(event)
+        last_event[msg.partition] = event
+        watermark = watermarks.get(msg.partition)
+        if watermark is None:
+            watermark = watermark_by_partition[str(msg.partition)]
+        cutoff = watermark - lateness if watermark else None
+        window = await windows.get(msg.partition, cutoff)
+        result = record_batch(
+            rows, window, watermark, rules,
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            stage_history=stage_history_by_opportunity,
+        )
+        watermarks[msg.partition] = max(watermark, result.watermark)
+        results.append((msg, result))
+    combined = BatchResult.combine([r for _, r in results])
+    await writer.write(combined.write, "insert")
+    for partition, watermark in watermarks.items():  # only after the rows are durable
+        if watermark > watermark_by_partition[str(partition)]:
+            as_current(last_event[partition])
+            watermark_by_partition[str(partition)] = watermark
+        windows.evict(partition, watermark - lateness)
+    sends = []
+    for msg, result in results:
+        for dead in result.dead_letters:
+            sends.append(await dead_letter_topic.send(value=dead.model_dump_json().encode()))
+        progress.count_recorded(
+            stage, msg.partition, msg.offset if msg.topic == stage else None,
+            events_in=result.events_in, accepted=len(result.rows),
+            duplicates=result.duplicates, rejected=len(result.dead_letters),
+            max_event_ms=result.watermark,
+        )
+    return sends
