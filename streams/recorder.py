@@ -16,13 +16,15 @@ from typing import Any
 
 from faust.streams import _current_event
 
-from touchline.settings import PipelineSettings
+from touchline.settings import PipelineSettings, get_settings
 from touchline.streams import progress, writer
+from touchline.streams.dedup import bucket_ms_for
 from touchline.streams.recording import BatchResult, PartitionWindows, record_batch
 from touchline.streams.tables import stage_history_by_opportunity, watermark_by_partition
 from touchline.streams.topics import dead_letter_topic
 
-windows = PartitionWindows()
+windows = PartitionWindows(
+    bucket_ms_for(get_settings().pipeline.allowed_lateness_s * 1000))
 
 
 def as_current(event: object) -> None:

@@ -23,7 +23,7 @@ from touchline.sinks.rows import (
     arrow_table,
 )
 from touchline.streams import writer
-from touchline.streams.dedup import DedupWindow
+from touchline.streams.dedup import HOUR_MS, DedupWindow
 from touchline.streams.dwell import Change, add_change, visits
 
 
@@ -162,7 +162,8 @@ def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change
 class PartitionWindows:
     """Dedup windows per partition, loaded from ClickHouse on first use after (re)assignment."""
 
-    def __init__(self) -> None:
+    def __init__(self, bucket_ms: int = HOUR_MS) -> None:
+        self.bucket_ms = bucket_ms
         self._windows: dict[int, DedupWindow] = {}
         self._loading: dict[int, asyncio.Lock] = {}
 
@@ -178,7 +179,7 @@ class PartitionWindows:
         async with self._loading.setdefault(partition, asyncio.Lock()):
             window = self._windows.get(partition)
             if window is None:
-                window = DedupWindow()
+                window = DedupWindow(self.bucket_ms)
                 rows = await writer.write(
                     lambda sink: load_accepted(sink, partition, cutoff_ms), "dedup reload"
                 )

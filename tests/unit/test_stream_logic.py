@@ -100,3 +100,14 @@ def test_account_partition_matches_validation_partitioning():
     assert account_partition(line, 8) == partition_for("t1", "acct-9", 8)
     assert account_partition(b"not json", 8) == 0
     assert account_partition(b'{"tenant": "t1"}', 8) == 0
+
+
+def test_short_lateness_gets_minute_buckets_so_the_window_stays_small():
+    from touchline.streams.dedup import bucket_ms_for
+
+    assert bucket_ms_for(7 * 24 * HOUR_MS) == HOUR_MS
+    w = DedupWindow(bucket_ms_for(120_000))  # 2 minutes of lateness -> 1-minute buckets
+    for minute in range(10):
+        w.add(f"e{minute}", minute * 60_000 + 5)
+    assert w.evict_before(9 * 60_000 - 120_000) == 7  # minutes 0..6 are wholly before
+    assert len(w) == 3 and "e7" in w and "e6" not in w

@@ -53,6 +53,10 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="soak duration (default 600; 60 quick)")
 @click.option("--soak-rate", default=None, type=click.FloatRange(1, 1e7),
               help="soak events/s (default half the measured 1-worker max, at most 20k)")
+@click.option("--soak-lateness", default=None, type=click.IntRange(60, 7 * 86400),
+              help="allowed lateness (s) for the soak's worker, with live event times: RSS "
+                   "after the dedup window is full must be flat (default: the setting's, "
+                   "replayed events)")
 @click.option("--freshness-seconds", default=30.0, show_default=True,
               type=click.FloatRange(5, 3600), help="how long the half-rate freshness run lasts")
 @click.option("--max-rate", default=None, type=click.FloatRange(1, 1e7),
@@ -66,7 +70,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
           query_rows: str | None, query_runs: int, soak_seconds: float | None,
-          soak_rate: float | None, freshness_seconds: float, max_rate: float | None,
+          soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
+          max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None, partitions: int,
           results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
@@ -82,6 +87,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "query_runs": query_runs,
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
+        "soak_lateness": soak_lateness,
         "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
         "max_rate": max_rate, "batch_messages": batch_messages,
     }
@@ -175,7 +181,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 _log(f"soak: {rate:,.0f} events/s for {opts['soak_seconds']:.0f}s")
                 results["soak"] = await runs.soak(
                     root, bootstrap, messages, warm, per, rate, opts["soak_seconds"],
-                    b'"event_id":"s11-', opts["partitions"])
+                    b'"event_id":"s11-', opts["partitions"], opts["soak_lateness"])
         finally:
             service.stop()
     return results

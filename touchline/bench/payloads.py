@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+
+import orjson
 
 from touchline.produce import account_partition
 from touchline.simulator import Anomalies, Simulator
@@ -39,3 +42,26 @@ def messages(payloads: list[bytes], per_message: int, partitions: int = 4) -> li
             out.append(b"\n".join(chunk))
             chunk.clear()
     return out
+
+
+def live_messages(rate: float, per_message: int, partitions: int = 4,
+                  seed: int = 21, tenant: str = "acme") -> Iterator[bytes]:
+    """An endless stream of messages (as `messages`) whose event times follow the wall clock.
+
+    The simulator's clock is calibrated so that `rate` events span one simulated second: sent
+    at `rate` events/s, event time keeps pace with real time, so the watermark moves and a
+    short allowed lateness evicts old ids as it would in production.
+    """
+    probe = Simulator(seed=seed + 1, tenant=tenant, anomalies=CLEAN, teams=6)
+    start = datetime.now(UTC)
+    sample = list(itertools.islice(probe.payloads(start, 100.0), 5000))
+    span_s = (datetime.fromisoformat(orjson.loads(sample[-1])["occurred_at"]) - start)
+    per_sim_second = len(sample) / max(span_s.total_seconds(), 1e-3)  # at sim rate 100
+    sim = Simulator(seed=seed, tenant=tenant, anomalies=CLEAN, teams=6)
+    chunks: dict[int, list[bytes]] = {}
+    for payload in sim.payloads(datetime.now(UTC), 100.0 * rate / per_sim_second):
+        chunk = chunks.setdefault(account_partition(payload, partitions), [])
+        chunk.append(payload.replace(b'"event_id":"', f'"event_id":"l{seed}-'.encode(), 1))
+        if len(chunk) >= per_message:
+            yield b"\n".join(chunk)
+            chunk.clear()

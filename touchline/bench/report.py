@@ -74,6 +74,10 @@ def lines(results: dict[str, Any]) -> list[str]:
         rows.append((f"soak {s['seconds']:.0f}s @ {_f(s['rate_events_per_s'])} ev/s",
                      f"RSS {s['rss_start_mb']} -> {s['rss_end_mb']} MB",
                      f"growth {s['rss_growth_mb']} MB, max {s['rss_max_mb']} MB"))
+        if s.get("rss_window_full_mb"):
+            rows.append((f"  lateness {s['allowed_lateness_s']}s: after the window filled",
+                         f"RSS {s['rss_window_full_mb']} -> {s['rss_end_mb']} MB",
+                         f"growth {s['rss_growth_after_window_full_mb']} MB (must be ~0)"))
     w = max((len(r[0]) for r in rows), default=10)
     w2 = max((len(r[1]) for r in rows), default=10)
     out += [f"{a:<{w}}  {b_:<{w2}}  {c}" for a, b_, c in rows]

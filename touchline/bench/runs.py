@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from touchline.bench.payloads import live_messages
 from touchline.bench.stack import BenchError, Scenario, produce
 
 
@@ -177,14 +178,26 @@ def _recycled(messages: list[bytes], seed_marker: bytes) -> Iterator[bytes]:
 
 async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[bytes],
                per_message: int, rate: float, seconds: float, seed_marker: bytes,
-               partitions: int = 4) -> dict:
-    """A steady rate for `seconds`: worker RSS at the start vs the end (must not grow)."""
-    sc = Scenario(root, bootstrap, partitions).start(1)
+               partitions: int = 4, lateness_s: int | None = None) -> dict:
+    """A steady rate for `seconds`: worker RSS at the start vs the end (must not grow).
+
+    With `lateness_s`, the worker's allowed lateness is that short and the events are
+    generated live with event times that follow the clock: the dedup window (which holds the
+    ids of the last `lateness_s` of event time, by design) fills within the soak, so RSS
+    after that point shows whether anything else grows. Without it, the pre-generated events
+    are replayed with new ids (event times stay in the past hours, the window only grows).
+    """
+    sc = Scenario(root, bootstrap, partitions)
+    if lateness_s:
+        sc.settings.pipeline = sc.settings.pipeline.model_copy(
+            update={"allowed_lateness_s": lateness_s})
+    sc.start(1)
     try:
         base = await _warm(sc, warm, 1)
         k = sc.settings.kafka
         n_msgs = max(1, int(rate * seconds / per_message))
-        source = _recycled(messages, seed_marker)
+        source = (live_messages(rate, per_message, partitions) if lateness_s
+                  else _recycled(messages, seed_marker))
         stream = (next(source) for _ in range(n_msgs))
         with RssSampler(sc, every=5.0) as rss:
             await produce(k.bootstrap, k.raw_topic, stream, k.partitions,
@@ -195,11 +208,17 @@ async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[byt
         warm_t = seconds * 0.1
         start = next((v for t, v in series if t >= warm_t), series[0][1] if series else 0)
         end = series[-1][1] if series else 0
+        # once the window is full (lateness + a minute of buckets + warm-up), RSS must be flat
+        full_t = (lateness_s + 120) if lateness_s else None
+        full = next((v for t, v in series if full_t and t >= full_t), None)
         return {
             "rate_events_per_s": round(rate), "seconds": seconds,
             "events": n_msgs * per_message,
             "rss_start_mb": start, "rss_end_mb": end,
             "rss_growth_mb": round(end - start, 1),
+            "allowed_lateness_s": lateness_s,
+            "rss_window_full_mb": full,
+            "rss_growth_after_window_full_mb": round(end - full, 1) if full else None,
             "rss_max_mb": max((v for _, v in series), default=0),
             "peak_rss_mb": round(sc.worker_rss()[0][1] / 1024, 1),
             "series": series,
