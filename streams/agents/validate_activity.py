@@ -46,7 +46,7 @@ def _origin(headers: object) -> str:
     return ""
 
 
-@app.agent(raw_activity_topic)
+@app.agent(raw_activity_topic, concurrency=get_settings().pipeline.concurrency)
 async def validate_activity(stream):  # noqa: ANN001, D103
     settings = get_settings()
     partitions, rules = settings.kafka.partitions, settings.pipeline

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
@@ -49,9 +50,10 @@ def _raw_messages(bootstrap: str, topic: str, partitions: int) -> list[tuple[int
     return asyncio.run(read())
 
 
-def test_routed_batches_are_recorded_in_place(pipeline_factory):
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_routed_batches_are_recorded_in_place(pipeline_factory, concurrency):
     truth = simulated(8_000, seed=51)
-    p = pipeline_factory()
+    p = pipeline_factory(concurrency=concurrency)
     k = p.settings.kafka
     p.produce(truth.payloads, batch=300)
     p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")

@@ -97,3 +97,6 @@ def test_json_block_insert_is_exact_and_idempotent(sink):
     touches = sink.query("SELECT sum(touches) FROM touchline.touch_counts "
                          "WHERE entity_type = 'rep'").scalar()
     assert touches == len(times)  # the MV saw the block once
+    for rollup in ("activity_by_rep_hour", "arrivals_by_source_second"):  # and so did these
+        events = sink.query(f"SELECT sum(events) FROM touchline.{rollup}").scalar()
+        assert events == len(times), rollup

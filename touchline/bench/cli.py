@@ -65,6 +65,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="pipeline.batch_messages for the bench's workers (default: the setting's)")
 @click.option("--batch-seconds", default=None, type=click.FloatRange(0.01, 10),
               help="pipeline.batch_seconds for the bench's workers (default: the setting's)")
+@click.option("--concurrency", default=None, type=click.IntRange(1, 8),
+              help="pipeline.concurrency for the bench's workers (default: the setting's)")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
@@ -72,7 +74,8 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
           query_rows: str | None, query_runs: int, soak_seconds: float | None,
           soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
           max_rate: float | None,
-          batch_messages: int | None, batch_seconds: float | None, partitions: int,
+          batch_messages: int | None, batch_seconds: float | None,
+          concurrency: int | None, partitions: int,
           results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
@@ -89,7 +92,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
         "soak_lateness": soak_lateness,
         "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
-        "max_rate": max_rate, "batch_messages": batch_messages,
+        "max_rate": max_rate, "batch_messages": batch_messages, "concurrency": concurrency,
     }
     try:
         results = asyncio.run(_run(opts))
@@ -113,8 +116,8 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     from touchline.bench import baselines, machine, payloads, queries, runs
     from touchline.bench.stack import BenchError, Scenario, broker
 
-    Scenario.pipeline_overrides = {k: opts[k] for k in ("batch_seconds", "batch_messages")
-                                   if opts[k]}
+    Scenario.pipeline_overrides = {
+        k: opts[k] for k in ("batch_seconds", "batch_messages", "concurrency") if opts[k]}
 
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
