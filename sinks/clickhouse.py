@@ -148,7 +148,10 @@ class StoreBackend:
                 continue
             if resp.status == 200:
                 return data
-            message = orjson.loads(data).get("error", "") if data else resp.reason
+            try:
+                message = orjson.loads(data).get("error", "") if data else resp.reason
+            except orjson.JSONDecodeError:  # e.g. the HTTP server's own 413 page
+                message = f"HTTP {resp.status} {resp.reason}: {data[:200].decode(errors='replace')}"
             if resp.status == 503:
                 raise SinkUnavailable(message)
             raise SqlError(message)

@@ -26,6 +26,10 @@ from touchline.streams import writer
 from touchline.streams.dedup import HOUR_MS, DedupWindow
 from touchline.streams.dwell import Change, add_change, visits
 
+#: rows per `activities` insert: a backlog batch can hold hundreds of thousands of rows; the
+#: store takes bodies up to 256 MB and ~30 MB of JSON is a comfortable block for ClickHouse
+INSERT_BLOCK_ROWS = 50_000
+
 
 @dataclass
 class BatchResult:
@@ -39,7 +43,7 @@ class BatchResult:
     events_in: int = 0
     watermark: int = 0
     token: str = ""
-    _activities_json: bytes | None = field(default=None, repr=False)
+    _activities_json: list[bytes] | None = field(default=None, repr=False)
 
     @classmethod
     def combine(cls, results: list[BatchResult]) -> BatchResult:
@@ -69,9 +73,14 @@ class BatchResult:
         sink.insert("opportunity_state",
                     arrow_table(self.opportunity_rows, OPPORTUNITY_STATE_COLUMNS),
                     f"{self.token}:opps")
-        if self._activities_json is None:  # built once: a retry sends the same block
-            self._activities_json = activities_json(self.rows)
-        sink.insert_json("activities", self._activities_json, f"{self.token}:activities")
+        if self._activities_json is None:  # built once: a retry sends the same blocks
+            self._activities_json = [
+                activities_json(self.rows[i:i + INSERT_BLOCK_ROWS])
+                for i in range(0, len(self.rows), INSERT_BLOCK_ROWS)
+            ]
+        for i, block in enumerate(self._activities_json):
+            suffix = f":{i}" if i else ""  # the first block keeps the plain token
+            sink.insert_json("activities", block, f"{self.token}:activities{suffix}")
 
 
 def record_batch(

@@ -100,3 +100,17 @@ def test_json_block_insert_is_exact_and_idempotent(sink):
     for rollup in ("activity_by_rep_hour", "arrivals_by_source_second"):  # and so did these
         events = sink.query(f"SELECT sum(events) FROM touchline.{rollup}").scalar()
         assert events == len(times), rollup
+
+
+def test_a_big_batch_is_inserted_in_blocks_and_a_retry_adds_nothing(sink, monkeypatch):
+    from touchline.streams import recording
+
+    sink.ensure_schema()
+    monkeypatch.setattr(recording, "INSERT_BLOCK_ROWS", 3)
+    batch = recording.BatchResult(rows=[_row(f"b{i}") for i in range(7)], token="t:0:5-9")
+    batch.write(sink)
+    batch.write(sink)  # the worker retries a write whose outcome it did not see
+    assert sink.query("SELECT count(), uniqExact(event_id) FROM touchline.activities"
+                      ).rows == [(7, 7)]
+    assert sink.query("SELECT sum(touches) FROM touchline.touch_counts "
+                      "WHERE entity_type = 'rep'").scalar() == 7
