@@ -42,11 +42,10 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     conf.broker_session_timeout = 10.0
     conf.broker_heartbeat_interval = 1.0
     conf.broker_rebalance_timeout = 30.0
-    # read-ahead per stream: 2,048 batch messages are 0.4-1M events (10+ s of work); more
-    # only costs memory while a backlog drains
-    conf.stream_buffer_maxsize = 2_048
+    conf.stream_buffer_maxsize = 16_384
     conf.consumer_max_fetch_size = 4 * 1024 * 1024
     conf.producer_max_request_size = settings.pipeline.max_message_bytes + 1024 * 1024
     conf.producer_acks = -1
     conf.table_cleanup_interval = 60.0
     conf.worker_redirect_stdouts = False
+

@@ -17,9 +17,12 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
 from touchline.settings import get_settings
 from touchline.streams import progress
+from touchline.streams.partitioning import partition_for
 from touchline.webhooks.mapping import map_message
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ async def forward_mapped(source: str, stream: Any) -> None:
     from touchline.streams.topics import dead_letter_topic, raw_activity_topic
 
     settings = get_settings()
+    partitions = settings.kafka.partitions
     tenant = settings.webhooks.tenant or settings.tenant
     count = stats.setdefault(source, Counter())
     async for events in stream.take_events(500, within=settings.pipeline.batch_seconds):
@@ -78,16 +82,29 @@ async def forward_mapped(source: str, stream: Any) -> None:
             count.update({f"unknown_identity:{k}": v for k, v in out.unknown_identities.items()})
             if out.unknown_identities:
                 log.info("%s: unknown identities kept: %s", source, sorted(out.unknown_identities))
-            if out.events:
-                origin = f"webhook:{source}:{msg.partition}:{msg.offset}".encode()
+            origin = f"webhook:{source}:{msg.partition}:{msg.offset}".encode()
+            for partition, group in by_account_partition(out.events, partitions).items():
+                # one message per account partition: the worker records it where it validates
                 sends.append(await raw_activity_topic.send(
-                    key=msg.key, value=out.batch(), headers={"touchline-origin": origin},
+                    key=msg.key, value=b"\n".join(orjson.dumps(e) for e in group),
+                    partition=partition, headers={"touchline-origin": origin},
                 ))
             for dead_letter in out.dead_letters:
                 sends.append(
                     await dead_letter_topic.send(value=dead_letter.model_dump_json().encode())
                 )
         await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
+
+
+def by_account_partition(events: list[dict[str, Any]],
+                         partitions: int) -> dict[int, list[dict[str, Any]]]:
+    """Canonical events grouped by their account's partition (as validation computes it)."""
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        key = partition_for(str(event.get("tenant", "")).strip(),
+                            str(event.get("account_id", "")).strip(), partitions)
+        groups.setdefault(key, []).append(event)
+    return groups
 
 
 def _report(msg: Any, out: Any) -> None:
