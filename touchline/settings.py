@@ -57,8 +57,8 @@ class PipelineSettings(BaseModel):
     """Semantics of the stream: batching, lateness, dedup."""
 
     #: raw messages taken per validation batch, and the longest a batch waits
-    batch_messages: int = Field(500, ge=1)
-    batch_seconds: float = Field(0.25, gt=0, le=10)
+    batch_messages: int = Field(2000, ge=1)
+    batch_seconds: float = Field(0.5, gt=0, le=10)
     #: validate/record batches in flight per worker: while one batch waits for ClickHouse
     #: and the broker, the next is validated (offsets still commit only past contiguous
     #: finished messages). No gain measured with the embedded store on 2 cores (README
