@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from touchline.settings import Settings
-from touchline.streams.partitioning import partition_for
+from touchline.streams.partitioning import event_partition
 
 
 class ProduceError(RuntimeError):
@@ -50,10 +50,10 @@ def account_partition(payload: bytes, partitions: int) -> int:
     """
     try:
         doc = orjson.loads(payload)
-        return partition_for(str(doc["tenant"]).strip(), str(doc["account_id"]).strip(),
-                             partitions)
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+    except orjson.JSONDecodeError:
         return 0
+    return event_partition(doc, partitions) if isinstance(doc, dict) else 0
+
 
 
 def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 500,

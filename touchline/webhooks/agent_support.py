@@ -22,7 +22,7 @@ import orjson
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
 from touchline.settings import get_settings
 from touchline.streams import progress
-from touchline.streams.partitioning import partition_for
+from touchline.streams.partitioning import event_partition
 from touchline.webhooks.mapping import map_message
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,7 @@ def by_account_partition(events: list[dict[str, Any]],
     """Canonical events grouped by their account's partition (as validation computes it)."""
     groups: dict[int, list[dict[str, Any]]] = {}
     for event in events:
-        key = partition_for(str(event.get("tenant", "")).strip(),
-                            str(event.get("account_id", "")).strip(), partitions)
-        groups.setdefault(key, []).append(event)
+        groups.setdefault(event_partition(event, partitions), []).append(event)
     return groups
 
 
