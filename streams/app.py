@@ -48,4 +48,3 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     conf.producer_acks = -1
     conf.table_cleanup_interval = 60.0
     conf.worker_redirect_stdouts = False
-
