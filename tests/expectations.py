@@ -18,6 +18,8 @@ class Truth:
     unique_valid: set[str]
     touches: int
     invalid: int
+    touch_ids: frozenset[str] = frozenset()
+    invalid_payloads: tuple[bytes, ...] = ()
 
     @property
     def duplicates(self) -> int:
@@ -30,14 +32,19 @@ def simulated(n: int, seed: int = 11, malformed: float = 0.01, duplicates: float
     sim = Simulator(seed=seed, tenant="sim", anomalies=Anomalies(
         duplicates=duplicates, out_of_order=out_of_order, late=0.0, malformed=malformed))
     start = datetime.now(UTC) - timedelta(minutes=10)
-    payloads = list(itertools.islice(sim.payloads(start, 1000.0, history_days=1.0), n))
+    return truth_of(list(itertools.islice(sim.payloads(start, 1000.0, history_days=1.0), n)))
+
+
+def truth_of(payloads: list[bytes]) -> Truth:
+    """The truth of any list of payloads (one event each), e.g. what a broker still holds."""
     valid: dict[str, bool] = {}
-    invalid = 0
+    rejected: list[bytes] = []
     for raw in payloads:
         try:
             event = parse_activity(raw)
         except ValidationError:
-            invalid += 1
+            rejected.append(raw)
             continue
         valid[event.event_id] = event.is_touch
-    return Truth(payloads, set(valid), sum(valid.values()), invalid)
+    return Truth(payloads, set(valid), sum(valid.values()), len(rejected),
+                 frozenset(i for i, touch in valid.items() if touch), tuple(rejected))

@@ -97,6 +97,61 @@ class Pipeline:
     def rows(self, sql: str, **params: Any) -> list[tuple]:
         return self.sink.query(sql.replace("{db}", "touchline"), params or None).rows
 
+    def raw_messages(self) -> list[tuple[int, int, bytes]]:
+        """(partition, offset, value) of every message the broker holds in the raw topic."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap,
+                                 enable_auto_commit=False, consumer_timeout_ms=5000)
+        try:
+            tps = [TopicPartition(self.settings.kafka.raw_topic, n)
+                   for n in range(self.settings.kafka.partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            end = consumer.end_offsets(tps)
+            out: list[tuple[int, int, bytes]] = []
+            while any(consumer.position(tp) < end[tp] for tp in tps):
+                batch = consumer.poll(timeout_ms=2000)
+                if not batch:
+                    break
+                out += [(m.partition, m.offset, m.value) for ms in batch.values() for m in ms]
+            return out
+        finally:
+            consumer.close()
+
+    def committed_offsets(self) -> dict[str, int]:
+        """The consumer group's committed offsets, as "topic[partition]": offset."""
+        from kafka.admin import KafkaAdminClient
+
+        client = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap)
+        try:
+            offsets = client.list_consumer_group_offsets(self.settings.faust_app_id)
+        finally:
+            client.close()
+        return {f"{tp.topic}[{tp.partition}]": meta.offset for tp, meta in offsets.items()}
+
+    def explain_missing(self, expected_ids: Iterable[str]) -> str:
+        """Where the expected event ids that have no row are: in the raw topic or not."""
+        import orjson
+
+        have = {r[0] for r in self.rows("SELECT event_id FROM {db}.activities")}
+        missing = set(expected_ids) - have
+        if not missing:
+            return "no expected event is missing"
+        where: dict[tuple[int, int], int] = {}
+        for partition, offset, value in self.raw_messages():
+            for line in value.split(b"\n"):
+                try:
+                    event_id = orjson.loads(line).get("event_id")
+                except (orjson.JSONDecodeError, AttributeError):
+                    continue
+                if event_id in missing:
+                    where[(partition, offset)] = where.get((partition, offset), 0) + 1
+        in_topic = sum(where.values())
+        return (f"{len(missing)} expected events have no row; {len(missing) - in_topic} of them"
+                f" are not in the raw topic; (partition, offset): count of the others = "
+                f"{dict(sorted(where.items())[:40])}; committed = {self.committed_offsets()}")
+
     def accounted(self) -> int:
         """Events the activities stage has decided on: rows, duplicates, late rejects."""
         return int(self.scalar(

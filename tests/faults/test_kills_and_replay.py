@@ -12,7 +12,11 @@ import pytest
 
 from tests import scenario
 from tests.expectations import simulated
-from tests.integration.test_restart import assert_exact, produce_in_background
+from tests.integration.test_restart import (
+    assert_exact,
+    produce_in_background,
+    wait_all_rows,
+)
 from touchline.ingest_file import ingest_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -31,8 +35,8 @@ def test_sigkill_at_random_points_three_times(pipeline_factory):
         p.worker("worker-1").kill()
         p.add_worker("worker-1")
     producer.join(180)
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 240, "all rows after three kills")
+    assert producer.error is None, f"the producer failed: {producer.error}"
+    wait_all_rows(p, truth.unique_valid, 240, "all rows after three kills")
     p.wait_settled()
     assert_exact(p, truth)
 
@@ -48,8 +52,8 @@ def test_sigkill_during_a_rebalance(pipeline_factory):
     p.worker("worker-1").kill()    # dies in the middle of it
     p.add_worker("worker-1")
     producer.join(180)
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 240, "all rows after a kill in a rebalance")
+    assert producer.error is None, f"the producer failed: {producer.error}"
+    wait_all_rows(p, truth.unique_valid, 240, "all rows after a kill in a rebalance")
     p.wait_settled()
     assert_exact(p, truth)
 

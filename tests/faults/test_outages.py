@@ -15,8 +15,12 @@ import urllib.request
 
 import pytest
 
-from tests.expectations import simulated
-from tests.integration.test_restart import assert_exact, produce_in_background
+from tests.expectations import simulated, truth_of
+from tests.integration.test_restart import (
+    assert_exact,
+    produce_in_background,
+    wait_all_rows,
+)
 from touchline.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -42,9 +46,9 @@ def test_clickhouse_unavailable_for_60s_worker_backs_off_and_catches_up(pipeline
     time.sleep(20)
     assert p.worker().alive()
     producer.join(120)
+    assert producer.error is None, f"the producer failed: {producer.error}"
     p.wait_until(lambda: time.time() - started > 60, 90, "the outage to end")
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 180, "catch-up after the outage")
+    wait_all_rows(p, truth.unique_valid, 180, "catch-up after the outage")
     p.wait_settled()
     assert p.worker().alive()
     assert_exact(p, truth)
@@ -55,9 +59,18 @@ def test_clickhouse_unavailable_for_60s_worker_backs_off_and_catches_up(pipeline
     assert "injected outage" in log and "retrying" in log
 
 
-def test_broker_restart_while_producing_loses_nothing(pipeline_factory, broker_factory,
-                                                      tmp_path):
-    """Invariant: with persistent broker storage, a broker restart mid-produce loses nothing."""
+def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
+        pipeline_factory, broker_factory, tmp_path):
+    """Invariant: across a broker restart mid-produce (persistent broker storage), every event
+    the broker still holds afterwards ends as exactly one row or one DLQ entry, nothing is
+    recorded twice and nothing is invented.
+
+    noida-db acknowledges a produce before its store is saved, so a restart while producing
+    drops the last few hundred milliseconds of acknowledged messages (measured; README,
+    "Brokers"); Kafka with acks=all does not. The worker may have recorded some of those
+    before the broker dropped them, so the rows lie between what the broker holds and what was
+    produced. The broker's loss is reported, not asserted. The producer must finish cleanly.
+    """
     port = free_port()
     data = tmp_path / "broker-data"
     broker = broker_factory(port, data)
@@ -70,10 +83,23 @@ def test_broker_restart_while_producing_loses_nothing(pipeline_factory, broker_f
     broker_factory(port, data)  # same port, same data directory
     producer.join(180)
     assert not producer.is_alive()
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 240, "all rows after the broker restart")
+    assert producer.error is None, f"the producer failed across the restart: {producer.error}"
+    held = truth_of([line for _, _, value in sorted(p.raw_messages())
+                     for line in value.split(b"\n") if line.strip()])
+    print(f"broker restart: the broker dropped {len(truth.unique_valid - held.unique_valid)} "
+          f"of {len(truth.unique_valid)} acknowledged valid events")
+    assert held.unique_valid <= truth.unique_valid
+    wait_all_rows(p, held.unique_valid, 240, "all rows after the broker restart")
     p.wait_settled()
-    assert_exact(p, truth)
+    recorded = {r[0] for r in p.rows("SELECT event_id FROM {db}.activities")}
+    assert p.scalar("SELECT count() FROM {db}.activities") == len(recorded)  # no duplicate
+    assert held.unique_valid <= recorded <= truth.unique_valid, p.explain_missing(
+        held.unique_valid)
+    assert p.scalar("SELECT sum(touches) FROM {db}.touch_counts WHERE entity_type = 'rep'") \
+        == len(recorded & truth.touch_ids)
+    dead = [r[0].encode() for r in p.rows(
+        "SELECT payload FROM {db}.dlq_events FINAL WHERE reason != 'late'")]
+    assert set(held.invalid_payloads) <= set(dead) <= set(truth.invalid_payloads)
 
 
 def test_disk_full_then_fixed_no_loss_no_corruption(pipeline_factory, tmp_path):
@@ -106,8 +132,7 @@ def test_disk_full_then_fixed_no_loss_no_corruption(pipeline_factory, tmp_path):
         assert p.worker().alive()
         assert p.scalar("SELECT count() FROM {db}.activities") <= before + 1500
         filler.unlink()
-        p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                     >= len(truth.unique_valid), 180, "catch-up after freeing space")
+        wait_all_rows(p, truth.unique_valid, 180, "catch-up after freeing space")
         p.wait_settled()
         assert_exact(p, truth)
         # clean restart of the engine on the same data

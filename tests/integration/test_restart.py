@@ -19,14 +19,42 @@ def assert_exact(p, truth) -> None:
     assert p.scalar("SELECT count() FROM {db}.dlq_events FINAL") == truth.invalid
     missing = set(truth.unique_valid) - {r[0] for r in p.rows(
         "SELECT event_id FROM {db}.activities")}
-    assert not missing
+    assert not missing, p.explain_missing(truth.unique_valid)
 
 
-def produce_in_background(p, payloads, rate: float) -> threading.Thread:
-    from touchline.produce import send_batches
+def wait_all_rows(p, expected: set[str], timeout: float, what: str) -> None:
+    """Until every expected event has a row; on timeout, say where the missing ones are."""
+    try:
+        p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities") >= len(expected),
+                     timeout, what)
+    except AssertionError as exc:
+        try:
+            where = p.explain_missing(expected)
+        except Exception as why:  # the broker may be the thing that is down
+            where = f"(could not say where the missing events are: {why})"
+        raise AssertionError(f"{exc}\n{where}") from None
 
-    thread = threading.Thread(
-        target=send_batches, args=(p.settings, payloads), kwargs={"batch": 200, "rate": rate})
+
+class Producer(threading.Thread):
+    """send_batches in a thread; `error` holds what it raised, if anything."""
+
+    def __init__(self, p, payloads, rate: float) -> None:
+        super().__init__()
+        self.p, self.payloads, self.rate = p, payloads, rate
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from touchline.produce import send_batches
+
+        try:
+            send_batches(self.p.settings, self.payloads, batch=200, rate=self.rate)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+def produce_in_background(p, payloads, rate: float) -> Producer:
+    thread = Producer(p, payloads, rate)
     thread.start()
     return thread
 
@@ -41,8 +69,8 @@ def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     assert at_kill < len(truth.unique_valid)
     p.add_worker("worker-1")  # the same worker comes back (static group membership)
     producer.join(120)
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 180, "all rows after restart")
+    assert producer.error is None, f"the producer failed: {producer.error}"
+    wait_all_rows(p, truth.unique_valid, 180, "all rows after restart")
     p.wait_settled()
     assert_exact(p, truth)
 
@@ -60,7 +88,7 @@ def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory, t
         "both workers to process activities partitions")
     p.worker("worker-2").kill()
     producer.join(120)
-    p.wait_until(lambda: p.scalar("SELECT count() FROM {db}.activities")
-                 >= len(truth.unique_valid), 180, "all rows after one worker died")
+    assert producer.error is None, f"the producer failed: {producer.error}"
+    wait_all_rows(p, truth.unique_valid, 180, "all rows after one worker died")
     p.wait_settled()
     assert_exact(p, truth)
