@@ -21,10 +21,12 @@ app = faust.App(
 def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     """Fill broker URL, app id and tuning from the one settings object."""
     from touchline.settings import get_settings
+    from touchline.streams import commit_guard
     from touchline.streams.fetch_backoff import install
 
     settings = get_settings()
     install(settings.kafka.empty_fetch_backoff_ms / 1000)
+    commit_guard.install()
     conf.id = settings.faust_app_id
     conf.broker = f"kafka://{settings.kafka.bootstrap}"
     conf.store = "memory://"

@@ -119,16 +119,18 @@ class Pipeline:
         finally:
             consumer.close()
 
-    def committed_offsets(self) -> dict[str, int]:
-        """The consumer group's committed offsets, as "topic[partition]": offset."""
-        from kafka.admin import KafkaAdminClient
+    def committed_offsets(self) -> dict[str, int | None]:
+        """The group's committed offsets of the raw and activities topics ("topic[n]": offset)."""
+        from kafka import KafkaConsumer, TopicPartition
 
-        client = KafkaAdminClient(bootstrap_servers=self.settings.kafka.bootstrap)
+        k = self.settings.kafka
+        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
+                                 enable_auto_commit=False)
         try:
-            offsets = client.list_consumer_group_offsets(self.settings.faust_app_id)
+            return {f"{topic}[{n}]": consumer.committed(TopicPartition(topic, n))
+                    for topic in (k.raw_topic, k.activities_topic) for n in range(k.partitions)}
         finally:
-            client.close()
-        return {f"{tp.topic}[{tp.partition}]": meta.offset for tp, meta in offsets.items()}
+            consumer.close()
 
     def explain_missing(self, expected_ids: Iterable[str]) -> str:
         """Where the expected event ids that have no row are: in the raw topic or not."""
@@ -139,7 +141,9 @@ class Pipeline:
         if not missing:
             return "no expected event is missing"
         where: dict[tuple[int, int], int] = {}
+        ends: dict[int, int] = {}
         for partition, offset, value in self.raw_messages():
+            ends[partition] = max(ends.get(partition, 0), offset + 1)
             for line in value.split(b"\n"):
                 try:
                     event_id = orjson.loads(line).get("event_id")
@@ -150,7 +154,8 @@ class Pipeline:
         in_topic = sum(where.values())
         return (f"{len(missing)} expected events have no row; {len(missing) - in_topic} of them"
                 f" are not in the raw topic; (partition, offset): count of the others = "
-                f"{dict(sorted(where.items())[:40])}; committed = {self.committed_offsets()}")
+                f"{dict(sorted(where.items())[:40])}; raw end offsets = {ends}; "
+                f"committed = {self.committed_offsets()}")
 
     def accounted(self) -> int:
         """Events the activities stage has decided on: rows, duplicates, late rejects."""

@@ -1,0 +1,117 @@
+"""Never commit past a message no agent processed, and fetch again a message Faust lost.
+
+Defects of faust-streaming 0.15.3, found by the SIGKILL fault tests (README, "How the stream
+works"):
+
+- A fetched message can fail to reach the agent. Seen: right after a `take()` batch that
+  filled up, the next message of several partitions never arrived while the ones after it did.
+- Faust then records the hole as a "gap" in the partition (as a compacted topic would have)
+  and commits over it; and even without a recorded gap, `Consumer._new_offset` commits past a
+  hole of exactly one message (`min(acked) - committed > 1`, where the committed offset is the
+  *next* offset to read). Either way the events were never recorded, and a restart did not
+  read them again.
+
+`install` replaces the rule: while the committed offset is known, nothing is committed until
+the message at that offset was acknowledged. touchline's topics are neither compacted nor
+transactional, so a hole is never legitimate, with one exception: messages the broker deleted
+(retention) before they were read. `seek_stalled` (every second, from
+streams/agents/refetch_stalled.py) is the recovery: a partition whose committed offset has not
+moved for `STALL_SECONDS` although the broker has more, and whose next message is not in work,
+is sought back to its committed offset; the lost message is fetched again and the ones after
+it are read again and dropped as duplicates. If the committed offset is below the broker's
+first offset, the messages are gone: the partition moves on from the first one there, with a
+warning that names how many expired unread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: how long a partition's commit may stand still, with messages waiting and none in work
+STALL_SECONDS = 5.0
+
+#: (topic, partition) -> (committed offset, monotonic time it was first seen)
+_seen: dict[tuple[str, int], tuple[int, float]] = {}
+#: (topic, partition) -> the broker's first offset, when messages below it expired unread
+_expired_below: dict[tuple[str, int], int] = {}
+
+
+def install() -> None:
+    """Patch Faust's commit rule once per process."""
+    from faust.transport.consumer import Consumer
+
+    if getattr(Consumer, "_touchline_commit_guard", False):
+        return
+    original = Consumer._new_offset
+
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        self._gap.pop(tp, None)  # a hole in our topics is a lost message, never a gap
+        acked = self._acked[tp]
+        committed = self._committed_offset[tp]
+        if acked and committed is not None:
+            first = _expired_below.get((tp.topic, tp.partition))
+            if first is not None and committed < first <= min(acked):
+                self._committed_offset[tp] = committed = first  # nothing left below it
+            if min(acked) > committed:
+                return None  # offset `committed` itself has not been processed yet
+        return original(self, tp)
+
+    _new_offset.faust_rule = original  # type: ignore[attr-defined]  # kept for the tests
+    Consumer._new_offset = _new_offset
+    Consumer._touchline_commit_guard = True
+
+
+def stalled(consumer: Any, tp: Any, now: float) -> int | None:
+    """The committed offset to seek `tp` back to, if it is stalled; None otherwise."""
+    committed = consumer._committed_offset.get(tp)
+    highwater = consumer.highwater(tp)
+    key = (tp.topic, tp.partition)
+    if committed is None or highwater is None or committed >= highwater:
+        _seen.pop(key, None)
+        return None
+    first = _seen.get(key)
+    if first is None or first[0] != committed:
+        _seen[key] = (committed, now)
+        return None
+    if now - first[1] < STALL_SECONDS:
+        return None
+    in_work = any(m.tp == tp and m.offset == committed and not m.acked
+                  for m in list(consumer._unacked_messages))
+    if in_work:
+        return None
+    _seen[key] = (committed, now)  # the next seek, if needed, after another full wait
+    return committed
+
+
+async def seek_stalled(app: Any) -> list[tuple[Any, int]]:
+    """Seek every stalled partition the agents consume back to where processing stopped.
+
+    Table changelogs are left alone: Faust reads them itself and commits nothing there.
+    """
+    consumer = app.consumer
+    now = time.monotonic()
+    sought = []
+    for tp in sorted(consumer.assignment()):
+        if tp.topic.endswith("-changelog") or app.rebalancing:
+            continue
+        offset = stalled(consumer, tp, now)
+        if offset is None:
+            continue
+        first = (await consumer.earliest_offsets(tp)).get(tp) or 0
+        if offset < first:
+            _expired_below[(tp.topic, tp.partition)] = first
+            log.warning("%s[%d]: %d messages (offsets %d-%d) expired in the broker before "
+                        "they were processed (topic retention); going on from offset %d",
+                        tp.topic, tp.partition, first - offset, offset, first - 1, first)
+            offset = first
+        else:
+            log.warning("%s[%d]: offset %d was fetched but not processed for %.0f s while "
+                        "later messages were; reading the partition again from there",
+                        tp.topic, tp.partition, offset, STALL_SECONDS)
+        await consumer.seek(tp, offset)
+        sought.append((tp, offset))
+    return sought

@@ -1,0 +1,142 @@
+"""The commit guard: Faust's own commit rule on its own bookkeeping, before and after the fix.
+
+These run Faust's real `Consumer._new_offset` (unpatched and patched) on the state it keeps
+per partition: the acknowledged offsets, the committed offset (the next offset to read) and
+the fetch gaps. The state is what the SIGKILL fault test left behind when it lost events.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+from faust.transport.consumer import Consumer
+from faust.types import TP
+from intervaltree import IntervalTree
+
+from touchline.streams import commit_guard
+
+TP0 = TP("t.raw", 0)
+
+
+class Bookkeeping:
+    """The attributes Faust's commit rule reads and writes, and nothing else."""
+
+    def __init__(self, committed: int | None, acked: list[int]) -> None:
+        self._acked = defaultdict(list, {TP0: list(acked)})
+        self._acked_index = defaultdict(set, {TP0: set(acked)})
+        self._committed_offset = defaultdict(lambda: None, {TP0: committed})
+        self._gap = defaultdict(IntervalTree)
+
+
+@pytest.fixture(scope="module")
+def faust_rule():
+    """Faust's rule as shipped, then the guarded one (the patch is process-wide)."""
+    commit_guard.install()
+    return Consumer._new_offset.faust_rule, Consumer._new_offset
+
+
+def test_shipped_rule_commits_past_one_unprocessed_message(faust_rule):
+    shipped, _ = faust_rule
+    # offset 125 never reached the agent; 126..199 were processed
+    assert shipped(Bookkeeping(125, list(range(126, 200))), TP0) == 200
+
+
+def test_guarded_rule_waits_for_the_unprocessed_message(faust_rule):
+    _, guarded = faust_rule
+    state = Bookkeeping(125, list(range(126, 200)))
+    assert guarded(state, TP0) is None
+    assert state._acked[TP0] == list(range(126, 200))  # nothing forgotten meanwhile
+    state._acked[TP0].append(125)
+    state._acked_index[TP0].add(125)
+    assert guarded(state, TP0) == 200
+
+
+@pytest.mark.parametrize(("committed", "acked", "expected"), [
+    (125, list(range(125, 130)), 130),  # the ordinary case
+    (125, [125, 126, 128, 129], 127),  # a gap further on: commit up to it
+    (125, [127, 128], None),  # two missing: Faust already waited here
+    (None, [126, 127], 128),  # nothing committed yet in this assignment: Faust's rule
+    (None, [], None),
+])
+def test_guarded_rule_otherwise_behaves_as_faust(faust_rule, committed, acked, expected):
+    _, guarded = faust_rule
+    assert guarded(Bookkeeping(committed, acked), TP0) == expected
+
+
+def test_a_hole_faust_recorded_as_a_fetch_gap_is_not_stepped_over(faust_rule):
+    shipped, guarded = faust_rule
+    # Faust records "gap 189" when the message after a lost one arrives, as if the topic
+    # were compacted; touchline's topics are not, so the hole is a lost message
+    state = Bookkeeping(189, [190, 191])
+    state._gap[TP0].addi(189, 190)
+    assert shipped(state, TP0) == 192
+    state = Bookkeeping(189, [190, 191])
+    state._gap[TP0].addi(189, 190)
+    assert guarded(state, TP0) is None
+
+
+def test_messages_that_expired_unread_are_stepped_over_and_no_more(faust_rule):
+    _, guarded = faust_rule
+    commit_guard._expired_below[(TP0.topic, TP0.partition)] = 130
+    try:
+        assert guarded(Bookkeeping(125, [130, 131]), TP0) == 132
+        assert guarded(Bookkeeping(125, [131, 132]), TP0) is None  # 130 itself still due
+    finally:
+        commit_guard._expired_below.clear()
+
+
+class FakeMessage:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.offset, self.acked = tp, offset, False
+
+
+def consumer(committed: int | None, highwater: int, unacked: list[FakeMessage] = ()):
+    messages = weakref.WeakSet(unacked)
+    return SimpleNamespace(
+        _committed_offset=defaultdict(lambda: None, {TP0: committed}),
+        highwater=lambda tp: highwater, _unacked_messages=messages, _keep=list(unacked))
+
+
+@pytest.fixture(autouse=True)
+def fresh_watch():
+    commit_guard._seen.clear()
+    yield
+    commit_guard._seen.clear()
+
+
+def test_a_commit_that_stands_still_with_nothing_in_work_is_sought_back():
+    c = consumer(125, 200)
+    wait = commit_guard.STALL_SECONDS
+    assert commit_guard.stalled(c, TP0, now=100.0) is None  # first sight
+    assert commit_guard.stalled(c, TP0, now=100.0 + wait - 0.1) is None
+    assert commit_guard.stalled(c, TP0, now=100.0 + wait) == 125
+    # not again at once: the seek needs time to bring the message back
+    assert commit_guard.stalled(c, TP0, now=100.0 + wait + 1) is None
+    assert commit_guard.stalled(c, TP0, now=100.0 + 2 * wait) == 125
+
+
+def test_a_commit_that_moves_is_never_sought():
+    wait = commit_guard.STALL_SECONDS
+    for step in range(10):
+        c = consumer(125 + step, 200)
+        assert commit_guard.stalled(c, TP0, now=100.0 + step * wait) is None
+
+
+def test_the_next_message_in_work_is_waited_for_however_long():
+    head = FakeMessage(TP0, 125)
+    c = consumer(125, 200, [head])
+    assert commit_guard.stalled(c, TP0, now=0.0) is None
+    assert commit_guard.stalled(c, TP0, now=600.0) is None  # e.g. ClickHouse down
+    head.acked = True
+    assert commit_guard.stalled(c, TP0, now=601.0) == 125
+
+
+def test_a_partition_read_to_its_end_or_never_committed_is_left_alone():
+    wait = commit_guard.STALL_SECONDS
+    for c in (consumer(200, 200), consumer(None, 200)):
+        commit_guard._seen.clear()
+        assert commit_guard.stalled(c, TP0, now=0.0) is None
+        assert commit_guard.stalled(c, TP0, now=10 * wait) is None
