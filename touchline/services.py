@@ -237,8 +237,28 @@ class Stack:
         return [s for s in self.services if s.name.startswith("worker")]
 
     def stop(self) -> None:
-        """Workers first (they commit), then the store, then the broker."""
+        """Workers first (they commit), then the store, then the broker once it has saved."""
         order = {"store": 1, "broker": 2}
         for service in sorted(reversed(self.services), key=lambda s: order.get(s.name, 0)):
+            if service.name == "broker":
+                wait_broker_saved(service.log.parent / "kafka.json")
             service.stop(30 if service.name.startswith("worker") else 10)
         self.services.clear()
+
+
+def wait_broker_saved(store: Path, quiet: float = 0.5, limit: float = 30.0) -> None:
+    """Until noida-db's store file has not changed for `quiet` seconds (at most `limit`).
+
+    noida-db acknowledges writes (messages, offset commits) before it saves them, and a stop
+    drops what is not saved yet (README, "Brokers"): the workers' last commits must land first.
+    """
+    time.sleep(0.3)  # a save for the last change may not have started yet
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            age = time.time() - store.stat().st_mtime
+        except OSError:
+            return
+        if age >= quiet:
+            return
+        time.sleep(quiet - age)
