@@ -119,6 +119,17 @@ class Pipeline:
         finally:
             consumer.close()
 
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """Partition -> end offset (messages ever written) of one of the pipeline's topics."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap)
+        try:
+            tps = [TopicPartition(topic, n) for n in range(self.settings.kafka.partitions)]
+            return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+        finally:
+            consumer.close()
+
     def committed_offsets(self) -> dict[str, int | None]:
         """The group's committed offsets of the raw and activities topics ("topic[n]": offset)."""
         from kafka import KafkaConsumer, TopicPartition

@@ -147,6 +147,8 @@ async def test_vendor_payloads_become_touches_and_stage_changes(
         "SELECT reason, error, origin FROM {db}.dlq_events WHERE reason = 'unmappable'")
     assert error.startswith("gap_update:") and "006RM000002bJ5dYAE" in error
     assert origin.startswith("salesforce:")
+    # the mapping agents send each event to its account's partition: recorded where validated
+    assert sum(p.end_offsets(p.settings.kafka.activities_topic).values()) == 0
     visits = p.rows("SELECT stage FROM {db}.stage_visits FINAL "
                     "WHERE opportunity_id = 'opp-acme-renewal'")
     assert visits == [("Negotiation/Review",)]
