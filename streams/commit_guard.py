@@ -16,8 +16,9 @@ the message at that offset was acknowledged. touchline's topics are neither comp
 transactional, so a hole is never legitimate, with one exception: messages the broker deleted
 (retention) before they were read. `seek_stalled` (every second, from
 streams/agents/refetch_stalled.py) is the recovery: a partition whose committed offset has not
-moved for `STALL_SECONDS` although the broker has more, and whose next message is not in work,
-is sought back to its committed offset; the lost message is fetched again and the ones after
+moved for `STALL_SECONDS` while later offsets were acknowledged, and whose next message is not
+in work, is sought back to its committed offset (a lost last message: `TAIL_STALL_SECONDS`
+with nothing in work); the lost message is fetched again and the ones after
 it are read again and dropped as duplicates. If the committed offset is below the broker's
 first offset, the messages are gone: the partition moves on from the first one there, with a
 warning that names how many expired unread.
@@ -31,8 +32,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: how long a partition's commit may stand still, with messages waiting and none in work
+#: how long a partition's commit may stand still while later offsets were acknowledged
 STALL_SECONDS = 5.0
+#: how long it may stand still with nothing acknowledged or in work, the broker having more
+TAIL_STALL_SECONDS = 30.0
 
 #: (topic, partition) -> (committed offset, monotonic time it was first seen)
 _seen: dict[tuple[str, int], tuple[int, float]] = {}
@@ -66,7 +69,15 @@ def install() -> None:
 
 
 def stalled(consumer: Any, tp: Any, now: float) -> int | None:
-    """The committed offset to seek `tp` back to, if it is stalled; None otherwise."""
+    """The committed offset to seek `tp` back to, if it is stalled; None otherwise.
+
+    The sign of a lost message: later offsets of the partition were acknowledged (one agent
+    acknowledges a partition's messages in order) while the committed one was not, for
+    `STALL_SECONDS`, and it is not in work. A lost *last* message leaves no later
+    acknowledgement: then the partition must have had nothing at all in work for
+    `TAIL_STALL_SECONDS` while the broker has more (a busy worker's queue can hold a
+    partition's next messages for a while, untracked, without anything being lost).
+    """
     committed = consumer._committed_offset.get(tp)
     highwater = consumer.highwater(tp)
     key = (tp.topic, tp.partition)
@@ -77,11 +88,12 @@ def stalled(consumer: Any, tp: Any, now: float) -> int | None:
     if first is None or first[0] != committed:
         _seen[key] = (committed, now)
         return None
-    if now - first[1] < STALL_SECONDS:
+    acked = consumer._acked.get(tp) or ()
+    skipped = bool(acked) and min(acked) > committed
+    if now - first[1] < (STALL_SECONDS if skipped else TAIL_STALL_SECONDS):
         return None
-    in_work = any(m.tp == tp and m.offset == committed and not m.acked
-                  for m in list(consumer._unacked_messages))
-    if in_work:
+    in_work = [m for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
+    if any(m.offset == committed for m in in_work) or (in_work and not skipped):
         return None
     _seen[key] = (committed, now)  # the next seek, if needed, after another full wait
     return committed
@@ -109,9 +121,9 @@ async def seek_stalled(app: Any) -> list[tuple[Any, int]]:
                         tp.topic, tp.partition, first - offset, offset, first - 1, first)
             offset = first
         else:
-            log.warning("%s[%d]: offset %d was fetched but not processed for %.0f s while "
-                        "later messages were; reading the partition again from there",
-                        tp.topic, tp.partition, offset, STALL_SECONDS)
+            log.warning("%s[%d]: offset %d was fetched but never processed (the commit "
+                        "stood still while the broker had more); reading the partition again "
+                        "from there", tp.topic, tp.partition, offset)
         await consumer.seek(tp, offset)
         sought.append((tp, offset))
     return sought

@@ -93,10 +93,12 @@ class FakeMessage:
         self.tp, self.offset, self.acked = tp, offset, False
 
 
-def consumer(committed: int | None, highwater: int, unacked: list[FakeMessage] = ()):
+def consumer(committed: int | None, highwater: int, unacked: list[FakeMessage] = (),
+             acked: list[int] = ()):
     messages = weakref.WeakSet(unacked)
     return SimpleNamespace(
         _committed_offset=defaultdict(lambda: None, {TP0: committed}),
+        _acked=defaultdict(list, {TP0: list(acked)}),
         highwater=lambda tp: highwater, _unacked_messages=messages, _keep=list(unacked))
 
 
@@ -107,8 +109,8 @@ def fresh_watch():
     commit_guard._seen.clear()
 
 
-def test_a_commit_that_stands_still_with_nothing_in_work_is_sought_back():
-    c = consumer(125, 200)
+def test_a_hole_at_the_head_that_stays_is_sought_back():
+    c = consumer(125, 200, acked=list(range(126, 140)))  # later messages done, 125 not
     wait = commit_guard.STALL_SECONDS
     assert commit_guard.stalled(c, TP0, now=100.0) is None  # first sight
     assert commit_guard.stalled(c, TP0, now=100.0 + wait - 0.1) is None
@@ -118,16 +120,31 @@ def test_a_commit_that_stands_still_with_nothing_in_work_is_sought_back():
     assert commit_guard.stalled(c, TP0, now=100.0 + 2 * wait) == 125
 
 
+def test_a_lost_last_message_is_sought_back_only_after_the_long_wait():
+    c = consumer(199, 200)  # nothing acknowledged after it, nothing in work
+    assert commit_guard.stalled(c, TP0, now=0.0) is None
+    assert commit_guard.stalled(c, TP0, now=commit_guard.STALL_SECONDS) is None
+    assert commit_guard.stalled(c, TP0, now=commit_guard.TAIL_STALL_SECONDS) == 199
+
+
+def test_a_busy_partition_with_its_next_messages_still_queued_is_left_alone():
+    # the agent works on other messages of the partition; the next one is still queued
+    busy = [FakeMessage(TP0, 90)]
+    c = consumer(125, 200, busy)
+    assert commit_guard.stalled(c, TP0, now=0.0) is None
+    assert commit_guard.stalled(c, TP0, now=10 * commit_guard.TAIL_STALL_SECONDS) is None
+
+
 def test_a_commit_that_moves_is_never_sought():
     wait = commit_guard.STALL_SECONDS
     for step in range(10):
-        c = consumer(125 + step, 200)
+        c = consumer(125 + step, 200, acked=[127 + step])
         assert commit_guard.stalled(c, TP0, now=100.0 + step * wait) is None
 
 
 def test_the_next_message_in_work_is_waited_for_however_long():
     head = FakeMessage(TP0, 125)
-    c = consumer(125, 200, [head])
+    c = consumer(125, 200, [head], acked=[126])
     assert commit_guard.stalled(c, TP0, now=0.0) is None
     assert commit_guard.stalled(c, TP0, now=600.0) is None  # e.g. ClickHouse down
     head.acked = True
@@ -135,7 +152,7 @@ def test_the_next_message_in_work_is_waited_for_however_long():
 
 
 def test_a_partition_read_to_its_end_or_never_committed_is_left_alone():
-    wait = commit_guard.STALL_SECONDS
+    wait = commit_guard.TAIL_STALL_SECONDS
     for c in (consumer(200, 200), consumer(None, 200)):
         commit_guard._seen.clear()
         assert commit_guard.stalled(c, TP0, now=0.0) is None
