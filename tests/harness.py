@@ -152,20 +152,20 @@ class Pipeline:
         if not missing:
             return "no expected event is missing"
         where: dict[tuple[int, int], int] = {}
-        ends: dict[int, int] = {}
+        found: set[str] = set()
         for partition, offset, value in self.raw_messages():
-            ends[partition] = max(ends.get(partition, 0), offset + 1)
             for line in value.split(b"\n"):
                 try:
                     event_id = orjson.loads(line).get("event_id")
                 except (orjson.JSONDecodeError, AttributeError):
                     continue
                 if event_id in missing:
+                    found.add(event_id)
                     where[(partition, offset)] = where.get((partition, offset), 0) + 1
-        in_topic = sum(where.values())
-        return (f"{len(missing)} expected events have no row; {len(missing) - in_topic} of them"
+        return (f"{len(missing)} expected events have no row; {len(missing - found)} of them"
                 f" are not in the raw topic; (partition, offset): count of the others = "
-                f"{dict(sorted(where.items())[:40])}; raw end offsets = {ends}; "
+                f"{dict(sorted(where.items())[:40])}; raw end offsets = "
+                f"{self.end_offsets(self.settings.kafka.raw_topic)}; "
                 f"committed = {self.committed_offsets()}")
 
     def accounted(self) -> int:
