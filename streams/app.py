@@ -48,5 +48,6 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     conf.consumer_max_fetch_size = 4 * 1024 * 1024
     conf.producer_max_request_size = settings.pipeline.max_message_bytes + 1024 * 1024
     conf.producer_acks = -1
+    conf.producer_compression_type = settings.kafka.compression_type
     conf.table_cleanup_interval = 60.0
     conf.worker_redirect_stdouts = False

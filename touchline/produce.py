@@ -32,6 +32,7 @@ def producer(settings: Settings) -> KafkaProducer:
             # restarts and then rejects every retry (OutOfOrderSequenceNumber); a retried
             # duplicate is harmless, the pipeline dedups on event_id
             enable_idempotence=False,
+            compression_type=settings.kafka.compression_type,
             linger_ms=20, max_request_size=settings.pipeline.max_message_bytes + 65536,
             request_timeout_ms=30_000, max_block_ms=15_000, client_id="touchline-producer",
         )

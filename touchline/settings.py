@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,16 @@ class KafkaSettings(BaseModel):
     embedded: bool = True
     #: what the embedded broker binds to
     embedded_port: int = 29092
+    #: codec of every batch touchline produces (raw events, forwarded rows, dead letters).
+    #: Brokers store batches as sent, so lz4 keeps the embedded broker's store, which it
+    #: rewrites after every change, several times smaller (README "Performance"); `none` to
+    #: turn it off. Consumers read any codec whatever this says.
+    compression: Literal["lz4", "zstd", "gzip", "snappy", "none"] = "lz4"
+
+    @property
+    def compression_type(self) -> str | None:
+        """The codec as Kafka clients take it (None = uncompressed)."""
+        return None if self.compression == "none" else self.compression
 
 
 class ClickHouseSettings(BaseModel):

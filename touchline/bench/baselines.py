@@ -20,7 +20,7 @@ from touchline.sinks.rows import activities_table
 async def raw_produce(scenario: Scenario, messages: list[bytes], per_message: int) -> dict:
     """Aiokafka batch produce of the benchmark's messages into a fresh topic."""
     k = scenario.settings.kafka
-    seconds = await produce(k.bootstrap, k.raw_topic, messages, k.partitions)
+    seconds = await produce(k, messages)
     events = len(messages) * per_message
     return {"messages": len(messages), "events": events, "seconds": round(seconds, 3),
             "messages_per_s": round(len(messages) / seconds),

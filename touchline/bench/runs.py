@@ -23,7 +23,7 @@ def _pct(values: list[float], q: float) -> float:
 async def _warm(sc: Scenario, warm: list[bytes], workers: int) -> int:
     """Send a few messages and wait until they are rows and every worker reports."""
     k = sc.settings.kafka
-    await produce(k.bootstrap, k.raw_topic, warm, k.partitions)
+    await produce(k, warm)
     n = sum(m.count(b"\n") + 1 for m in warm)
     await asyncio.to_thread(sc.wait_count, n, 180.0, 0.2)
     deadline = time.monotonic() + 60
@@ -73,7 +73,7 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
         with RssSampler(sc) as rss:
             cpu0 = sc.cpu()
             t0 = time.monotonic()
-            send = asyncio.create_task(produce(k.bootstrap, k.raw_topic, messages, k.partitions))
+            send = asyncio.create_task(produce(k, messages))
             done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05)
             produce_s = await send
         seconds = done - t0
@@ -146,7 +146,7 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
         k = sc.settings.kafka
         sent: list[float] = []
         with CountPoller(sc) as poller:
-            await produce(k.bootstrap, k.raw_topic, messages, k.partitions,
+            await produce(k, messages,
                           rate_events=rate, per_message=per_message, on_sent=sent)
             await asyncio.to_thread(sc.wait_count, base + len(messages) * per_message, 300.0)
             await asyncio.sleep(0.2)
@@ -200,7 +200,7 @@ async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[byt
                   else _recycled(messages, seed_marker))
         stream = (next(source) for _ in range(n_msgs))
         with RssSampler(sc, every=5.0) as rss:
-            await produce(k.bootstrap, k.raw_topic, stream, k.partitions,
+            await produce(k, stream,
                           rate_events=rate, per_message=per_message)
             await asyncio.to_thread(sc.wait_count, base + n_msgs * per_message, 600.0, 0.5)
         series = [(t, round(v[0] / 1024, 1)) for t, v in rss.samples if v]

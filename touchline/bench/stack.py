@@ -123,10 +123,10 @@ class Scenario:
                          f"(worker log: {self.workers()[0].log})")
 
 
-async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partitions: int,
+async def produce(kafka: KafkaSettings, messages: Iterable[bytes],
                   rate_events: float | None = None, per_message: int = 1,
                   on_sent: list[float] | None = None) -> float:
-    """Aiokafka batch produce (acks=all), each message to its account partition.
+    """Aiokafka batch produce (acks=all) to the raw topic, each message to its account partition.
 
     The partition is that of the message's first event (see `payloads.messages`); returns
     seconds taken.
@@ -134,7 +134,9 @@ async def produce(bootstrap: str, topic: str, messages: Iterable[bytes], partiti
     With `rate_events`, messages are paced to that many events per second, and the send time
     of every message is appended to `on_sent` (for freshness).
     """
-    prod = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+    topic, partitions = kafka.raw_topic, kafka.partitions
+    prod = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5,
+                            compression_type=kafka.compression_type,
                             max_request_size=8 * 1024 * 1024, max_batch_size=1024 * 1024)
     await prod.start()
     try:

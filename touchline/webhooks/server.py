@@ -314,6 +314,7 @@ async def start_producer(settings: Settings, attempts: int = 0) -> Any:
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka.bootstrap,
             acks="all",
+            compression_type=settings.kafka.compression_type,
             request_timeout_ms=int(settings.webhooks.broker_timeout_s * 1000),
             max_request_size=2 * settings.web.max_body_bytes + 64 * 1024,
             linger_ms=0,
