@@ -19,7 +19,10 @@ def describe(exc: ValidationError) -> tuple[Reason, str]:
         elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             reason = "unknown_type"
             loc = "type"
-        parts.append(f"{loc}: {err['msg']}")
+        msg = err["msg"]
+        if err["type"] == "datetime_type":  # strict: a number, null, ... instead of a string
+            msg += " given as an RFC 3339 string with an offset, e.g. 2026-11-23T09:00:00Z"
+        parts.append(f"{loc}: {msg}")
     return reason, "; ".join(parts)
 
 

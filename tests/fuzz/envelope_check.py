@@ -28,7 +28,7 @@ def map_and_check(raw: bytes, source: str, body: bytes | None) -> MapOutcome:
     and (for bodies whose item count is known) outcomes = vendor events in."""
     out = map_message(raw, IdentityResolver(), "acme", source_topic=f"raw.{source}")
     for event in out.events:
-        activity_adapter.validate_python(event)  # raises if a mapped event is not canonical
+        activity_adapter.validate_json(orjson.dumps(event))  # raises if not canonical
     for dl in out.dead_letters:
         assert dl.reason == "unmappable" and dl.error.strip(), dl
     total = len(out.events) + len(out.dead_letters) + sum(out.skipped.values())

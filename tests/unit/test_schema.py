@@ -33,6 +33,23 @@ def test_valid_events_parse_and_match_the_json_schema(doc):
     jsonschema.validate(doc, activity_json_schema())
 
 
+@pytest.mark.parametrize("when", [1795420800, 1795420800.5, None, True])
+def test_occurred_at_must_be_a_string_not_a_number(when):
+    """A number would be read as epoch seconds (or ms, by the sender's guess): rejected."""
+    with pytest.raises(ValidationError) as info:
+        parse_activity(orjson.dumps({**EXAMPLES[1], "occurred_at": when}))
+    reason, error = describe(info.value)
+    assert reason == "validation"
+    assert error.startswith("occurred_at: ") and "RFC 3339 string with an offset" in error
+
+
+def test_occurred_at_keeps_the_instant_and_is_stored_as_utc():
+    doc = {**EXAMPLES[1], "occurred_at": "2026-11-23T04:00:00-05:00"}
+    event = parse_activity(orjson.dumps(doc))
+    assert event.occurred_at.utcoffset().total_seconds() == 0
+    assert event.occurred_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
 def test_touch_definition():
     touches = {d["type"]: parse_activity(orjson.dumps(d)).is_touch for d in EXAMPLES}
     assert touches == {"call": True, "email": True, "meeting": True, "stage_change": False,

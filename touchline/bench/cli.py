@@ -67,6 +67,9 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="pipeline.batch_seconds for the bench's workers (default: the setting's)")
 @click.option("--concurrency", default=None, type=click.IntRange(1, 8),
               help="pipeline.concurrency for the bench's workers (default: the setting's)")
+@click.option("--compression", default=None,
+              type=click.Choice(["lz4", "zstd", "gzip", "snappy", "none"]),
+              help="kafka.compression of every producer in the bench (default: the setting's)")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
@@ -75,7 +78,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
           soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
           max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None,
-          concurrency: int | None, partitions: int,
+          concurrency: int | None, compression: str | None, partitions: int,
           results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
@@ -93,6 +96,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "soak_lateness": soak_lateness,
         "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
         "max_rate": max_rate, "batch_messages": batch_messages, "concurrency": concurrency,
+        "compression": compression,
     }
     try:
         results = asyncio.run(_run(opts))
@@ -118,6 +122,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
 
     Scenario.pipeline_overrides = {
         k: opts[k] for k in ("batch_seconds", "batch_messages", "concurrency") if opts[k]}
+    Scenario.kafka_overrides = {"compression": opts["compression"]} if opts["compression"] else {}
 
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}

@@ -42,6 +42,8 @@ class Scenario:
     broker_pid: int = 0
     #: PipelineSettings overrides for every scenario (e.g. batch_seconds), from the CLI
     pipeline_overrides: dict = {}  # noqa: RUF012
+    #: KafkaSettings overrides (compression), from the CLI
+    kafka_overrides: dict = {}  # noqa: RUF012
 
     def __init__(self, root: Path, bootstrap: str, partitions: int = 4) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -52,6 +54,7 @@ class Scenario:
             kafka=KafkaSettings(
                 bootstrap=bootstrap, raw_topic=f"b{tag}.raw", activities_topic=f"b{tag}.act",
                 dlq_topic=f"b{tag}.dlq", partitions=partitions, embedded=False,
+                **self.kafka_overrides,
             ),
             clickhouse=ClickHouseSettings(store_port=free_port()),
             pipeline=PipelineSettings(**self.pipeline_overrides),

@@ -111,7 +111,8 @@ def map_message(
         out.dead_letters.append(DeadLetter.of(body, "unmappable", f"{kind}: {detail}", **where))
     for event in mapped.events:
         try:
-            activity_adapter.validate_python(event)
+            # as the pipeline will read the line: JSON (strict about occurred_at's type)
+            activity_adapter.validate_json(orjson.dumps(event))
         except ValidationError as exc:
             _, error = describe(exc)
             out.dead_letters.append(
