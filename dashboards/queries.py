@@ -250,22 +250,11 @@ WHERE r.{TENANT} AND r.{TEAM} AND $__conditionalAll(r.rep_id IN (${{rep:singlequ
   AND t.activity IN ('call_attempts', 'connected_calls', 'emails_sent', 'meetings_held')
 ORDER BY rep, activity"""
 
-#: the time range's whole event-time hours are [WHOLE_HOURS_FROM, WHOLE_HOURS_TO): read them
-#: from an hourly rollup, and the partial hours at the ends from raw rows, each end as its own
-#: range (an OR of the two would keep the key from pruning by day and team); when the range
-#: holds no whole hour, the first end covers it all and the second is empty
-WHOLE_HOURS_FROM = "(toStartOfHour($__fromTime - INTERVAL 1 SECOND, 'UTC') + INTERVAL 1 HOUR)"
-WHOLE_HOURS_TO = "toStartOfHour($__toTime, 'UTC')"
 #: `activities` is keyed by (tenant, toDate(occurred_at), team_id, ...), but ClickHouse does not
 #: derive the day from `occurred_at >= toDateTime(..)`: without the day stated, a team filter
 #: prunes little (measured: 367 of 932 granules read for a team's first partial hour, 12 with it)
 DAYS_OF_RANGE = ("toDate(occurred_at) BETWEEN toDate($__fromTime, 'UTC') "
                  "AND toDate($__toTime, 'UTC')")
-PARTIAL_HOURS = (f"occurred_at < {WHOLE_HOURS_FROM}\n"
-                 "      AND toDate(occurred_at) = toDate($__fromTime, 'UTC')",
-                 f"occurred_at >= greatest({WHOLE_HOURS_TO}, {WHOLE_HOURS_FROM})\n"
-                 "      AND toDate(occurred_at) = toDate($__toTime, 'UTC')")
-
 COACH_TOUCH_DISTRIBUTION = f"""SELECT touches_received, count() AS prospects
 FROM (
     SELECT prospect_id,
@@ -306,28 +295,20 @@ WHERE {TENANT} AND entity_type = 'rep' AND $__timeFilter(bucket)
 GROUP BY time, rep
 ORDER BY time"""
 
-_REP_SPREAD_PARTIAL_HOURS = "".join(f"""    UNION ALL
-    SELECT rep_id, countIf(is_touch = 1), countIf(type = 'call' AND outcome = 'connected'),
-           countIf(type = 'meeting' AND meeting_status = 'held'),
-           CAST(uniqExactIfState(prospect_id, is_touch = 1 AND prospect_id != '')
-                AS AggregateFunction(uniqExact, String))
-    FROM touchline.activities
-    WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY}
-      AND {partial}
-    GROUP BY rep_id
-""" for partial in PARTIAL_HOURS).rstrip("\n")
-
-COACH_REP_SPREAD = f"""SELECT rep_id AS rep, sum(rep_touches) AS touches,
-       sum(rep_connected_calls) AS connected_calls, sum(rep_meetings_held) AS meetings_held,
-       uniqExactMerge(rep_prospects) AS prospects_touched,
+#: one team's raw rows of the range (the key prunes by day and team). Prospects are counted by
+#: a 64-bit hash: uniqExact of a String already keeps a 128-bit hash per value, and a UInt64
+#: set is ~30% faster here (100M rows: p50 38 vs 54 ms); a collision among a rep's ~10^4
+#: prospects of a week has a probability of ~10^-11. The hourly rollup with uniqExact states
+#: this replaced was slower: nearly every touch is a new (rep, hour, prospect), so merging the
+#: states costs what counting the rows does, plus the two raw partial hours at the ends.
+COACH_REP_SPREAD = f"""SELECT rep_id AS rep, countIf(is_touch = 1) AS touches,
+       countIf(type = 'call' AND outcome = 'connected') AS connected_calls,
+       countIf(type = 'meeting' AND meeting_status = 'held') AS meetings_held,
+       uniqExactIf(cityHash64(prospect_id), is_touch = 1 AND prospect_id != '')
+           AS prospects_touched,
        round(touches / greatest(1, median(touches) OVER ()), 2) AS touches_vs_team_median
-FROM (
-    SELECT rep_id, touches AS rep_touches, connected_calls AS rep_connected_calls,
-           meetings_held AS rep_meetings_held, prospects_touched AS rep_prospects
-    FROM touchline.activity_by_rep_hour
-    WHERE {TENANT} AND {TEAM} AND {REPS_ANY}
-      AND bucket >= {WHOLE_HOURS_FROM} AND bucket < {WHOLE_HOURS_TO}
-{_REP_SPREAD_PARTIAL_HOURS})
+FROM touchline.activities
+WHERE {TENANT} AND $__timeFilter(occurred_at) AND {TEAM} AND {REPS_ANY} AND {DAYS_OF_RANGE}
 GROUP BY rep
 ORDER BY touches DESC"""
 

@@ -316,10 +316,11 @@ def test_retried_blocks_are_counted_once_in_every_rollup(data: Data) -> None:
     assert arrivals.scalar() == raw[0]
 
 
-def test_a_broken_rollup_fails_the_comparison(data: Data) -> None:
-    # the comparison must be able to fail: drop the hour-edge rows and it does
-    broken = q.COACH_REP_SPREAD.replace(f"AND {q.PARTIAL_HOURS[0]}", "AND 0")
-    assert broken != q.COACH_REP_SPREAD
+def test_a_broken_rewrite_fails_the_comparison(data: Data) -> None:
+    # the comparison must be able to fail: count prospects by a hash that collides, and it does
+    hashed = "uniqExactIf(cityHash64(prospect_id),"
+    broken = q.COACH_REP_SPREAD.replace(hashed, "uniqExactIf(cityHash64(prospect_id) % 3,")
+    assert hashed in q.COACH_REP_SPREAD and broken != q.COACH_REP_SPREAD
     pairs = _panel_rows(data, broken, OLD_COACH_REP_SPREAD, coaching.UID)
     assert any(new != old for new, old, _ in pairs)
 
