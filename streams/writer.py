@@ -59,6 +59,11 @@ async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
         return result
 
 
+async def write_once(fn: Callable[[ClickHouseSink], T]) -> T:
+    """Run fn(sink) in the sink thread once; a SinkError reaches the caller (no retry)."""
+    return await asyncio.get_running_loop().run_in_executor(_executor, fn, sink())
+
+
 def close() -> None:
     """Close the sink (worker shutdown)."""
     global _sink
