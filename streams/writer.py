@@ -39,13 +39,17 @@ def sink() -> ClickHouseSink:
     return _sink
 
 
+async def write_once(fn: Callable[[ClickHouseSink], T]) -> T:
+    """Run fn(sink) in the sink thread once; a SinkError reaches the caller (no retry)."""
+    return await asyncio.get_running_loop().run_in_executor(_executor, fn, sink())
+
+
 async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
     """Run fn(sink) in the sink thread, retrying until it succeeds."""
-    loop = asyncio.get_running_loop()
     delay = 0.2
     while True:
         try:
-            result = await loop.run_in_executor(_executor, fn, sink())
+            result = await write_once(fn)
         except SinkError as exc:
             state.update(retrying=True, last_error=str(exc)[:300])
             state["retries"] += 1
@@ -57,11 +61,6 @@ async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
             log.warning("ClickHouse %s succeeded again", what)
             state["retrying"] = False
         return result
-
-
-async def write_once(fn: Callable[[ClickHouseSink], T]) -> T:
-    """Run fn(sink) in the sink thread once; a SinkError reaches the caller (no retry)."""
-    return await asyncio.get_running_loop().run_in_executor(_executor, fn, sink())
 
 
 def close() -> None:

@@ -9,9 +9,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
+
+from touchline.settings import KafkaSettings
 
 SECTIONS = ("baselines", "e2e", "freshness", "queries", "soak")
 
@@ -68,7 +70,7 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--concurrency", default=None, type=click.IntRange(1, 8),
               help="pipeline.concurrency for the bench's workers (default: the setting's)")
 @click.option("--compression", default=None,
-              type=click.Choice(["lz4", "zstd", "gzip", "snappy", "none"]),
+              type=click.Choice(get_args(KafkaSettings.model_fields["compression"].annotation)),
               help="kafka.compression of every producer in the bench (default: the setting's)")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--results-dir", default="bench/results", show_default=True,
