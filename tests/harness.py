@@ -99,25 +99,7 @@ class Pipeline:
 
     def raw_messages(self) -> list[tuple[int, int, bytes]]:
         """(partition, offset, value) of every message the broker holds in the raw topic."""
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap,
-                                 enable_auto_commit=False, consumer_timeout_ms=5000)
-        try:
-            tps = [TopicPartition(self.settings.kafka.raw_topic, n)
-                   for n in range(self.settings.kafka.partitions)]
-            consumer.assign(tps)
-            consumer.seek_to_beginning(*tps)
-            end = consumer.end_offsets(tps)
-            out: list[tuple[int, int, bytes]] = []
-            while any(consumer.position(tp) < end[tp] for tp in tps):
-                batch = consumer.poll(timeout_ms=2000)
-                if not batch:
-                    break
-                out += [(m.partition, m.offset, m.value) for ms in batch.values() for m in ms]
-            return out
-        finally:
-            consumer.close()
+        return raw_topic_messages(self.settings.kafka)
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """Partition -> end offset (messages ever written) of one of the pipeline's topics."""
@@ -213,3 +195,25 @@ class Pipeline:
             return now[2] == 0 and time.monotonic() - state["since"] >= quiet_s
 
         self.wait_until(settled, timeout, "the pipeline to settle")
+
+
+def raw_topic_messages(kafka: KafkaSettings) -> list[tuple[int, int, bytes]]:
+    """(partition, offset, value) of every message the broker holds in `kafka.raw_topic`."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
+                             consumer_timeout_ms=5000)
+    try:
+        tps = [TopicPartition(kafka.raw_topic, n) for n in range(kafka.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out: list[tuple[int, int, bytes]] = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            batch = consumer.poll(timeout_ms=2000)
+            if not batch:
+                break
+            out += [(m.partition, m.offset, m.value) for ms in batch.values() for m in ms]
+        return out
+    finally:
+        consumer.close()

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaConsumer, TopicPartition
 
+from tests.harness import raw_topic_messages
 from touchline.produce import send_batches
 from touchline.services import wait_broker_saved
 from touchline.settings import KafkaSettings, Settings
@@ -35,22 +35,8 @@ def _events() -> list[bytes]:
 
 
 def _read_kafka_python(settings: Settings) -> list[bytes]:
-    k = settings.kafka
-    consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=5000)
-    try:
-        tps = [TopicPartition(k.raw_topic, n) for n in range(k.partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
-        lines: list[bytes] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            batch = consumer.poll(timeout_ms=2000)
-            assert batch, "kafka-python stopped reading before the end of the topic"
-            lines += [line for ms in batch.values() for m in ms for line in m.value.split(b"\n")]
-        return lines
-    finally:
-        consumer.close()
+    messages = raw_topic_messages(settings.kafka)
+    return [line for _, _, value in messages for line in value.split(b"\n")]
 
 
 async def _read_aiokafka(settings: Settings) -> list[bytes]:
