@@ -13,6 +13,11 @@ event_time: dict[tuple[str, int], int] = {}
 totals: dict[str, int] = defaultdict(int)
 
 
+def processed(tp: tuple[str, int], offset: int) -> None:
+    """The message at `offset` of `tp` is done: the position is the next offset to process."""
+    positions[tp] = max(positions.get(tp, 0), offset + 1)
+
+
 def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
                     rejected: int) -> None:
     """Record one validated raw message."""
@@ -21,7 +26,7 @@ def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
     counters["messages"] += 1
     counters["events_in"] += events_in
     counters["rejected"] += rejected
-    positions[tp] = max(positions.get(tp, 0), offset + 1)
+    processed(tp, offset)
     totals["raw_events"] += events_in
     totals["rejected"] += rejected
 
@@ -46,6 +51,13 @@ def count_recorded(topic: str, partition: int, offset: int | None, *, events_in:
     totals["accepted"] += accepted
     totals["duplicates"] += duplicates
     totals["late"] += rejected
+
+
+def count_dead_letters(topic: str, partition: int, last_offset: int, messages: int) -> None:
+    """Record `messages` DLQ envelopes of one partition written, up to `last_offset`."""
+    tp = (topic, partition)
+    pending[tp]["messages"] += messages
+    processed(tp, last_offset)
 
 
 def drain() -> dict[tuple[str, int], dict[str, int]]:

@@ -180,19 +180,27 @@ class Pipeline:
                         timeout, f"{n} rows in {table}")
 
     def wait_settled(self, timeout: float = 120.0, quiet_s: float = 3.0) -> None:
-        """Until the row and DLQ counts stop moving and every worker reports lag 0."""
+        """Until the row and DLQ counts stop moving and every report says lag 0.
+
+        Every partition of the raw and DLQ topics must be reported by a live worker, so a dead
+        worker's partitions must have been reassigned.
+        """
         state = {"last": None, "since": time.monotonic()}
+        kafka = self.settings.kafka
+        must_cover = 2 * kafka.partitions
 
         def settled() -> bool:
             now = self.rows(
                 "SELECT (SELECT count() FROM {db}.activities), (SELECT count() FROM "
-                "{db}.dlq_events), (SELECT sum(lag) FROM (SELECT argMax(lag, ts) AS lag FROM "
+                "{db}.dlq_events), sum(lag), countIf(topic IN ({raw:String}, {dlq:String})) "
+                "FROM (SELECT topic, partition, argMax(lag, ts) AS lag FROM "
                 "{db}.pipeline_metrics WHERE ts > now64(3) - INTERVAL 5 SECOND "
-                "GROUP BY worker, topic, partition))")[0]
+                "GROUP BY topic, partition)", raw=kafka.raw_topic, dlq=kafka.dlq_topic)[0]
             if now != state["last"]:
                 state["last"], state["since"] = now, time.monotonic()
                 return False
-            return now[2] == 0 and time.monotonic() - state["since"] >= quiet_s
+            return (now[2] == 0 and now[3] == must_cover
+                    and time.monotonic() - state["since"] >= quiet_s)
 
         self.wait_until(settled, timeout, "the pipeline to settle")
 

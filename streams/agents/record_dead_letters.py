@@ -1,8 +1,9 @@
 """record_dead_letters: consumes activities.dlq (DeadLetter JSON envelopes).
 
 Emits: nothing.
-Side effects: writes them to ClickHouse `dlq_events` in batches; the table is keyed by DLQ
-partition and offset, so a replayed batch replaces itself instead of doubling.
+Side effects: writes them to ClickHouse `dlq_events` in batches; the table is keyed by the
+rejected input (dead_letter_key), so a replayed batch replaces itself instead of doubling. Its
+position per partition goes to `pipeline_metrics` (DLQ lag on the ops dashboard).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import orjson
 
 from touchline.settings import get_settings
 from touchline.sinks.rows import DEAD_LETTER_COLUMNS, arrow_table
-from touchline.streams import writer
+from touchline.streams import progress, writer
 from touchline.streams.app import app
 from touchline.streams.topics import dead_letter_topic
 
@@ -59,3 +60,9 @@ async def record_dead_letters(stream):  # noqa: ANN001, D103
                 for e in events]
         table = arrow_table(rows, DEAD_LETTER_COLUMNS)
         await writer.write(lambda sink, t=table: sink.insert("dlq_events", t), "dlq insert")
+        last: dict[int, tuple[int, int]] = {}  # partition -> (last offset, envelopes)
+        for e in events:
+            _, n = last.get(e.message.partition, (0, 0))
+            last[e.message.partition] = (e.message.offset, n + 1)
+        for partition, (offset, n) in last.items():
+            progress.count_dead_letters(events[0].message.topic, partition, offset, n)

@@ -1,8 +1,9 @@
 """report_progress: a timer, not a stream: every second, the worker's counters and lag.
 
 Emits: nothing.
-Side effects: one `pipeline_metrics` row per (topic, partition) this worker touched, with
-messages/events since the last report, position, highwater and lag (ops dashboard, demo).
+Side effects: one `pipeline_metrics` row per (topic, partition) this worker is assigned or
+touched, with messages/events since the last report, position, highwater and lag (ops
+dashboard, demo).
 While ClickHouse is away the rows of every second are kept (the newest MAX_UNSENT_ROWS) and
 written together once it is back, so the ops panels show the lag that built up during the
 outage, not only the lag after it.
@@ -24,6 +25,20 @@ MAX_UNSENT_ROWS = 100_000
 unsent: list[dict[str, Any]] = []
 
 
+def _assigned() -> dict[tuple[str, int], int | None]:
+    """(topic, partition) -> committed offset (None: not known) of each partition assigned now.
+
+    Faust's own topics (table changelogs, the assignor's leader topic) are left out.
+    """
+    try:
+        consumer = app.consumer
+        return {(tp.topic, tp.partition): consumer._committed_offset.get(tp)
+                for tp in consumer.assignment()
+                if not tp.topic.endswith("-changelog") and "__assignor" not in tp.topic}
+    except Exception:  # consumer not started yet
+        return {}
+
+
 def _highwater(topic: str, partition: int) -> int:
     from faust.types import TP
 
@@ -33,25 +48,41 @@ def _highwater(topic: str, partition: int) -> int:
         return 0
 
 
-@app.timer(interval=1.0)
-async def report_progress() -> None:  # noqa: D103
-    worker = get_settings().worker_id
-    counters = progress.drain()
-    now = writer.now_ms()
+def progress_rows(worker: str, now: int, counters: dict, assigned: dict) -> list[dict[str, Any]]:
+    """One row per partition assigned to this worker or counted since the last report.
+
+    A partition assigned but not processed yet reports lag from its committed offset (from 0
+    when none is known), so a partition a dead worker left behind shows its backlog as soon as
+    it is reassigned. A
+    partition revoked since is no longer reported (its old position would be a false lag).
+    """
     rows = []
-    for topic, partition in sorted(set(progress.positions) | set(counters)):
-        counts = counters.get((topic, partition), {})
+    for topic, partition in sorted(set(assigned) | set(counters)):
+        tp = (topic, partition)
+        counts = counters.get(tp, {})
         highwater = _highwater(topic, partition)
-        # a stage fed only from the raw topic has no position of its own: no lag there
-        position = progress.positions.get((topic, partition), highwater)
+        known = [o for o in (progress.positions.get(tp), assigned.get(tp)) if o is not None]
+        if known:
+            position = max(known)
+        elif tp in assigned:  # nothing processed or committed (Faust keeps offset 0 as None)
+            position = 0
+        else:  # a stage fed only from the raw topic has no position of its own: no lag there
+            position = highwater
         rows.append({
             "ts": now, "worker": worker, "topic": topic, "partition": partition,
             "messages": counts.get("messages", 0), "events_in": counts.get("events_in", 0),
             "accepted": counts.get("accepted", 0), "duplicates": counts.get("duplicates", 0),
             "rejected": counts.get("rejected", 0), "committed": position,
             "highwater": highwater, "lag": max(highwater - position, 0),
-            "max_event_time": progress.event_time.get((topic, partition), 0),
+            "max_event_time": progress.event_time.get(tp, 0),
         })
+    return rows
+
+
+@app.timer(interval=1.0)
+async def report_progress() -> None:  # noqa: D103
+    rows = progress_rows(get_settings().worker_id, writer.now_ms(), progress.drain(),
+                         _assigned())
     unsent.extend(rows)
     del unsent[:-MAX_UNSENT_ROWS]
     if not unsent:

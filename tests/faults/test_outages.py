@@ -75,8 +75,9 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     the restart; a consumer that had read the lost messages there cannot see that those
     offsets now hold other ones. Offsets between the log end the broker saved (read from its
     store file before it starts again) and the log end it had acknowledged before the stop
-    are therefore excluded from what must be recorded, and counted. The broker's loss is
-    reported, not asserted. The producer must finish cleanly.
+    are therefore excluded from what must be recorded, and counted; dead letters may be
+    missing only as many as DLQ offsets the broker lost or reused the same way. The broker's
+    loss is reported, not asserted. The producer must finish cleanly.
     """
     port = free_port()
     data = tmp_path / "broker-data"
@@ -85,10 +86,13 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     p = pipeline_factory(bootstrap=f"127.0.0.1:{port}")
     producer = produce_in_background(p, truth.payloads, rate=3000)
     p.wait_rows("activities", 1000)
-    acknowledged_end = p.end_offsets(p.settings.kafka.raw_topic)
+    kafka = p.settings.kafka
+    acknowledged_end = p.end_offsets(kafka.raw_topic)
+    acknowledged_dlq_end = p.end_offsets(kafka.dlq_topic)
     broker.stop()
     time.sleep(2)
-    saved_end = saved_log_end(data / "kafka.json", p.settings.kafka.raw_topic)
+    saved_end = saved_log_end(data / "kafka.json", kafka.raw_topic)
+    saved_dlq_end = saved_log_end(data / "kafka.json", kafka.dlq_topic)
     restarted_ms = int(time.time() * 1000)  # no message can be read between stop and here
     broker_factory(port, data)  # same port, same data directory
     producer.join(180)
@@ -117,9 +121,22 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
         held.unique_valid)
     assert p.scalar("SELECT sum(touches) FROM {db}.touch_counts WHERE entity_type = 'rep'") \
         == len(recorded & truth.touch_ids)
+    # The same broker loss hits the dead letters the worker wrote: envelopes it acknowledged
+    # but did not save, and saved-end offsets it handed out again (the DLQ consumer may be
+    # past them). Dead letters may be missing only up to that many DLQ offsets.
+    written_before = dict(p.rows(  # how far the DLQ held envelopes written before the restart
+        "SELECT dlq_partition, max(dlq_offset) + 1 FROM {db}.dlq_events "
+        "WHERE failed_at < fromUnixTimestamp64Milli({t:Int64}) GROUP BY 1", t=restarted_ms))
+    dlq_at_risk = sum(
+        max(0, max(acknowledged_dlq_end.get(part, 0), written_before.get(part, 0)) - end)
+        for part, end in {n: saved_dlq_end.get(n, 0) for n in range(kafka.partitions)}.items())
     dead = [r[0].encode() for r in p.rows(
         "SELECT payload FROM {db}.dlq_events FINAL WHERE reason != 'late'")]
-    assert set(held.invalid_payloads) <= set(dead) <= set(truth.invalid_payloads)
+    missing_dead = set(held.invalid_payloads) - set(dead)
+    print(f"broker restart: {dlq_at_risk} DLQ offsets it may have dropped or handed out twice; "
+          f"{len(missing_dead)} dead letters missing")
+    assert len(missing_dead) <= dlq_at_risk, sorted(missing_dead)[:5]
+    assert set(dead) <= set(truth.invalid_payloads)
 
 
 def saved_log_end(store: Path, topic: str) -> dict[int, int]:

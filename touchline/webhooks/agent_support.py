@@ -113,7 +113,7 @@ def _report(msg: Any, out: Any) -> None:
     counters["events_in"] += len(out.events) + sum(out.skipped.values()) + len(out.dead_letters)
     counters["accepted"] += len(out.events)
     counters["rejected"] += len(out.dead_letters)
-    progress.positions[tp] = max(progress.positions.get(tp, 0), msg.offset + 1)
+    progress.processed(tp, msg.offset)
     times = [datetime.fromisoformat(e["occurred_at"]) for e in out.events]
     if times:
         latest = int(max(times).timestamp() * 1000)
