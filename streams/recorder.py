@@ -17,14 +17,17 @@ from typing import Any
 from faust.streams import _current_event
 
 from touchline.settings import PipelineSettings, get_settings
-from touchline.streams import progress, writer
+from touchline.streams import progress, stage_memory, writer
 from touchline.streams.dedup import bucket_ms_for
 from touchline.streams.recording import BatchResult, PartitionWindows, record_batch
+from touchline.streams.stage_memory import StageIndex
 from touchline.streams.tables import stage_history_by_opportunity, watermark_by_partition
 from touchline.streams.topics import dead_letter_topic
 
 windows = PartitionWindows(
     bucket_ms_for(get_settings().pipeline.allowed_lateness_s * 1000))
+#: stage-history keys by partition and event time, for eviction (streams/stage_memory.py)
+stage_index = StageIndex(windows.bucket_ms)
 
 
 def as_current(event: object) -> None:
@@ -34,6 +37,29 @@ def as_current(event: object) -> None:
     buffer reads while filling the next batch, so it must not be touched here.
     """
     _current_event.set(weakref.ref(event))
+
+
+async def _stage_history_ready(partition: int, rows: list[dict[str, Any]]) -> None:
+    """Index a (re)assigned partition's histories; load back evicted ones these rows change.
+
+    Runs in the context of the rows' message (as_current), so a reloaded history is written
+    to the table's changelog partition of that message.
+    """
+    history = stage_history_by_opportunity
+    if not stage_index.indexed(partition):
+        stage_memory.index_partition(stage_index, history, partition,
+                                     get_settings().kafka.partitions)
+    keys = {f"{row['tenant']}|{row['opportunity_id']}" for row in rows
+            if row["type"] == "stage_change" and stage_memory.needs_history(row)}
+    missing = [key for key in keys if key not in history]
+    if not missing:
+        return
+    loaded = await writer.write(lambda sink: stage_memory.load_histories(sink, missing),
+                                "stage history reload")
+    for key, changes in loaded.items():
+        if key not in history:  # another batch may have recorded a change meanwhile
+            history[key] = changes
+            stage_index.note(partition, key, changes[-1][0])
 
 
 async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
@@ -60,20 +86,24 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
             watermark = watermark_by_partition[str(msg.partition)]
         cutoff = watermark - lateness if watermark else None
         window = await windows.get(msg.partition, cutoff)
+        await _stage_history_ready(msg.partition, rows)
         result = record_batch(
             rows, window, watermark, rules,
             topic=msg.topic, partition=msg.partition, offset=msg.offset,
-            stage_history=stage_history_by_opportunity,
+            stage_history=stage_history_by_opportunity, stage_index=stage_index,
         )
         watermarks[msg.partition] = max(watermark, result.watermark)
         results.append((msg, result))
     combined = BatchResult.combine([r for _, r in results])
     await writer.write(combined.write, "insert")
     for partition, watermark in watermarks.items():  # only after the rows are durable
+        as_current(last_event[partition])
         if watermark > watermark_by_partition[str(partition)]:
-            as_current(last_event[partition])
             watermark_by_partition[str(partition)] = watermark
         windows.evict(partition, watermark - lateness)
+        horizon = watermark - lateness - stage_index.bucket_ms  # a bucket of slack
+        stage_memory.evict(stage_history_by_opportunity,
+                           stage_index.take_before(partition, horizon), horizon)
     sends = []
     for msg, result in results:
         for dead in result.dead_letters:

@@ -25,6 +25,7 @@ from touchline.sinks.rows import (
 from touchline.streams import writer
 from touchline.streams.dedup import HOUR_MS, DedupWindow
 from touchline.streams.dwell import Change, add_change, visits
+from touchline.streams.stage_memory import StageIndex
 
 #: rows per `activities` insert: a backlog batch can hold hundreds of thousands of rows; the
 #: store takes bodies up to 256 MB and ~30 MB of JSON is a comfortable block for ClickHouse
@@ -93,6 +94,7 @@ def record_batch(
     partition: int,
     offset: int,
     stage_history: MutableMapping[str, list[Change]] | None = None,
+    stage_index: StageIndex | None = None,
     now_ms: int | None = None,
 ) -> BatchResult:
     """Decide each row (accept, duplicate, late) and plan the writes."""
@@ -117,7 +119,7 @@ def record_batch(
             result.watermark = occurred
             cutoff = occurred - lateness
     if stage_history is not None:
-        _stage_changes(result, stage_history, rules, now)
+        _stage_changes(result, stage_history, rules, now, stage_index, partition)
     return result
 
 
@@ -135,7 +137,8 @@ def _late(row: dict[str, Any], watermark: int, rules: PipelineSettings, topic: s
 
 
 def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change]],
-                   rules: PipelineSettings, now: int) -> None:
+                   rules: PipelineSettings, now: int, index: StageIndex | None,
+                   partition: int) -> None:
     touched: dict[str, list[Change]] = {}
     for row in result.rows:
         if row["type"] != "stage_change":
@@ -146,6 +149,8 @@ def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change
         merged, is_new = add_change(list(touched.get(key) or history.get(key) or []), change)
         if is_new:
             history[key] = merged
+            if index is not None:
+                index.note(partition, key, merged[-1][0])
         touched[key] = merged  # rewritten even if not new: a replay must restore the rows
     for key, changes in touched.items():
         tenant, opportunity_id = key.split("|", 1)

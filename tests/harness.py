@@ -207,21 +207,26 @@ class Pipeline:
 
 def raw_topic_messages(kafka: KafkaSettings) -> list[tuple[int, int, bytes]]:
     """(partition, offset, value) of every message the broker holds in `kafka.raw_topic`."""
+    return [(m.partition, m.offset, m.value) for m in topic_records(kafka, kafka.raw_topic)]
+
+
+def topic_records(kafka: KafkaSettings, topic: str) -> list[Any]:
+    """Every record (kafka-python ConsumerRecord) the broker holds in `topic`."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
                              consumer_timeout_ms=5000)
     try:
-        tps = [TopicPartition(kafka.raw_topic, n) for n in range(kafka.partitions)]
+        tps = [TopicPartition(topic, n) for n in range(kafka.partitions)]
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         end = consumer.end_offsets(tps)
-        out: list[tuple[int, int, bytes]] = []
+        out: list[Any] = []
         while any(consumer.position(tp) < end[tp] for tp in tps):
             batch = consumer.poll(timeout_ms=2000)
             if not batch:
                 break
-            out += [(m.partition, m.offset, m.value) for ms in batch.values() for m in ms]
+            out += [m for ms in batch.values() for m in ms]
         return out
     finally:
         consumer.close()

@@ -96,6 +96,9 @@ def up(workers: int, duration: float | None) -> None:
 def worker(ctx: click.Context) -> None:
     """Run one Faust worker (extra arguments go to faust's own `worker` command)."""
     settings = settings_or_exit()
+    from touchline.allocator import fix_mmap_threshold
+
+    fix_mmap_threshold(settings.pipeline.mmap_threshold_bytes)
     from touchline.streams.app import app
 
     sys.argv = ["touchline", "worker", "--without-web", "-l", settings.log_level, *ctx.args]

@@ -21,7 +21,7 @@ import orjson
 
 from touchline.settings import get_settings
 from touchline.streams.app import app
-from touchline.streams.recorder import record_messages, windows
+from touchline.streams.recorder import record_messages, stage_index, windows
 from touchline.streams.topics import activity_topic, raw_activity_topic
 
 #: `activities` messages (up to 1,500 rows each) written together, and the longest wait
@@ -45,3 +45,4 @@ async def forget_revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001
     for tp in revoked:
         if tp.topic in ours:
             windows.forget(tp.partition)
+            stage_index.forget(tp.partition)
