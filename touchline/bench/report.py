@@ -82,6 +82,10 @@ def lines(results: dict[str, Any]) -> list[str]:
             rows.append((f"  lateness {s['allowed_lateness_s']}s: after the window filled",
                          f"RSS {s['rss_window_full_mb']} -> {s['rss_end_mb']} MB",
                          f"growth {s['rss_growth_after_window_full_mb']} MB (must be ~0)"))
+        if s.get("rss_trend_last_half_mb_per_10min") is not None:
+            rows.append(("  trend over the last half (least squares)",
+                         f"{s['rss_trend_last_half_mb_per_10min']} MB per 10 min",
+                         "(must be ~0)"))
     w = max((len(r[0]) for r in rows), default=10)
     w2 = max((len(r[1]) for r in rows), default=10)
     out += [f"{a:<{w}}  {b_:<{w2}}  {c}" for a, b_, c in rows]

@@ -166,6 +166,20 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
         sc.stop()
 
 
+def rss_trend(series: list[tuple[float, float]], since_s: float) -> float | None:
+    """Least-squares slope of RSS (MB) over the samples at or after `since_s`, per 10 minutes."""
+    points = [(t, v) for t, v in series if t >= since_s]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if not spread:
+        return None
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
+    return round(slope * 600, 1)
+
+
 def _recycled(messages: list[bytes], seed_marker: bytes) -> Iterator[bytes]:
     """The messages again and again, each round with new event ids."""
     loop = 0
@@ -219,6 +233,8 @@ async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[byt
             "allowed_lateness_s": lateness_s,
             "rss_window_full_mb": full,
             "rss_growth_after_window_full_mb": round(end - full, 1) if full else None,
+            # a one-off step (a set table doubling) is not growth; a slope over the last half is
+            "rss_trend_last_half_mb_per_10min": rss_trend(series, seconds / 2),
             "rss_max_mb": max((v for _, v in series), default=0),
             "peak_rss_mb": round(sc.worker_rss()[0][1] / 1024, 1),
             "series": series,
