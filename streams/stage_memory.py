@@ -34,6 +34,10 @@ class StageIndex:
         """Whether the partition's keys are indexed since it was (re)assigned."""
         return partition in self._buckets
 
+    def mark_indexed(self, partition: int) -> None:
+        """The partition's keys are (being) indexed, even if it has none."""
+        self._buckets.setdefault(partition, {})
+
     def note(self, partition: int, key: str, latest_ms: int) -> None:
         """The key's latest change is at `latest_ms` (an older entry may stay: it is checked)."""
         self._buckets.setdefault(partition, {}).setdefault(
@@ -67,7 +71,7 @@ def change_partition(change: Change, tenant: str, partitions: int) -> int:
 def index_partition(index: StageIndex, history: MutableMapping[str, list[Change]],
                     partition: int, partitions: int) -> int:
     """Index every key of `history` that belongs to `partition`; returns how many."""
-    index._buckets.setdefault(partition, {})
+    index.mark_indexed(partition)
     n = 0
     for key, changes in list(history.items()):
         if changes and change_partition(changes[-1], key.split("|", 1)[0],

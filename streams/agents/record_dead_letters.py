@@ -8,6 +8,8 @@ position per partition goes to `pipeline_metrics` (DLQ lag on the ops dashboard)
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 
 from touchline.settings import get_settings
@@ -60,9 +62,7 @@ async def record_dead_letters(stream):  # noqa: ANN001, D103
                 for e in events]
         table = arrow_table(rows, DEAD_LETTER_COLUMNS)
         await writer.write(lambda sink, t=table: sink.insert("dlq_events", t), "dlq insert")
-        last: dict[int, tuple[int, int]] = {}  # partition -> (last offset, envelopes)
-        for e in events:
-            _, n = last.get(e.message.partition, (0, 0))
-            last[e.message.partition] = (e.message.offset, n + 1)
-        for partition, (offset, n) in last.items():
-            progress.count_dead_letters(events[0].message.topic, partition, offset, n)
+        envelopes = Counter(e.message.partition for e in events)
+        last = {e.message.partition: e.message.offset for e in events}  # in order per partition
+        for partition, n in envelopes.items():
+            progress.count_dead_letters(events[0].message.topic, partition, last[partition], n)

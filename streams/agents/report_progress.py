@@ -53,8 +53,8 @@ def progress_rows(worker: str, now: int, counters: dict, assigned: dict) -> list
 
     A partition assigned but not processed yet reports lag from its committed offset (from 0
     when none is known), so a partition a dead worker left behind shows its backlog as soon as
-    it is reassigned. A
-    partition revoked since is no longer reported (its old position would be a false lag).
+    it is reassigned. A partition revoked since is no longer reported (its old position would
+    be a false lag).
     """
     rows = []
     for topic, partition in sorted(set(assigned) | set(counters)):

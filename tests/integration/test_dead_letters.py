@@ -59,3 +59,11 @@ def test_malformed_events_are_dead_lettered_with_reasons(pipeline_factory):
     assert "{not json" in payloads
     assert any(r[3] == "base64" for r in got)
     assert all(r[4] > 0 for r in got)
+    # the DLQ stage reports what it wrote and where it stands (ops dashboard: DLQ lag)
+    written, position, highwater = p.rows(
+        "SELECT sum(messages), sum(committed), sum(highwater) FROM (SELECT partition, "
+        "sum(messages) AS messages, argMax(committed, ts) AS committed, "
+        "argMax(highwater, ts) AS highwater FROM {db}.pipeline_metrics "
+        "WHERE topic = {t:String} GROUP BY partition)", t=p.settings.kafka.dlq_topic)[0]
+    assert written == len(bad)
+    assert position == highwater == sum(p.end_offsets(p.settings.kafka.dlq_topic).values())
