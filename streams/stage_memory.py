@@ -58,10 +58,6 @@ class StageIndex:
         """The partition moved to another worker."""
         self._buckets.pop(partition, None)
 
-    def size(self) -> int:
-        """Keys indexed (an updated key may count twice until its old bucket is taken)."""
-        return sum(len(keys) for buckets in self._buckets.values() for keys in buckets.values())
-
 
 def change_partition(change: Change, tenant: str, partitions: int) -> int:
     """The activities partition a history belongs to: its latest change's account's."""

@@ -91,7 +91,7 @@ class PipelineSettings(BaseModel):
     #: glibc malloc: allocations at least this large get their own mapping, returned to the
     #: system when freed (0: glibc's adaptive default). The adaptive default raises the limit
     #: after the first large free, so the dedup window's big set tables then come from the
-    #: heap and leave holes: in a soak that heap grew 48 -> 154 MB, 46 MB of it free
+    #: heap and leave holes: in a soak that heap grew 46 -> 147 MB, 45 MB of it free
     #: (README "Memory")
     mmap_threshold_bytes: int = Field(256 * 1024, ge=0, le=32 * 1024 * 1024)
 
