@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -300,10 +301,39 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _type_args(ch_type: str) -> list[str]:
+    """Top-level arguments of a type: `Tuple(UInt8, Array(Date))` -> [UInt8, Array(Date)]."""
+    inner = ch_type[ch_type.index("(") + 1:ch_type.rindex(")")]
+    args, depth, start = [], 0, 0
+    for i, ch in enumerate(inner):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            args.append(inner[start:i].strip())
+            start = i + 1
+    return [*args, inner[start:].strip()]
+
+
 def _revive(value: Any, ch_type: str) -> Any:
-    """Turn JSON values back into the Python types clickhouse-connect would return."""
+    """Turn JSON values back into the Python types clickhouse-connect would return.
+
+    Recurses into Array, Tuple, Map, Nullable and LowCardinality, so a datetime inside an
+    array of tuples comes back as a datetime (and the tuple as a tuple), as on the direct path.
+    """
     if value is None:
         return None
+    outer = ch_type.split("(", 1)[0]
+    if outer in ("Nullable", "LowCardinality"):
+        return _revive(value, _type_args(ch_type)[0])
+    if outer == "Array" and isinstance(value, list):
+        (item,) = _type_args(ch_type)
+        return [_revive(v, item) for v in value]
+    if outer == "Tuple" and isinstance(value, list):
+        # a named element reads `name Type`; a bare type never has a space right after its name
+        items = [re.sub(r"^\w+ (?=\S)", "", a) for a in _type_args(ch_type)]
+        return tuple(_revive(v, t) for v, t in zip(value, items, strict=False))
+    if outer == "Map" and isinstance(value, dict):
+        _, item = _type_args(ch_type)
+        return {k: _revive(v, item) for k, v in value.items()}
     if "DateTime" in ch_type and isinstance(value, str):
         return dt.datetime.fromisoformat(value).replace(tzinfo=None)
     if ch_type.startswith("Date") and isinstance(value, str):
