@@ -315,7 +315,7 @@ ORDER BY touches DESC"""
 COACH_OPEN_SIGNALS = f"""SELECT fired_at, kind, rep_id AS rep, subject_type, subject_id, activity,
        message
 FROM touchline.signals_current
-WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND status = 'open'
+WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND status = 'firing'
 ORDER BY fired_at DESC
 LIMIT 100"""
 

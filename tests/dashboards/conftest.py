@@ -195,11 +195,14 @@ def seed(sink: ClickHouseSink, now: dt.datetime) -> None:
                 "rejected": 1, "committed": 10_000 - k, "highwater": 10_010 - k,
                 "lag": 10 + part, "max_event_time": ts - dt.timedelta(seconds=3)})
     sink.insert("pipeline_metrics", _table(metrics))
-    sink.insert("signals", _table([{
-        "tenant": TENANT, "signal_id": "sig-1", "kind": "stuck_deal", "status": "open",
+    sink.insert("signals", _table([{  # what the signal evaluator writes: firing, resolved
+        "tenant": TENANT, "signal_id": sid, "kind": kind, "status": status,
         "team_id": "team-east", "rep_id": "r-east-2", "subject_type": "opportunity",
-        "subject_id": "opp-stuck", "activity": "meeting", "message": "opp-stuck past SLA",
-        "evidence": "{}", "fired_at": now - HOUR, "version": 1}]))
+        "subject_id": subject, "activity": "advance_deal", "message": f"{subject} past SLA",
+        "evidence": "{}", "fired_at": now - HOUR, "version": 1}
+        for sid, kind, status, subject in [
+            ("sig-1", "stuck_deal", "firing", "opp-stuck"),
+            ("sig-2", "stuck_deal", "resolved", "opp-fresh")]]))
 
 
 def _heartbeat(sink: ClickHouseSink) -> None:
