@@ -56,6 +56,10 @@ class Backend(Protocol):
         self, sql: str, parameters: dict[str, Any] | None, readonly: bool
     ) -> QueryResult: ...
 
+    def query_raw(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None, fmt: str | None, database: str
+    ) -> bytes: ...
+
     def insert_arrow(self, table: str, data: pa.Table, token: str | None) -> None: ...  # noqa: D102
 
     def insert_json(self, table: str, body: bytes, token: str | None) -> None: ...  # noqa: D102
@@ -70,6 +74,8 @@ class ConnectBackend:
         import clickhouse_connect  # imported here: only this backend needs it
 
         self._lock = threading.Lock()
+        self._dsn, self._username, self._password = dsn, username, password
+        self._readers: dict[str, Any] = {}
         try:
             if dsn.startswith("chdb://"):
                 self._client = clickhouse_connect.get_client(dsn=dsn)
@@ -94,6 +100,29 @@ class ConnectBackend:
             types = [t.name for t in res.column_types]
             return QueryResult(list(res.column_names), types, list(res.result_rows))
 
+    def query_raw(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None, fmt: str | None, database: str
+    ) -> bytes:
+        with self._lock, _sql_errors():
+            return self._reader(database).raw_query(sql, parameters=parameters or None, fmt=fmt)
+
+    def _reader(self, database: str) -> Any:
+        """A second client, read-only for its whole life, with `database` as its default.
+
+        Per-call `readonly` is not enough for SQL typed by a user: chdb applies per-call
+        settings with SET on the shared handle (readonly cannot be SET back, so the writer's
+        handle would stay read-only), and a multi-statement text only gets the setting on its
+        last statement. A handle made read-only at creation refuses every write it is sent.
+        """
+        import clickhouse_connect
+
+        if database not in self._readers:
+            extra = {} if self._dsn.startswith("chdb://") else {
+                "username": self._username, "password": self._password}
+            self._readers[database] = clickhouse_connect.get_client(
+                dsn=self._dsn, database=database, settings=READ_SETTINGS, **extra)
+        return self._readers[database]
+
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
         settings = dict(INSERT_SETTINGS)
         if token:
@@ -111,6 +140,9 @@ class ConnectBackend:
 
     def close(self) -> None:  # noqa: D102
         with self._lock:
+            for reader in self._readers.values():
+                reader.close()
+            self._readers.clear()
             self._client.close()
 
 
@@ -174,6 +206,13 @@ class StoreBackend:
         types = doc["types"] + [""] * (width - len(doc["types"]))  # chdb may omit types
         rows = [tuple(_revive(v, t) for v, t in zip(r, types, strict=True)) for r in doc["rows"]]
         return QueryResult(doc["columns"], types, rows)
+
+    def query_raw(  # noqa: D102
+        self, sql: str, parameters: dict[str, Any] | None, fmt: str | None, database: str
+    ) -> bytes:
+        body = orjson.dumps({"sql": sql, "parameters": parameters or {}, "format": fmt,
+                             "database": database})
+        return self._post("/query_raw", body)
 
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
         sink = pa.BufferOutputStream()
@@ -255,6 +294,14 @@ class ClickHouseSink:
               readonly: bool = True) -> QueryResult:
         """Run a SELECT (read-only by default) with server-side parameters."""
         return self.backend.query(sql, parameters, readonly)
+
+    def query_raw(self, sql: str, parameters: dict[str, Any] | None = None,
+                  fmt: str | None = None) -> bytes:
+        """Run read-only SQL as typed by a user; the engine's bytes in `fmt` (or the SQL's FORMAT).
+
+        This sink's database is the default one, so unqualified table names resolve in it.
+        """
+        return self.backend.query_raw(sql, parameters, fmt, self.database)
 
     def command(self, sql: str) -> None:
         """Run DDL or another statement that returns nothing."""

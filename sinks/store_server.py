@@ -5,6 +5,8 @@ every other process (workers, `touchline query`, the local panel) reaches the sa
 small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 
 - `POST /query`   {"sql", "parameters", "readonly"} -> {"columns", "types", "rows"}
+- `POST /query_raw` {"sql", "parameters", "format", "database"} -> the engine's bytes in that
+  format (SQL typed by a user: run read-only, `database` as the default one)
 - `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
   (`&format=json`: a JSON array of row objects, parsed by ClickHouse as JSONEachRow)
 - `POST /command` body: SQL (DDL)
@@ -58,6 +60,17 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
             return failure(SqlError(f"bad query request: {exc}"))
         return web.Response(body=encode_result(result), content_type="application/json")
 
+    async def query_raw(request: web.Request) -> web.Response:
+        try:
+            doc = orjson.loads(await request.read())
+            data = await run(sink.backend.query_raw, doc["sql"], doc.get("parameters") or None,
+                             doc.get("format") or None, doc.get("database") or sink.database)
+        except (SqlError, SinkUnavailable) as exc:
+            return failure(exc)
+        except (ValueError, KeyError) as exc:
+            return failure(SqlError(f"bad query request: {exc}"))
+        return web.Response(body=data, content_type="application/octet-stream")
+
     async def insert(request: web.Request) -> web.Response:
         table = request.query.get("table", "")
         token = request.query.get("token") or None
@@ -93,6 +106,7 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
     app = web.Application(client_max_size=256 * 1024 * 1024)
     app.router.add_get("/ping", ping)
     app.router.add_post("/query", query)
+    app.router.add_post("/query_raw", query_raw)
     app.router.add_post("/insert", insert)
     app.router.add_post("/command", command)
     if allow_fault_injection:
