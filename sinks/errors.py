@@ -11,3 +11,7 @@ class SinkUnavailable(SinkError):
 
 class SqlError(SinkError):
     """ClickHouse rejected the statement (syntax, unknown column, readonly, ...)."""
+
+
+class NoDataYet(SinkError):
+    """There is nothing to read yet: no database (nothing was ever written). Not an outage."""

@@ -8,9 +8,11 @@ store runs, a command may open the directory itself.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 from touchline.settings import Settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.errors import NoDataYet
 
 
 def store_is_running(settings: Settings, timeout: float = 0.3) -> bool:
@@ -38,3 +40,23 @@ def open_sink(settings: Settings) -> ClickHouseSink:
         username=settings.clickhouse.username,
         password=settings.clickhouse.password.get_secret_value(),
     ).start()
+
+
+def open_reader(settings: Settings) -> ClickHouseSink:
+    """A started sink for a command that only reads; creates nothing.
+
+    Raises NoDataYet (its message says what to run) when there is no data directory or no
+    database yet, instead of opening, and so creating, an empty embedded directory.
+    """
+    dsn = sink_dsn(settings)
+    database = settings.clickhouse.database
+    if dsn.startswith("chdb://") and not Path(dsn.removeprefix("chdb://")).is_dir():
+        raise NoDataYet(f"no data yet in {settings.data_dir}: run `touchline demo` to try it "
+                        "with simulated events, or `touchline up` and send your own")
+    sink = open_sink(settings)
+    if not sink.query("SELECT count() FROM system.databases WHERE name = {db:String}",
+                      {"db": database}).scalar():
+        sink.close()
+        raise NoDataYet(f"no data yet: ClickHouse has no `{database}` database: run "
+                        "`touchline sink init` (or `touchline demo` / `touchline up`)")
+    return sink

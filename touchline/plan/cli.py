@@ -16,21 +16,27 @@ import click
 
 from touchline.plan.loader import PlanError, load_plans, plan_summary, read_plans
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.errors import NoDataYet, SinkUnavailable, SqlError
 
 
 @contextmanager
-def _sink(ctx: click.Context) -> Iterator[ClickHouseSink]:
-    """The caller's sink, or one opened (and closed) for this command."""
+def _sink(ctx: click.Context, read_only: bool = False) -> Iterator[ClickHouseSink]:
+    """The caller's sink, or one opened (and closed) for this command.
+
+    `read_only`: the command only reads, so an empty data directory is one line saying what
+    to run (touchline.connect.open_reader), not a new empty database.
+    """
     given = (ctx.obj or {}).get("sink") if isinstance(ctx.obj, dict) else None
     if given is not None:
         yield given
         return
-    from touchline.connect import open_sink
+    from touchline.connect import open_reader, open_sink
     from touchline.settings import get_settings
 
     try:
-        sink = open_sink(get_settings())
+        sink = (open_reader if read_only else open_sink)(get_settings())
+    except NoDataYet as exc:
+        raise click.ClickException(str(exc)) from None
     except (SinkUnavailable, SqlError) as exc:
         raise click.ClickException(f"ClickHouse is not available: {exc}") from None
     try:
@@ -143,7 +149,7 @@ def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: t
     if rep:
         where.append("rep_id = {rep:String}")
         params["rep"] = rep
-    with _sink(ctx) as sink:
+    with _sink(ctx, read_only=True) as sink:
         rows = sink.query(
             f"SELECT signal_id, kind, status, rep_id, team_id, activity, message, evidence, "
             f"fired_at, resolved_at FROM {sink.table('signals')} FINAL "
@@ -222,7 +228,7 @@ def report_cadences(ctx: click.Context, tenant: str | None, since: dt.datetime |
     since_ = _utc(since) or until_ - dt.timedelta(days=90)
     if since_ >= until_:
         raise click.BadParameter("--since must be before --until", param_hint="--since")
-    with _sink(ctx) as sink:
+    with _sink(ctx, read_only=True) as sink:
         data = rp.prospect_outcomes(sink, tenant, since_, until_, cadences=cadences)
         other = None
         if vs_since is not None:
@@ -294,7 +300,7 @@ def report_variation(ctx: click.Context, tenant: str | None, by: str, motion: st
 
     tenant = _tenant(ctx, tenant)
     since = va.first_week(weeks, dt.datetime.now(dt.UTC))
-    with _sink(ctx) as sink:
+    with _sink(ctx, read_only=True) as sink:
         rows = va.counts(sink, tenant, since, motion or "", product_line, team)
     groups = va.spread(rows, by, activity)
     if fmt == "json":
