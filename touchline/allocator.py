@@ -1,4 +1,4 @@
-"""glibc malloc tuning for the long-running worker (README "Memory").
+"""glibc malloc tuning for the long-running worker (docs/decisions/0005-mmap-threshold.md).
 
 glibc serves an allocation of at least M_MMAP_THRESHOLD bytes with its own mapping and gives
 it back to the system when it is freed. By default that threshold adapts: freeing a mapped
