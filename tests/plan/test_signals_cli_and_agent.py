@@ -44,8 +44,11 @@ def test_signals_evaluate_and_list(scenario):
     listed = CliRunner().invoke(signals, ["list", "--kind", "lead_sla"], obj=obj)
     assert listed.exit_code == 0
     lines = listed.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("[lead_sla] firing since ")
-    assert "past the 1h speed-to-lead SLA; call it now." in lines[0]
+    assert lines[0] == "team-1: 1 signal, 1 rep (lead_sla 1)"
+    assert lines[1] == "  sdr-9: 1 (lead_sla 1)"
+    assert lines[2].startswith("    [lead_sla] firing since ")
+    assert "past the 1h speed-to-lead SLA; call it now." in lines[2]
+    assert lines[3] == "1 signal in 1 team" and len(lines) == 4
     as_json = CliRunner().invoke(signals, ["list", "--json", "--rep", "sdr-9",
                                            "--kind", "lead_sla"], obj=obj)
     assert '"signal_id": "lead_sla:p-late"' in as_json.output

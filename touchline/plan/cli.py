@@ -131,13 +131,18 @@ def signals() -> None:
 @click.option("--tenant", help="Tenant (default: the settings' tenant).")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved signals.")
 @click.option("--kind", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--team", help="Only this team.")
 @click.option("--rep", help="Only this rep.")
+@click.option("--limit", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Messages shown per rep (0: all); the counts always cover every signal.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 @_db_errors
 def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: tuple[str, ...],
-                 rep: str | None, as_json: bool) -> None:
-    """List the firing signals (newest first)."""
+                 team: str | None, rep: str | None, limit: int, as_json: bool) -> None:
+    """List the firing signals by team and rep, with counts per kind (newest first)."""
+    from touchline.plan.signal_list import format_grouped
+
     tenant = _tenant(ctx, tenant)
     where = ["tenant = {tenant:String}"]
     params: dict[str, Any] = {"tenant": tenant}
@@ -146,6 +151,9 @@ def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: t
     if kind:
         where.append("kind IN {kinds:Array(String)}")
         params["kinds"] = list(kind)
+    if team:
+        where.append("team_id = {team:String}")
+        params["team"] = team
     if rep:
         where.append("rep_id = {rep:String}")
         params["rep"] = rep
@@ -153,7 +161,7 @@ def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: t
         rows = sink.query(
             f"SELECT signal_id, kind, status, rep_id, team_id, activity, message, evidence, "
             f"fired_at, resolved_at FROM {sink.table('signals')} FINAL "
-            f"WHERE {' AND '.join(where)} ORDER BY fired_at DESC, signal_id",
+            f"WHERE {' AND '.join(where)} ORDER BY team_id, rep_id, fired_at DESC, signal_id",
             params,
         ).dicts()
     if as_json:
@@ -163,10 +171,7 @@ def signals_list(ctx: click.Context, tenant: str | None, show_all: bool, kind: t
     if not rows:
         click.echo(f"no {'' if show_all else 'firing '}signals for tenant {tenant}")
         return
-    for r in rows:
-        state = (r["status"] if r["status"] == "firing"
-                 else f"resolved {r['resolved_at']:%m-%d %H:%M}")
-        click.echo(f"[{r['kind']}] {state} since {r['fired_at']:%Y-%m-%d %H:%M}Z  {r['message']}")
+    click.echo(format_grouped(rows, limit))
 
 
 @signals.command("evaluate")
