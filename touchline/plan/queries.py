@@ -46,21 +46,32 @@ WHERE o.dwell_s > s.sla_s
 ORDER BY opportunity_id
 """
 
-#: accounts whose last touch (or first sighting) is older than their tier's threshold
+#: accounts whose last touch (or first sighting) is older than their tier's threshold; the book
+#: starts from `accounts` (what each team owns), so an account with no activity at all is
+#: reported too (never seen: untouched_s NULL)
 UNTOUCHED_ACCOUNTS = """
 SELECT x.account_id AS account_id, x.rep_id AS rep_id, x.team_id AS team_id, x.tier AS tier,
        x.last_touch_at AS last_touch_at, x.last_channel AS last_channel,
        x.touches AS touches, x.untouched_s AS untouched_s, t.untouched_after_s AS threshold_s
 FROM
 (
-    SELECT s.account_id AS account_id,
+    SELECT b.account_id AS account_id,
            if(a.owner_rep_id = '', s.last_rep_id, a.owner_rep_id) AS rep_id,
            if(a.team_id = '', s.team_id, a.team_id) AS team_id,
            if(a.tier = '', {default_tier:String}, a.tier) AS tier,
            s.last_touch_at AS last_touch_at, s.last_channel AS last_channel, s.touches AS touches,
-           dateDiff('second', if(s.touches > 0, s.last_touch_at, s.first_seen_at),
-                    {now:DateTime64(3, 'UTC')}) AS untouched_s
+           if(s.account_id = '', NULL,
+              dateDiff('second', if(s.touches > 0, s.last_touch_at, s.first_seen_at),
+                       {now:DateTime64(3, 'UTC')})) AS untouched_s
     FROM
+    (
+        SELECT account_id FROM {db}.accounts FINAL WHERE tenant = {tenant:String}
+        UNION DISTINCT
+        SELECT DISTINCT account_id FROM {db}.activities
+        WHERE tenant = {tenant:String} AND account_id != ''
+          AND occurred_at <= {now:DateTime64(3, 'UTC')}
+    ) AS b
+    LEFT JOIN
     (
         SELECT account_id, maxIf(occurred_at, is_touch = 1) AS last_touch_at,
                argMaxIf(channel, occurred_at, is_touch = 1) AS last_channel,
@@ -70,14 +81,14 @@ FROM
         WHERE tenant = {tenant:String} AND account_id != ''
           AND occurred_at <= {now:DateTime64(3, 'UTC')}
         GROUP BY account_id
-    ) AS s
+    ) AS s ON b.account_id = s.account_id
     LEFT JOIN (SELECT * FROM {db}.accounts FINAL WHERE tenant = {tenant:String}) AS a
-        ON s.account_id = a.account_id
+        ON b.account_id = a.account_id
 ) AS x
 INNER JOIN (SELECT tier, untouched_after_s FROM {db}.plan_tiers FINAL
             WHERE tenant = {tenant:String} AND plan_version = {plan_version:String}) AS t
     ON x.tier = t.tier
-WHERE x.untouched_s > t.untouched_after_s
+WHERE x.untouched_s IS NULL OR x.untouched_s > t.untouched_after_s
 ORDER BY account_id
 """
 
@@ -244,9 +255,19 @@ WHERE tt.first_touch_at >= l.lead_at
 GROUP BY rep_id
 """
 
-#: roles of known reps
+#: role and team of known reps at `now`: the org period in force (rep_periods), else the
+#: `reps` row
 REP_ROLES = """
-SELECT rep_id, role FROM {db}.reps FINAL WHERE tenant = {tenant:String}
+SELECT rep_id, argMax(role, in_org) AS role, argMax(team_id, in_org) AS team_id
+FROM
+(
+    SELECT rep_id, role, team_id, 1 AS in_org FROM {db}.rep_periods
+    WHERE tenant = {tenant:String} AND active_from <= {now:DateTime64(3, 'UTC')}
+      AND active_to > {now:DateTime64(3, 'UTC')}
+    UNION ALL
+    SELECT rep_id, role, team_id, 0 AS in_org FROM {db}.reps FINAL WHERE tenant = {tenant:String}
+)
+GROUP BY rep_id
 """
 
 #: weekly targets of every plan version of a tenant

@@ -163,14 +163,18 @@ def untouched_accounts(sink: ClickHouseSink, plan: PlanInForce,
     for r in rows:
         last = utc(r["last_touch_at"]) if r["touches"] else None
         since = f"last touch {r['last_channel']} on {last:%Y-%m-%d}" if last else "never touched"
+        if r["untouched_s"] is None:  # in the book, no activity at all
+            age = "has no activity on record"
+        else:
+            age = f"has had no touch for {_days(r['untouched_s'])}"
         out.append(Signal(
             tenant=plan.tenant,
             signal_id=f"untouched_account:{r['account_id']}:"
                       + (f"{last:%Y%m%dT%H%M%S}" if last else "never"),
             kind="untouched_account", rep_id=r["rep_id"], team_id=r["team_id"],
             subject_type="account", subject_id=r["account_id"], activity="touch_account",
-            message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} has had no "
-                     f"touch for {_days(r['untouched_s'])} (tier {r['tier']} limit "
+            message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} {age} "
+                     f"(tier {r['tier']} limit "
                      f"{_days(r['threshold_s'])}; {since}); call or email a contact there."),
             evidence={"tier": r["tier"], "untouched_s": r["untouched_s"],
                       "threshold_s": r["threshold_s"],
@@ -288,7 +292,8 @@ def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Si
             "since": start, "default_tier": plan.default_tier}
     actuals = sink.query(q.sql(sink, q.REP_WINDOW_ACTUALS), base).dicts()
     leads = {r["rep_id"]: r for r in sink.query(q.sql(sink, q.REP_WINDOW_LEADS), base).dicts()}
-    roles = dict(sink.query(q.sql(sink, q.REP_ROLES), {"tenant": tenant}).rows)
+    org = {r[0]: (r[1], r[2]) for r in sink.query(q.sql(sink, q.REP_ROLES),
+                                                  {"tenant": tenant, "now": now}).rows}
     targets: dict[str, dict[str, dict[str, int]]] = {}
     for version, role, activity, target in sink.query(q.sql(sink, q.TARGETS), base).rows:
         targets.setdefault(version, {}).setdefault(role, {})[activity] = target
@@ -296,7 +301,10 @@ def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Si
     window = "the last 7 days" if days >= 6.99 else f"the last {days:.1f} days"
     out = []
     for rep in actuals:
-        role = roles.get(rep["rep_id"]) or plan.default_role
+        # the org's role and team in force now; the plan's default role only for unknown reps
+        role, team_id = org.get(rep["rep_id"], ("", ""))
+        role = role or plan.default_role
+        rep = {**rep, "team_id": team_id or rep["team_id"]}
         planned_by = prorated_targets(periods, targets, role, start, now)
         ratios: dict[str, float] = {}
         shortfalls = []
