@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,9 @@ class ClickHouseSettings(BaseModel):
     password: SecretStr = SecretStr("")
     #: the embedded store's HTTP port (the process that owns the chdb directory)
     store_port: int = 28124
+    #: ClickHouse's max_execution_time for read-only queries (query CLI, panels, workers'
+    #: reads): a reader cannot hold the engine longer (sinks/reader_pool.py)
+    read_timeout_s: int = Field(30, ge=1, le=3600)
 
 
 class PipelineSettings(BaseModel):
@@ -105,6 +109,15 @@ class WebSettings(BaseModel):
     max_body_bytes: int = 1024 * 1024
 
 
+class OrgSettings(BaseModel):
+    """The org file (docs/org.md): teams, reps with their vendor identities, accounts."""
+
+    #: YAML org file whose reps' and accounts' vendor identities (Salesforce, HubSpot,
+    #: Outreach ids, phones, emails, domains) the map_<source> agents resolve, merged with the
+    #: identity map (webhooks.identity_map_path); unset = the identity map alone
+    path: Path | None = None
+
+
 class Settings(BaseSettings):
     """All of touchline's configuration."""
 
@@ -126,6 +139,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     webhooks: WebhookSettings = WebhookSettings()
     security: SecuritySettings = SecuritySettings()
+    org: OrgSettings = OrgSettings()
 
     def clickhouse_dsn(self) -> str:
         """The DSN to use: the configured one, or the embedded engine under data_dir."""
@@ -134,8 +148,12 @@ class Settings(BaseSettings):
         return f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
     def store_url(self) -> str:
-        """The embedded store's query/insert endpoint (used while it owns the data dir)."""
-        return f"store://127.0.0.1:{self.clickhouse.store_port}"
+        """The embedded store's endpoint (used while it owns the data dir).
+
+        It names the file with the stack's secret (sinks/store_auth.py), not the secret.
+        """
+        key_file = (self.data_dir / "store.secret").resolve()
+        return f"store://127.0.0.1:{self.clickhouse.store_port}?{urlencode({'key_file': key_file})}"
 
 
 @lru_cache(maxsize=1)
