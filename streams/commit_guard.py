@@ -1,7 +1,8 @@
 """Never commit past a message no agent processed, and fetch again a message Faust lost.
 
-Defects of faust-streaming 0.15.3, found by the SIGKILL fault tests (README, "How the stream
-works"):
+Defects of faust-streaming 0.15.3, found by the SIGKILL fault tests; upstream
+faust-streaming/faust#606 (https://github.com/faust-streaming/faust/issues/606), fix proposed
+in faust-streaming/faust#707. Why and what it cost: docs/decisions/0007-commit-guard.md.
 
 - A fetched message can fail to reach the agent. Seen: right after a `take()` batch that
   filled up, the next message of several partitions never arrived while the ones after it did.
@@ -22,6 +23,11 @@ with nothing in work); the lost message is fetched again and the ones after
 it are read again and dropped as duplicates. If the committed offset is below the broker's
 first offset, the messages are gone: the partition moves on from the first one there, with a
 warning that names how many expired unread.
+
+The patch replaces a private method of faust-streaming, so `install` first checks that the
+installed version is `FAUST_VERSION` and refuses to start on any other
+(streams/library_patch.py). Delete this module and streams/agents/refetch_stalled.py once a
+faust-streaming release fixes #606.
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ import logging
 import time
 from typing import Any
 
+from touchline.streams.library_patch import require
+
 log = logging.getLogger(__name__)
+
+#: the faust-streaming release whose `Consumer._new_offset` this replaces (pyproject.toml pin)
+FAUST_VERSION = "0.15.3"
+#: the upstream defect; when a release fixes it, this module goes
+UPSTREAM = "faust-streaming/faust#606 (fix proposed in faust-streaming/faust#707)"
 
 #: how long a partition's commit may stand still while later offsets were acknowledged
 STALL_SECONDS = 5.0
@@ -43,8 +56,18 @@ _seen: dict[tuple[str, int], tuple[int, float]] = {}
 _expired_below: dict[tuple[str, int], int] = {}
 
 
+def check_version() -> None:
+    """Refuse to run on a faust-streaming other than the one this patch was written for.
+
+    Raises:
+        PatchedVersionMismatch: one line naming both versions and the upstream issue.
+    """
+    require("faust-streaming", FAUST_VERSION, "streams/commit_guard.py", UPSTREAM)
+
+
 def install() -> None:
-    """Patch Faust's commit rule once per process."""
+    """Patch Faust's commit rule once per process, after checking its version."""
+    check_version()
     from faust.transport.consumer import Consumer
 
     if getattr(Consumer, "_touchline_commit_guard", False):

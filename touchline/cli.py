@@ -99,6 +99,12 @@ def worker(ctx: click.Context) -> None:
     from touchline.allocator import fix_mmap_threshold
 
     fix_mmap_threshold(settings.pipeline.mmap_threshold_bytes)
+    from touchline.streams.library_patch import PatchedVersionMismatch, check_all
+
+    try:
+        check_all()
+    except PatchedVersionMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     from touchline.streams.app import app
 
     sys.argv = ["touchline", "worker", "--without-web", "-l", settings.log_level, *ctx.args]
