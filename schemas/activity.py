@@ -55,6 +55,11 @@ class ActivityBase(BaseModel):
     product_line: OptionalId = Field(
         default=None, description="Product line the activity or deal is about."
     )
+    editor_id: OptionalId = Field(
+        default=None,
+        description="Who made the change in the source system when it is not the owner "
+        "(`rep_id`): a CRM user who edited a deal someone else owns.",
+    )
 
     @field_validator("occurred_at")
     @classmethod
@@ -125,7 +130,15 @@ class StageChange(ActivityBase):
     type: Literal["stage_change"]
     opportunity_id: Id
     from_stage: Stage | None = None
-    to_stage: Stage
+    to_stage: Stage = Field(description="The plan's stage name (a vendor stage is mapped).")
+    vendor_stage: Stage | None = Field(
+        default=None, description="The source system's own stage name, when it differs.")
+    is_closed: bool | None = Field(
+        default=None, description="The source's own closed flag (Salesforce IsClosed); "
+        "unset: closed when to_stage is won or lost.")
+    is_won: bool | None = Field(
+        default=None, description="The source's own won flag (Salesforce IsWon); "
+        "unset: won when to_stage is won.")
 
 
 class Disposition(ActivityBase):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from touchline.schemas.activity import ActivityEvent
+from touchline.schemas.stages import stage_outcome
 
 #: column -> kind ("str", "int", "ts"); the order is the table's
 ACTIVITY_COLUMNS: dict[str, str] = {
@@ -41,12 +42,18 @@ ACTIVITY_COLUMNS: dict[str, str] = {
     "kafka_offset": "u64",
     "motion": "str",
     "product_line": "str",
+    "editor_id": "str",
+    "vendor_stage": "str",
+    "is_closed": "u8",
+    "is_won": "u8",
 }
 
 
 def activity_row(event: ActivityEvent) -> dict[str, Any]:
     """Flatten a validated event; ingest and Kafka coordinates are filled in later."""
     get = event.__dict__.get
+    closed, won = (stage_outcome(event.to_stage, event.is_closed, event.is_won)
+                   if event.type == "stage_change" else (False, False))
     return {
         "event_id": event.event_id,
         "tenant": event.tenant,
@@ -74,4 +81,8 @@ def activity_row(event: ActivityEvent) -> dict[str, Any]:
         "schema_version": event.schema_version,
         "motion": event.motion or "",
         "product_line": event.product_line or "",
+        "editor_id": event.editor_id or "",
+        "vendor_stage": get("vendor_stage", "") or "",
+        "is_closed": int(closed),
+        "is_won": int(won),
     }

@@ -39,6 +39,9 @@ STAGE_VISIT_COLUMNS = {
     "next_stage": "str",
     "dwell_s": "f64?",
     "version": "u64",
+    "is_closed": "u8",
+    "is_won": "u8",
+    "vendor_stage": "str",
 }
 OPPORTUNITY_STATE_COLUMNS = {
     "tenant": "str",
@@ -52,6 +55,9 @@ OPPORTUNITY_STATE_COLUMNS = {
     "stage_changes": "u32",
     "is_closed": "u8",
     "version": "u64",
+    "is_won": "u8",
+    "vendor_stage": "str",
+    "editor_id": "str",
 }
 DEAD_LETTER_COLUMNS = {
     "dlq_key": "str",

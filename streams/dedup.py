@@ -1,8 +1,10 @@
-"""The dedup window of one `activities` partition: event ids accepted since (watermark - lateness).
+"""The dedup window of one tenant on one `activities` partition.
 
-An event older than the window is late and is rejected before dedup could miss it, so within
-the pipeline every accepted event_id counts exactly once. The window is memory only; after a
-restart or rebalance it is reloaded from ClickHouse (the rows themselves), so it survives.
+It holds the event ids accepted since (watermark - lateness), where the watermark is the
+tenant's latest accepted event time there. An older event (history loaded into a running
+pipeline) is checked against ClickHouse instead (streams/recording.py `load_stored`), so every
+event_id counts exactly once whatever its age. The window is memory only; after a restart or
+rebalance it is reloaded from ClickHouse (the rows themselves), so it survives.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class DedupWindow:
         self._bucket_ms = bucket_ms
         self._ids: set[str] = set()
         self._by_hour: dict[int, list[str]] = defaultdict(list)
+        #: latest accepted event time (ms); 0 = none yet
+        self.watermark = 0
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -36,9 +40,20 @@ class DedupWindow:
         return event_id in self._ids
 
     def add(self, event_id: str, occurred_ms: int) -> None:
-        """Remember an accepted event."""
+        """Remember an accepted event; the watermark moves with it."""
         self._ids.add(event_id)
         self._by_hour[occurred_ms // self._bucket_ms].append(event_id)
+        if occurred_ms > self.watermark:
+            self.watermark = occurred_ms
+
+    def accept(self, event_id: str, occurred_ms: int, lateness_ms: int) -> None:
+        """Remember an accepted event of any age.
+
+        An event older than (watermark - lateness) is kept as if it were at that cutoff: it
+        stays until the watermark has moved one more bucket, long after its insert is
+        visible to the stored check of any batch that could hold a copy of it.
+        """
+        self.add(event_id, max(occurred_ms, self.watermark - lateness_ms))
 
     def load(self, rows: Iterable[tuple[str, int]]) -> None:
         """Add (event_id, occurred_ms) pairs, e.g. read back from ClickHouse."""

@@ -9,8 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: one recorded change: [occurred_ms, event_id, from_stage, to_stage, account, rep, team]
+from touchline.schemas.stages import stage_outcome
+
+#: one recorded change: [occurred_ms, event_id, from_stage, to_stage, account, rep, team,
+#: is_closed, is_won, vendor_stage, editor_id] (histories recorded before the last four
+#: existed have seven items: `change_outcome` and `change_extras` read both)
 Change = list[Any]
+
+
+def change_outcome(change: Change) -> tuple[bool, bool]:
+    """(closed, won) the change recorded; for a seven-item change, from its stage name."""
+    if len(change) > 8:
+        return bool(change[7]), bool(change[8])
+    return stage_outcome(change[3])
+
+
+def change_extras(change: Change) -> tuple[str, str]:
+    """(vendor_stage, editor_id) of a change ('' when it has none)."""
+    return (change[9], change[10]) if len(change) > 10 else ("", "")
 
 
 @dataclass(frozen=True)

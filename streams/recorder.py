@@ -19,14 +19,20 @@ from faust.streams import _current_event
 from touchline.settings import PipelineSettings, get_settings
 from touchline.streams import progress, stage_memory, writer
 from touchline.streams.dedup import bucket_ms_for
-from touchline.streams.recording import BatchResult, PartitionWindows, record_batch
+from touchline.streams.recording import (
+    BatchResult,
+    TenantWindows,
+    load_stored,
+    old_rows,
+    record_batch,
+)
 from touchline.streams.stage_memory import StageIndex
-from touchline.streams.tables import stage_history_by_opportunity, watermark_by_partition
+from touchline.streams.tables import stage_history_by_opportunity
 from touchline.streams.topics import dead_letter_topic
 
-windows = PartitionWindows(
-    bucket_ms_for(get_settings().pipeline.allowed_lateness_s * 1000))
-#: stage-history keys by partition and event time, for eviction (streams/stage_memory.py)
+_LATENESS_MS = get_settings().pipeline.allowed_lateness_s * 1000
+windows = TenantWindows(_LATENESS_MS, bucket_ms_for(_LATENESS_MS))
+#: stage-history keys by partition, tenant and event time, for eviction (stage_memory.py)
 stage_index = StageIndex(windows.bucket_ms)
 
 
@@ -40,17 +46,20 @@ def as_current(event: object) -> None:
 
 
 async def _stage_history_ready(partition: int, rows: list[dict[str, Any]]) -> None:
-    """Index a (re)assigned partition's histories; load back evicted ones these rows change.
+    """Index a (re)assigned partition's histories; load the ones these rows change.
 
-    Runs in the context of the rows' message (as_current), so a reloaded history is written
-    to the table's changelog partition of that message.
+    Every opportunity these rows change whose history is not in memory (evicted, or never
+    loaded) gets its stored history back: one ClickHouse query per message that changes such
+    opportunities, whether or not the change says which stage it left (CRMs do not). Runs
+    in the context of the rows' message (as_current), so a reloaded history is written to
+    the table's changelog partition of that message.
     """
     history = stage_history_by_opportunity
     if not stage_index.indexed(partition):
         stage_memory.index_partition(stage_index, history, partition,
                                      get_settings().kafka.partitions)
     keys = {f"{row['tenant']}|{row['opportunity_id']}" for row in rows
-            if row["type"] == "stage_change" and stage_memory.needs_history(row)}
+            if row["type"] == "stage_change"}
     missing = [key for key in keys if key not in history]
     if not missing:
         return
@@ -67,13 +76,12 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
     """Record each (event, rows) in order with one insert per table; return the DLQ sends.
 
     `stage` names the `activities` topic: the counters of this stage are reported under it
-    whichever topic the rows came from. The watermark table and window eviction are updated
-    only after the insert returned; the caller acknowledges the messages after that.
+    whichever topic the rows came from. Window eviction runs only after the insert returned;
+    the caller acknowledges the messages after that.
     """
     if not items:
         return []
     lateness = rules.allowed_lateness_s * 1000
-    watermarks: dict[int, int] = {}
     last_event: dict[int, object] = {}
     results: list[tuple[Any, BatchResult]] = []
     for event, rows in items:
@@ -81,29 +89,28 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
         # table writes go to the changelog partition of the event being processed
         as_current(event)
         last_event[msg.partition] = event
-        watermark = watermarks.get(msg.partition)
-        if watermark is None:
-            watermark = watermark_by_partition[str(msg.partition)]
-        cutoff = watermark - lateness if watermark else None
-        window = await windows.get(msg.partition, cutoff)
+        tenant_windows = await windows.get(msg.partition, {row["tenant"] for row in rows})
+        old = old_rows(rows, tenant_windows, lateness)
+        stored: set[str] = set()
+        if old:
+            stored = await writer.write(lambda sink, old=old: load_stored(sink, old),
+                                        "stored duplicate check")
         await _stage_history_ready(msg.partition, rows)
         result = record_batch(
-            rows, window, watermark, rules,
-            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            rows, tenant_windows, rules,
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, stored=stored,
             stage_history=stage_history_by_opportunity, stage_index=stage_index,
         )
-        watermarks[msg.partition] = max(watermark, result.watermark)
         results.append((msg, result))
     combined = BatchResult.combine([r for _, r in results])
     await writer.write(combined.write, "insert")
-    for partition, watermark in watermarks.items():  # only after the rows are durable
-        as_current(last_event[partition])
-        if watermark > watermark_by_partition[str(partition)]:
-            watermark_by_partition[str(partition)] = watermark
-        windows.evict(partition, watermark - lateness)
-        horizon = watermark - lateness - stage_index.bucket_ms  # a bucket of slack
+    for partition, event in last_event.items():  # only after the rows are durable
+        as_current(event)
+        windows.evict(partition)
+        horizons = {tenant: window.watermark - lateness - stage_index.bucket_ms
+                    for tenant, window in (await windows.get(partition, ())).items()}
         stage_memory.evict(stage_history_by_opportunity,
-                           stage_index.take_before(partition, horizon), horizon)
+                           stage_index.take_before(partition, horizons), horizons)
     sends = []
     for msg, result in results:
         for dead in result.dead_letters:

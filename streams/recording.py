@@ -7,11 +7,9 @@ the worker, a dict in unit tests); the ClickHouse writes it plans run later via 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import PipelineSettings
@@ -24,12 +22,14 @@ from touchline.sinks.rows import (
 )
 from touchline.streams import writer
 from touchline.streams.dedup import HOUR_MS, DedupWindow
-from touchline.streams.dwell import Change, add_change, visits
+from touchline.streams.dwell import Change, add_change, change_extras, change_outcome, visits
 from touchline.streams.stage_memory import StageIndex
 
 #: rows per `activities` insert: a backlog batch can hold hundreds of thousands of rows; the
 #: store takes bodies up to 256 MB and ~30 MB of JSON is a comfortable block for ClickHouse
 INSERT_BLOCK_ROWS = 50_000
+#: event ids per stored-duplicate lookup of old rows
+STORED_CHUNK = 20_000
 
 
 @dataclass
@@ -86,66 +86,55 @@ class BatchResult:
 
 def record_batch(
     rows: list[dict[str, Any]],
-    window: DedupWindow,
-    watermark: int,
+    windows: dict[str, DedupWindow],
     rules: PipelineSettings,
     *,
     topic: str,
     partition: int,
     offset: int,
+    stored: set[str] | frozenset[str] = frozenset(),
     stage_history: MutableMapping[str, list[Change]] | None = None,
     stage_index: StageIndex | None = None,
     now_ms: int | None = None,
 ) -> BatchResult:
-    """Decide each row (accept, duplicate, late) and plan the writes."""
+    """Decide each row (accept or duplicate) and plan the writes.
+
+    `windows` holds each tenant's dedup window on this partition (its watermark included).
+    An event within the allowed lateness of its tenant's watermark is checked against the
+    window; an older one (history loaded into a running pipeline) against `stored`, the
+    "tenant|event_id" keys of such rows already in ClickHouse, and the window (a copy in a
+    batch still being written). Nothing is rejected for its age.
+    """
     now = now_ms if now_ms is not None else writer.now_ms()
-    result = BatchResult(events_in=len(rows), watermark=watermark,
-                         token=f"{topic}:{partition}:{offset}")
+    result = BatchResult(events_in=len(rows), token=f"{topic}:{partition}:{offset}")
     lateness = rules.allowed_lateness_s * 1000
-    cutoff = watermark - lateness if watermark else None
     for row in rows:
         # ids are unique per tenant: two tenants may use the same event_id
         event_id, occurred = f"{row['tenant']}|{row['event_id']}", row["occurred_at"]
-        if event_id in window:
+        window = windows[row["tenant"]]
+        if event_id in window or event_id in stored:
             result.duplicates += 1
             continue
-        if cutoff is not None and occurred < cutoff:
-            result.dead_letters.append(_late(row, watermark, rules, topic, partition, offset))
-            continue
-        window.add(event_id, occurred)
+        window.accept(event_id, occurred, lateness)
         row["ingested_at"], row["kafka_partition"], row["kafka_offset"] = now, partition, offset
         result.rows.append(row)
-        if occurred > result.watermark:  # the watermark moves with every accepted event
+        if occurred > result.watermark:
             result.watermark = occurred
-            cutoff = occurred - lateness
     if stage_history is not None:
-        _stage_changes(result, stage_history, rules, now, stage_index, partition)
+        _stage_changes(result, stage_history, now, stage_index, partition)
     return result
 
 
-def _late(row: dict[str, Any], watermark: int, rules: PipelineSettings, topic: str,
-          partition: int, offset: int) -> DeadLetter:
-    behind_s = (watermark - row["occurred_at"]) / 1000
-    return DeadLetter.of(
-        orjson.dumps(row), "late",
-        f"occurred_at is {behind_s:.0f}s behind the watermark; allowed lateness is "
-        f"{rules.allowed_lateness_s}s (pipeline.allowed_lateness_s)",
-        source_topic=topic, partition=partition, offset=offset,
-        event_id=row["event_id"], tenant=row["tenant"],
-        origin=row.get("_origin", ""), line_no=row.get("_line", 0),
-    )
-
-
 def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change]],
-                   rules: PipelineSettings, now: int, index: StageIndex | None,
-                   partition: int) -> None:
+                   now: int, index: StageIndex | None, partition: int) -> None:
     touched: dict[str, list[Change]] = {}
     for row in result.rows:
         if row["type"] != "stage_change":
             continue
         key = f"{row['tenant']}|{row['opportunity_id']}"
         change = [row["occurred_at"], row["event_id"], row["from_stage"], row["to_stage"],
-                  row["account_id"], row["rep_id"], row["team_id"]]
+                  row["account_id"], row["rep_id"], row["team_id"], row["is_closed"],
+                  row["is_won"], row["vendor_stage"], row["editor_id"]]
         merged, is_new = add_change(list(touched.get(key) or history.get(key) or []), change)
         if is_new:
             history[key] = merged
@@ -156,72 +145,118 @@ def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change
         tenant, opportunity_id = key.split("|", 1)
         latest = changes[-1]
         account, rep, team = latest[4], latest[5], latest[6]
-        for visit in visits(changes):
+        owner = {"tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
+                 "rep_id": rep, "team_id": team, "version": now}
+        for change, visit in zip(changes, visits(changes), strict=True):
+            closed, won = change_outcome(change)
             result.stage_visit_rows.append({
-                "tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
-                "rep_id": rep, "team_id": team, "stage": visit.stage,
+                **owner, "stage": visit.stage,
                 "entered_at": visit.entered_ms, "entered_event_id": visit.entered_event_id,
                 "exited_at": visit.exited_ms, "next_stage": visit.next_stage,
-                "dwell_s": visit.dwell_s, "version": now,
+                "dwell_s": visit.dwell_s, "is_closed": int(closed), "is_won": int(won),
+                "vendor_stage": change_extras(change)[0],
             })
+        closed, won = change_outcome(latest)
+        vendor_stage, editor = change_extras(latest)
         result.opportunity_rows.append({
-            "tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
-            "rep_id": rep, "team_id": team, "current_stage": latest[3],
+            **owner, "current_stage": latest[3],
             "stage_entered_at": latest[0], "first_seen_at": changes[0][0],
-            "stage_changes": len(changes), "is_closed": int(latest[3] in rules.closed_stages),
-            "version": now,
+            "stage_changes": len(changes), "is_closed": int(closed), "is_won": int(won),
+            "vendor_stage": vendor_stage, "editor_id": editor,
         })
 
 
-class PartitionWindows:
-    """Dedup windows per partition, loaded from ClickHouse on first use after (re)assignment."""
+class TenantWindows:
+    """Dedup windows per partition and tenant, loaded from ClickHouse on first use.
 
-    def __init__(self, bucket_ms: int = HOUR_MS) -> None:
+    Each tenant has its own watermark on a partition, so one tenant's live events never make
+    another tenant's events old (and send them to the slower stored check).
+    """
+
+    def __init__(self, lateness_ms: int, bucket_ms: int = HOUR_MS) -> None:
+        self.lateness_ms = lateness_ms
         self.bucket_ms = bucket_ms
-        self._windows: dict[int, DedupWindow] = {}
+        self._windows: dict[int, dict[str, DedupWindow]] = {}
         self._loading: dict[int, asyncio.Lock] = {}
 
-    async def get(self, partition: int, cutoff_ms: int | None = None) -> DedupWindow:
-        """The partition's window, reading accepted ids back from ClickHouse if needed.
+    async def get(self, partition: int, tenants: Iterable[str]) -> dict[str, DedupWindow]:
+        """The partition's windows of these tenants, reading ids back from ClickHouse if needed.
 
-        Two agents record into the same partitions, so a reload is done once under a lock:
-        a second loader must not replace a window the first one has added ids to since.
+        Two agents record into the same partitions, so loads are done under a lock: a
+        second loader must not replace a window the first one has added ids to since.
         """
-        window = self._windows.get(partition)
-        if window is not None:
-            return window
-        async with self._loading.setdefault(partition, asyncio.Lock()):
-            window = self._windows.get(partition)
-            if window is None:
-                window = DedupWindow(self.bucket_ms)
-                rows = await writer.write(
-                    lambda sink: load_accepted(sink, partition, cutoff_ms), "dedup reload"
-                )
-                window.load(rows)
-                self._windows[partition] = window
-        return window
+        loaded = self._windows.setdefault(partition, {})
+        missing = [t for t in set(tenants) if t not in loaded]
+        if missing:
+            async with self._loading.setdefault(partition, asyncio.Lock()):
+                missing = [t for t in missing if t not in loaded]
+                if missing:
+                    found = await writer.write(
+                        lambda sink: load_accepted(sink, partition, missing, self.lateness_ms),
+                        "dedup reload")
+                    for tenant in missing:
+                        window = DedupWindow(self.bucket_ms)
+                        window.load(found.get(tenant, []))
+                        loaded[tenant] = window
+        return loaded
 
-    def evict(self, partition: int, before_ms: int) -> None:
-        """Drop ids older than `before_ms` from a loaded partition window."""
-        window = self._windows.get(partition)
-        if window is not None:
-            window.evict_before(before_ms)
+    def evict(self, partition: int) -> None:
+        """Drop ids older than each tenant's (watermark - lateness) on the partition."""
+        for window in self._windows.get(partition, {}).values():
+            window.evict_before(window.watermark - self.lateness_ms)
 
     def forget(self, partition: int) -> None:
-        """Drop a partition's window (it moved to another worker)."""
+        """Drop a partition's windows (it moved to another worker)."""
         self._windows.pop(partition, None)
 
 
-def load_accepted(sink: ClickHouseSink, partition: int,
-                  cutoff_ms: int | None) -> list[tuple[str, int]]:
-    """("tenant|event_id", occurred_ms) of rows accepted from one partition, after cutoff."""
-    sql = (
-        f"SELECT concat(tenant, '|', event_id), toUnixTimestamp64Milli(occurred_at) "
-        f"FROM {sink.table('activities')} "
-        "WHERE kafka_partition = {p:UInt16}"
-    )
-    params: dict[str, Any] = {"p": partition}
-    if cutoff_ms is not None:
-        sql += " AND occurred_at >= fromUnixTimestamp64Milli({cutoff:Int64}, 'UTC')"
-        params["cutoff"] = cutoff_ms
-    return [(r[0], int(r[1])) for r in sink.query(sql, params, readonly=True).rows]
+def load_accepted(sink: ClickHouseSink, partition: int, tenants: list[str],
+                  lateness_ms: int) -> dict[str, list[tuple[str, int]]]:
+    """Per tenant, ("tenant|event_id", occurred_ms) of rows accepted from one partition.
+
+    Only the rows within the allowed lateness of the tenant's latest row there: that latest
+    row is the tenant's watermark on the partition (rows are durable before it moves).
+    """
+    table = sink.table("activities")
+    rows = sink.query(
+        f"SELECT a.tenant, concat(a.tenant, '|', a.event_id), "
+        f"toUnixTimestamp64Milli(a.occurred_at) FROM {table} AS a "
+        f"INNER JOIN (SELECT tenant, max(occurred_at) AS latest FROM {table} "
+        "  WHERE kafka_partition = {p:UInt16} AND tenant IN {tenants:Array(String)} "
+        "  GROUP BY tenant) AS w ON a.tenant = w.tenant "
+        "WHERE a.kafka_partition = {p:UInt16} AND a.tenant IN {tenants:Array(String)} "
+        "AND a.occurred_at >= w.latest - toIntervalMillisecond({lateness:Int64})",
+        {"p": partition, "tenants": tenants, "lateness": lateness_ms}, readonly=True).rows
+    out: dict[str, list[tuple[str, int]]] = {}
+    for tenant, key, occurred in rows:
+        out.setdefault(tenant, []).append((key, int(occurred)))
+    return out
+
+
+def old_rows(rows: Iterable[dict[str, Any]], windows: dict[str, DedupWindow],
+             lateness_ms: int) -> list[dict[str, Any]]:
+    """Rows older than their tenant's (watermark - lateness): checked against ClickHouse."""
+    return [r for r in rows
+            if r["occurred_at"] < windows[r["tenant"]].watermark - lateness_ms]
+
+
+def load_stored(sink: ClickHouseSink, rows: list[dict[str, Any]]) -> set[str]:
+    """"tenant|event_id" keys of these rows that `activities` already holds (any age)."""
+    if not rows:
+        return set()
+    found: set[str] = set()
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_tenant.setdefault(row["tenant"], []).append(row)
+    for tenant, group in by_tenant.items():
+        for chunk in range(0, len(group), STORED_CHUNK):
+            part = group[chunk:chunk + STORED_CHUNK]
+            found.update(r[0] for r in sink.query(
+                f"SELECT DISTINCT concat(tenant, '|', event_id) FROM {sink.table('activities')} "
+                "WHERE tenant = {t:String} AND event_id IN {ids:Array(String)} "
+                "AND occurred_at BETWEEN fromUnixTimestamp64Milli({lo:Int64}, 'UTC') "
+                "AND fromUnixTimestamp64Milli({hi:Int64}, 'UTC')",
+                {"t": tenant, "ids": [r["event_id"] for r in part],
+                 "lo": min(r["occurred_at"] for r in part),
+                 "hi": max(r["occurred_at"] for r in part)}, readonly=True).rows)
+    return found

@@ -1,22 +1,22 @@
-"""Which opportunities' stage histories stay in memory, and loading an evicted one back.
+"""Which opportunities' stage histories stay in memory, and loading a history back.
 
-An opportunity's history is needed in memory only while a change can still arrive that sorts
-before its latest one: a change is accepted only if it is not older than (watermark - allowed
-lateness), so once the latest change is older than that, every later change sorts after it.
-Such a history is evicted from the Faust table (a tombstone in its changelog) and, if the
-opportunity ever changes again, read back from ClickHouse `stage_visits` (one visit per change
-recorded, keyed by tenant and opportunity) before the change is applied. Memory then holds the
-opportunities changed within the allowed lateness, not every opportunity ever seen.
+A history stays in memory while its opportunity changes within the allowed lateness of its
+tenant's watermark. Once its latest change is older than that, it is evicted from the Faust
+table (a tombstone in its changelog). Whenever a change arrives for an opportunity whose
+history is not in memory (evicted, never loaded, or lost with a restart), the history is
+read back from ClickHouse `stage_visits` (one visit per change recorded, keyed by tenant and
+opportunity) before the change is applied, whatever the change carries (CRMs send no
+`from_stage`) and however old it is (a backfill). Memory then holds the opportunities
+changed recently, not every opportunity ever seen.
 
-`StageIndex` remembers, per partition and event-time bucket, which keys were last changed
-then, so eviction touches only the keys that may be due. After a restart or rebalance the
-table is recovered from its changelog; `index_partition` adds its keys back to the index.
+`StageIndex` remembers, per partition, tenant and event-time bucket, which keys were last
+changed then, so eviction touches only the keys that may be due. After a restart or
+rebalance the table is recovered from its changelog; `index_partition` adds its keys back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
-from typing import Any
 
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.streams.dwell import Change
@@ -24,11 +24,11 @@ from touchline.streams.partitioning import partition_for
 
 
 class StageIndex:
-    """Keys of the stage-history table by partition and bucket of their latest change."""
+    """Keys of the stage-history table by partition, tenant and bucket of their latest change."""
 
     def __init__(self, bucket_ms: int) -> None:
         self.bucket_ms = bucket_ms
-        self._buckets: dict[int, dict[int, set[str]]] = {}
+        self._buckets: dict[int, dict[tuple[str, int], set[str]]] = {}
 
     def indexed(self, partition: int) -> bool:
         """Whether the partition's keys are indexed since it was (re)assigned."""
@@ -40,18 +40,19 @@ class StageIndex:
 
     def note(self, partition: int, key: str, latest_ms: int) -> None:
         """The key's latest change is at `latest_ms` (an older entry may stay: it is checked)."""
+        tenant = key.split("|", 1)[0]
         self._buckets.setdefault(partition, {}).setdefault(
-            latest_ms // self.bucket_ms, set()).add(key)
+            (tenant, latest_ms // self.bucket_ms), set()).add(key)
 
-    def take_before(self, partition: int, cutoff_ms: int) -> set[str]:
-        """Remove and return the keys of whole buckets before `cutoff_ms`."""
+    def take_before(self, partition: int, cutoffs: dict[str, int]) -> set[str]:
+        """Remove and return the keys of whole buckets before their tenant's cutoff (ms)."""
         buckets = self._buckets.get(partition)
         if not buckets:
             return set()
-        cutoff = cutoff_ms // self.bucket_ms
         due: set[str] = set()
-        for bucket in [b for b in buckets if b < cutoff]:
-            due |= buckets.pop(bucket)
+        for tenant, bucket in list(buckets):
+            if tenant in cutoffs and bucket < cutoffs[tenant] // self.bucket_ms:
+                due |= buckets.pop((tenant, bucket))
         return due
 
     def forget(self, partition: int) -> None:
@@ -78,8 +79,8 @@ def index_partition(index: StageIndex, history: MutableMapping[str, list[Change]
 
 
 def evict(history: MutableMapping[str, list[Change]], keys: Iterable[str],
-          cutoff_ms: int) -> int:
-    """Delete the histories whose latest change is before `cutoff_ms`; returns how many.
+          cutoffs: dict[str, int]) -> int:
+    """Delete the histories whose latest change is before their tenant's cutoff; how many.
 
     A key changed since it was noted has a later latest change and stays.
     """
@@ -87,23 +88,19 @@ def evict(history: MutableMapping[str, list[Change]], keys: Iterable[str],
     for key in keys:
         if key in history:
             changes = history[key]
-            if not changes or changes[-1][0] < cutoff_ms:
+            if not changes or changes[-1][0] < cutoffs[key.split("|", 1)[0]]:
                 del history[key]
                 n += 1
     return n
 
 
-def needs_history(row: dict[str, Any]) -> bool:
-    """Whether a stage change implies earlier changes (it says which stage it left)."""
-    return bool(row.get("from_stage"))
-
-
 def load_histories(sink: ClickHouseSink, keys: Iterable[str]) -> dict[str, list[Change]]:
     """"tenant|opportunity" -> its changes as recorded, rebuilt from `stage_visits`.
 
-    Each visit is one change: entered_at, entered_event_id and the stage entered. The stage
-    left is the previous visit's (not needed to compute visits); account, rep and team are
-    the opportunity's latest, which is all the opportunity row uses.
+    Each visit is one change: entered_at, entered_event_id, the stage entered, its outcome
+    and vendor name. The stage left is the previous visit's (not needed to compute visits);
+    account, rep and team are the opportunity's latest, which is all the opportunity row
+    uses; the editor of the latest change is the opportunity row's.
     """
     wanted = set(keys)
     if not wanted:
@@ -111,17 +108,25 @@ def load_histories(sink: ClickHouseSink, keys: Iterable[str]) -> dict[str, list[
     tenants = sorted({k.split("|", 1)[0] for k in wanted})
     opportunities = sorted({k.split("|", 1)[1] for k in wanted})
     rows = sink.query(
-        f"SELECT tenant, opportunity_id, toUnixTimestamp64Milli(entered_at), entered_event_id,"
-        f" stage, account_id, rep_id, team_id FROM {sink.table('stage_visits')} FINAL "
+        f"SELECT v.tenant, v.opportunity_id, toUnixTimestamp64Milli(v.entered_at), "
+        f"v.entered_event_id, v.stage, v.account_id, v.rep_id, v.team_id, v.is_closed, "
+        f"v.is_won, v.vendor_stage, o.editor_id FROM {sink.table('stage_visits')} AS v FINAL "
+        f"LEFT JOIN (SELECT tenant, opportunity_id, editor_id "
+        f"FROM {sink.table('opportunity_state')} FINAL "
         "WHERE tenant IN {tenants:Array(String)} "
-        "AND opportunity_id IN {opportunities:Array(String)} "
-        "ORDER BY tenant, opportunity_id, entered_at, entered_event_id",
+        "AND opportunity_id IN {opportunities:Array(String)}) AS o "
+        "ON o.tenant = v.tenant AND o.opportunity_id = v.opportunity_id "
+        "WHERE v.tenant IN {tenants:Array(String)} "
+        "AND v.opportunity_id IN {opportunities:Array(String)} "
+        "ORDER BY v.tenant, v.opportunity_id, v.entered_at, v.entered_event_id",
         {"tenants": tenants, "opportunities": opportunities}, readonly=True).rows
     out: dict[str, list[Change]] = {}
-    for tenant, opp, entered, event_id, stage, account, rep, team in rows:
+    for (tenant, opp, entered, event_id, stage, account, rep, team, closed, won, vendor,
+         editor) in rows:
         if f"{tenant}|{opp}" not in wanted:  # another tenant's opportunity of the same id
             continue
         changes = out.setdefault(f"{tenant}|{opp}", [])
         left = changes[-1][3] if changes else None
-        changes.append([int(entered), event_id, left, stage, account, rep, team])
+        changes.append([int(entered), event_id, left, stage, account, rep, team, int(closed),
+                        int(won), vendor, editor or ""])
     return out

@@ -1,10 +1,11 @@
 """Faust tables (state with changelog topics, recovered on restart and rebalance).
 
 - stage_history_by_opportunity: "tenant|opportunity" -> stage changes seen, as
-  [occurred_ms, event_id, from_stage, to_stage, account_id, rep_id, team_id] lists. Kept as a
-  set by event_id, so replaying a change after a crash is harmless.
-- watermark_by_partition: activities partition -> highest accepted event time (ms), updated
-  once per message after its rows are durable in ClickHouse.
+  lists (streams/dwell.py `Change`). Kept as a set by event_id, so replaying a change
+  after a crash is harmless.
+
+Watermarks are not a table: each tenant's watermark on a partition is its latest row there,
+read back from ClickHouse with the dedup window (streams/recording.py `TenantWindows`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,5 @@ from touchline.streams.app import app
 stage_history_by_opportunity = app.Table(
     "stage_history_by_opportunity", default=list
 )
-watermark_by_partition = app.Table(
-    "watermark_by_partition", default=int
-)
 
-CHANGELOG_TABLES = ("stage_history_by_opportunity", "watermark_by_partition")
+CHANGELOG_TABLES = ("stage_history_by_opportunity",)
