@@ -82,7 +82,9 @@ class PipelineSettings(BaseModel):
     #: finished messages). 2: 68-70k events/s per worker vs 55-58k with 1 (README
     #: "Performance")
     concurrency: int = Field(2, ge=1, le=8)
-    #: events older than (watermark - allowed lateness) go to the DLQ as `late`
+    #: how far behind its tenant's watermark an event is deduplicated in memory; an older
+    #: event (a backfill) is deduplicated against the stored rows instead, and stage histories
+    #: of opportunities quiet for longer leave memory (docs/semantics.md)
     allowed_lateness_s: int = 7 * 24 * 3600
     #: events further in the future than this (vs the wall clock) go to the DLQ as `future`
     max_future_skew_s: int = 15 * 60
@@ -90,8 +92,6 @@ class PipelineSettings(BaseModel):
     max_message_bytes: int = 4 * 1024 * 1024
     #: one event (one line) larger than this goes to the DLQ as `too_large`
     max_event_bytes: int = 64 * 1024
-    #: stage name -> closed? (won and lost are stages too)
-    closed_stages: tuple[str, ...] = ("won", "lost", "closed_won", "closed_lost")
     #: glibc malloc: allocations at least this large get their own mapping, returned to the
     #: system when freed (0: glibc's adaptive default). The adaptive default raises the limit
     #: after the first large free, so the dedup window's big set tables then come from the

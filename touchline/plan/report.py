@@ -52,8 +52,8 @@ opportunities AS
 (
     SELECT opportunity_id, argMin(account_id, occurred_at) AS account_id,
            argMin(prospect_id, occurred_at) AS prospect_id, min(occurred_at) AS created_at,
-           minIf(occurred_at, to_stage IN {won:Array(String)}) AS won_at,
-           countIf(to_stage IN {won:Array(String)}) AS wins
+           minIf(occurred_at, is_won = 1) AS won_at,
+           countIf(is_won = 1) AS wins
     FROM {db}.activities
     WHERE tenant = {tenant:String} AND type = 'stage_change' AND opportunity_id != ''
     GROUP BY opportunity_id
@@ -113,12 +113,10 @@ def _when(value: Any) -> dt.datetime | None:
 
 
 def prospect_outcomes(sink: ClickHouseSink, tenant: str, since: dt.datetime,
-                      until: dt.datetime, won_stages: tuple[str, ...] = ("won", "closed_won"),
-                      cadences: tuple[str, ...] = ()) -> list[ProspectOutcome]:
+                      until: dt.datetime, cadences: tuple[str, ...] = ()) -> list[ProspectOutcome]:
     """Every prospect whose cadence started in [since, until), with its outcome times."""
     rows = sink.query(PROSPECT_OUTCOMES.replace("{db}", sink.database),
-                      {"tenant": tenant, "since": since, "until": until,
-                       "won": list(won_stages)}).dicts()
+                      {"tenant": tenant, "since": since, "until": until}).dicts()
     out = []
     for r in rows:
         if cadences and r["cadence_id"] not in cadences:
