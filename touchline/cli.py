@@ -116,26 +116,32 @@ def worker(ctx: click.Context) -> None:
 @friendly
 def store(allow_fault_injection: bool) -> None:
     """Own the embedded ClickHouse directory and serve it to the other processes."""
-    from touchline.sinks.clickhouse import ClickHouseSink
-    from touchline.sinks.store_server import serve
+    from touchline.sinks.store_server import run_store
 
-    settings = settings_or_exit()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    serve(ClickHouseSink(settings.clickhouse_dsn(), settings.clickhouse.database),
-          settings.clickhouse.store_port, allow_fault_injection)
+    run_store(settings_or_exit(), allow_fault_injection)
 
 
 @main.command()
 @click.argument("sql")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True)
+@click.option("--format", "-f", "fmt", default="table", show_default=True, metavar="FORMAT",
+              help="table, json (JSONEachRow), csv (CSVWithNames) or any ClickHouse output "
+                   "format (Pretty, TSVWithNames, Parquet, ...). A FORMAT clause in the SQL wins.")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Server-side parameter for {NAME:Type} placeholders.")
 @friendly
 def query(sql: str, fmt: str, params: tuple[str, ...]) -> None:
-    """Run a read-only SQL query on the pipeline's ClickHouse data (database `touchline`)."""
-    from touchline.connect import open_sink
-    from touchline.query_output import render
+    """Run read-only SQL on the pipeline's ClickHouse data, as clickhouse-client would.
+
+    Table names without a database resolve in `touchline`. Through the running stack's store,
+    or the data directory itself when no stack runs, or TOUCHLINE_CLICKHOUSE__DSN's server.
+
+    \b
+    touchline query "SELECT type, count() FROM activities GROUP BY type"
+    touchline query "SELECT * FROM activities LIMIT 5 FORMAT JSONEachRow"
+    touchline query "SELECT * FROM activities WHERE rep_id = {rep:String}" --param rep=r-1 -f csv
+    """  # noqa: D301 (\b: click keeps the examples' lines as they are)
+    from touchline.connect import open_reader
+    from touchline.query_output import render_table, wire_format
 
     parameters = {}
     for item in params:
@@ -143,12 +149,18 @@ def query(sql: str, fmt: str, params: tuple[str, ...]) -> None:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
         name, value = item.split("=", 1)
         parameters[name] = value
-    sink = open_sink(settings_or_exit())
+    ask_for, as_table = wire_format(sql, fmt)
+    sink = open_reader(settings_or_exit())
     try:
-        result = sink.query(sql, parameters or None, readonly=True)
+        data = sink.query_raw(sql, parameters or None, ask_for)
     finally:
         sink.close()
-    click.echo(render(result, fmt))
+    if as_table:
+        click.echo(render_table(data))
+    else:
+        out = click.get_binary_stream("stdout")
+        out.write(data)
+        out.flush()
 
 
 @main.group()
@@ -221,17 +233,33 @@ def schema_cmd(check: bool) -> None:
 @click.option("--start", type=click.DateTime(), default=None,
               help="Simulated 'now' (UTC) for reproducible files; default: the clock.")
 @click.option("--tenant", default=None, help="Tenant id (default: settings.tenant).")
+@click.option("--org-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the simulated org (teams, reps, accounts) as an org file for "
+                   "`touchline org load`; on its own, only the file is written.")
 @friendly
 def simulate(duration: float | None, count: int | None, jsonl: Path | None,
-             start: datetime | None, tenant: str | None, **sim: Any) -> None:
-    """Produce a realistic sales org's events (or write them as JSONL)."""
-    from touchline.simulation_run import run_simulation
+             start: datetime | None, tenant: str | None, org_file: Path | None,
+             **sim: Any) -> None:
+    """Produce a realistic sales org's events (or write them as JSONL).
+
+    With --jsonl and neither --count nor --duration, the file holds the --history-days of
+    history only (a backfill demo: --history-days 365).
+    """
+    from touchline.simulation_run import run_simulation, write_org_file
 
     settings = settings_or_exit()
     sim["seed"] = _seed(sim["seed"])
-    n = run_simulation(settings, duration=duration, count=count, jsonl=jsonl,
-                       start=start.replace(tzinfo=UTC) if start else None,
-                       tenant=tenant or settings.tenant, **sim)
+    start_utc = start.replace(tzinfo=UTC) if start else None
+    tenant = tenant or settings.tenant
+    if org_file is not None:
+        write_org_file(org_file, seed=sim["seed"], tenant=tenant, start=start_utc,
+                       history_days=sim["history_days"])
+        click.echo(f"wrote the org of tenant {tenant} to {org_file} "
+                   f"(load it: touchline org load {org_file})")
+        if jsonl is None and count is None and duration is None:
+            return
+    n = run_simulation(settings, duration=duration, count=count, jsonl=jsonl, start=start_utc,
+                       tenant=tenant, **sim)
     click.echo(f"simulated {n} events" + (f" into {jsonl}" if jsonl else ""))
 
 
@@ -259,6 +287,7 @@ def _mount_optional() -> None:
         ("touchline.dashboards.cli", ("dashboards", "alerts")),
         ("touchline.webhooks.cli", ("serve",)),
         ("touchline.plan.cli", ("plan", "report", "signals")),
+        ("touchline.org.cli", ("org",)),
         ("touchline.bench.cli", ("bench",)),
     ):
         try:

@@ -28,12 +28,14 @@ def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...]
 
         from touchline.produce import ProduceError
         from touchline.services import ServiceError
-        from touchline.sinks.errors import SinkUnavailable, SqlError
+        from touchline.sinks.errors import NoDataYet, SinkUnavailable, SqlError
 
         # the HTTP driver logs a warning per failed attempt; the error line below says it all
         logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
         try:
             return fn(*args, **kwargs)
+        except NoDataYet as exc:  # its message says what to run
+            raise click.ClickException(str(exc)) from exc
         except SqlError as exc:
             raise click.ClickException(f"ClickHouse rejected the statement: {exc}") from exc
         except SinkUnavailable as exc:
