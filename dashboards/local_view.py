@@ -28,6 +28,7 @@ from touchline.dashboards.macros import ALL, MacroError, QueryContext, VariableV
 from touchline.dashboards.sqlcheck import expanded
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.store_auth import local_only
 
 SINK_KEY = web.AppKey("sink", ClickHouseSink)
 #: browsers poll this often (the page reads it from /api/dashboards)
@@ -152,9 +153,14 @@ async def _panel(request: web.Request) -> web.Response:
         return _json({"error": str(exc)}, 503)
 
 
-def make_app(sink: ClickHouseSink) -> web.Application:
-    """The local control panel as an aiohttp application over a started sink."""
-    app = web.Application()
+def make_app(sink: ClickHouseSink, host: str = "127.0.0.1") -> web.Application:
+    """The local control panel as an aiohttp application over a started sink.
+
+    It answers only requests addressed to this machine's loopback names (or `host`) on its
+    own port and refuses cross-site ones (sinks/store_auth.py): a page on another site, or
+    one that rebinds its DNS name to 127.0.0.1, cannot read it or make it query.
+    """
+    app = web.Application(middlewares=[local_only((host,))])
     app[SINK_KEY] = sink
     app.router.add_get("/", _page)
     app.router.add_get("/api/dashboards", _dashboards)
@@ -165,7 +171,7 @@ def make_app(sink: ClickHouseSink) -> web.Application:
 
 async def run_local_view(sink: ClickHouseSink, host: str, port: int) -> None:
     """Serve the local control panel until cancelled."""
-    runner = web.AppRunner(make_app(sink), access_log=None)
+    runner = web.AppRunner(make_app(sink, host), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

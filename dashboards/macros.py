@@ -11,6 +11,11 @@ format becomes `'a','b'`), then the plugin backend expands its macros (pkg/macro
 - `$__fromTime` / `$__toTime` -> `toDateTime(unix seconds)`; `$__interval_s` -> N
 
 Anything left that looks like a variable or macro is an error, so a typo cannot pass silently.
+
+Variable values are values, never SQL: each becomes an escaped string literal (or a plain
+number) after the macros are expanded, so a value's text is never read as a macro or as SQL.
+A variable used without quotes (`$v`, `${v:raw}`) takes numbers only; anything else is an
+error that names the variable (the local panel takes its values from URL parameters).
 """
 
 from __future__ import annotations
@@ -51,18 +56,30 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+#: stands for the n-th variable value while macros are expanded (cannot occur in SQL text)
+_SLOT = re.compile(r"\x00(\d+)\x00")
+
+
+def _raw(value: str, name: str) -> str:
+    if not _NUMBER.fullmatch(value):
+        raise MacroError(f"variable ${name} is used unquoted, so it takes a number, not "
+                         f"{value[:40]!r}: write ${{{name}:singlequote}} for text")
+    return value
+
+
 def _format(value: VariableValue, fmt: str | None, name: str) -> str:
     if value == ALL:
         raise MacroError(f"variable ${name} is 'All' outside $__conditionalAll")
+    values = [value] if isinstance(value, str) else list(value)
     if fmt is None:  # the plugin's own formatter: arrays quoted and joined, scalars raw
         if isinstance(value, str):
-            return value
-        return ",".join(_quote(v) for v in value)
+            return _raw(value, name)
+        return ",".join(_quote(v) for v in values)
     if fmt == "singlequote":
-        values = [value] if isinstance(value, str) else list(value)
         return ",".join(_quote(v) for v in values)
     if fmt == "raw":
-        return value if isinstance(value, str) else ",".join(value)
+        return ",".join(_raw(v, name) for v in values)
     raise MacroError(f"unsupported variable format :{fmt} in ${{{name}:{fmt}}}")
 
 
@@ -104,17 +121,30 @@ def _conditional_all(sql: str, variables: Mapping[str, VariableValue]) -> str:
     return sql
 
 
-def substitute_variables(sql: str, variables: Mapping[str, VariableValue]) -> str:
-    """The frontend step: $__conditionalAll, then every dashboard variable."""
+def _slot_variables(sql: str, variables: Mapping[str, VariableValue]) -> tuple[str, list[str]]:
+    """$__conditionalAll, then every variable replaced by a slot; the slots' SQL literals."""
+    if "\x00" in sql:
+        raise MacroError("the SQL contains a NUL character")
     sql = _conditional_all(sql, variables)
+    literals: list[str] = []
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(3) or m.group(4)
         if name not in variables:
             raise MacroError(f"unknown variable ${name}")
-        return _format(variables[name], m.group(2), name)
+        literals.append(_format(variables[name], m.group(2), name))
+        return f"\x00{len(literals) - 1}\x00"
 
-    return _VAR.sub(repl, sql)
+    return _VAR.sub(repl, sql), literals
+
+
+def _fill_slots(sql: str, literals: list[str]) -> str:
+    return _SLOT.sub(lambda m: literals[int(m.group(1))], sql)
+
+
+def substitute_variables(sql: str, variables: Mapping[str, VariableValue]) -> str:
+    """The frontend step: $__conditionalAll, then every dashboard variable."""
+    return _fill_slots(*_slot_variables(sql, variables))
 
 
 def _dt(t: dt.datetime) -> str:
@@ -168,5 +198,9 @@ def expand_macros(sql: str, ctx: QueryContext) -> str:
 
 
 def expand(sql: str, ctx: QueryContext) -> str:
-    """Variables, then macros: the SQL ClickHouse would receive from Grafana."""
-    return expand_macros(substitute_variables(sql, ctx.variables), ctx)
+    """Variables, then macros: the SQL ClickHouse would receive from Grafana.
+
+    The values go in last, so a value that looks like a macro stays text.
+    """
+    template, literals = _slot_variables(sql, ctx.variables)
+    return _fill_slots(expand_macros(template, ctx), literals)

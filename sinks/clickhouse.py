@@ -15,17 +15,25 @@ import http.client
 import re
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import orjson
 import pyarrow as pa
 
 from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.reader_pool import ReaderPool
+from touchline.sinks.store_auth import AUTH_SCHEME, read_secret
 
-#: settings for every insert: idempotent retries (same token = same block, dropped)
-INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
-READ_SETTINGS = {"readonly": 2}
+#: settings for every insert: idempotent retries (same token = same block, dropped), and
+#: synchronous: when the insert returns the rows are in the table, so the caller may commit
+#: its offsets (chdb defaults to async_insert = 1, a ClickHouse server to 0: say it)
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "async_insert": 0}
+#: content type of an Arrow IPC stream (the store's /insert body)
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: ClickHouse's max_execution_time for read-only queries (a reader cannot hold the engine)
+DEFAULT_READ_TIMEOUT_S = 30.0
 #: JSONEachRow inserts (a JSON array of row objects): keys that are not columns are ignored
 JSON_INSERT_SETTINGS = {"input_format_skip_unknown_fields": 1}
 
@@ -70,12 +78,11 @@ class Backend(Protocol):
 class ConnectBackend:
     """clickhouse-connect over chdb (embedded) or HTTP (server)."""
 
-    def __init__(self, dsn: str, username: str = "default", password: str = "") -> None:
+    def __init__(self, dsn: str, username: str = "default", password: str = "",
+                 read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> None:
         import clickhouse_connect  # imported here: only this backend needs it
 
         self._lock = threading.Lock()
-        self._dsn, self._username, self._password = dsn, username, password
-        self._readers: dict[str, Any] = {}
         try:
             if dsn.startswith("chdb://"):
                 self._client = clickhouse_connect.get_client(dsn=dsn)
@@ -85,6 +92,7 @@ class ConnectBackend:
                 )
         except Exception as exc:  # connect errors come in many types
             raise SinkUnavailable(_first_line(exc)) from exc
+        self._readers = ReaderPool(dsn, username, password, read_timeout_s)
 
     def command(self, sql: str) -> None:  # noqa: D102
         with self._lock, _sql_errors():
@@ -93,35 +101,23 @@ class ConnectBackend:
     def query(  # noqa: D102
         self, sql: str, parameters: dict[str, Any] | None = None, readonly: bool = False
     ) -> QueryResult:
-        with self._lock, _sql_errors():
-            res = self._client.query(
-                sql, parameters=parameters or None, settings=READ_SETTINGS if readonly else None
-            )
-            types = [t.name for t in res.column_types]
-            return QueryResult(list(res.column_names), types, list(res.result_rows))
+        if readonly:  # a session of its own, never the writer's (sinks/reader_pool.py)
+            with _sql_errors():
+                self._readers.guard.check(sql, parameters)
+                res = self._readers.client("").query(sql, parameters=parameters or None)
+        else:
+            with self._lock, _sql_errors():
+                res = self._client.query(sql, parameters=parameters or None)
+        types = [t.name for t in res.column_types]
+        return QueryResult(list(res.column_names), types, list(res.result_rows))
 
     def query_raw(  # noqa: D102
         self, sql: str, parameters: dict[str, Any] | None, fmt: str | None, database: str
     ) -> bytes:
-        with self._lock, _sql_errors():
-            return self._reader(database).raw_query(sql, parameters=parameters or None, fmt=fmt)
-
-    def _reader(self, database: str) -> Any:
-        """A second client, read-only for its whole life, with `database` as its default.
-
-        Per-call `readonly` is not enough for SQL typed by a user: chdb applies per-call
-        settings with SET on the shared handle (readonly cannot be SET back, so the writer's
-        handle would stay read-only), and a multi-statement text only gets the setting on its
-        last statement. A handle made read-only at creation refuses every write it is sent.
-        """
-        import clickhouse_connect
-
-        if database not in self._readers:
-            extra = {} if self._dsn.startswith("chdb://") else {
-                "username": self._username, "password": self._password}
-            self._readers[database] = clickhouse_connect.get_client(
-                dsn=self._dsn, database=database, settings=READ_SETTINGS, **extra)
-        return self._readers[database]
+        with _sql_errors():
+            self._readers.guard.check(sql, parameters)
+            return self._readers.client(database).raw_query(
+                sql, parameters=parameters or None, fmt=fmt)
 
     def insert_arrow(self, table: str, data: pa.Table, token: str | None = None) -> None:  # noqa: D102
         settings = dict(INSERT_SETTINGS)
@@ -140,9 +136,7 @@ class ConnectBackend:
 
     def close(self) -> None:  # noqa: D102
         with self._lock:
-            for reader in self._readers.values():
-                reader.close()
-            self._readers.clear()
+            self._readers.close()
             self._client.close()
 
 
@@ -150,10 +144,13 @@ class StoreBackend:
     """HTTP client of the `touchline store` process (sinks/store_server.py)."""
 
     def __init__(self, dsn: str, timeout: float = 60.0) -> None:
+        """`dsn`: store://127.0.0.1:PORT?key_file=<the stack's secret file>."""
         url = urlparse(dsn)
         self._host, self._port = url.hostname or "127.0.0.1", url.port or 28124
         self._timeout = timeout
         self._local = threading.local()
+        key_file = parse_qs(url.query).get("key_file", [""])[0]
+        self._auth = AUTH_SCHEME + (read_secret(Path(key_file)) if key_file else "")
 
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
@@ -162,12 +159,14 @@ class StoreBackend:
             self._local.conn = conn
         return conn
 
-    def _post(self, path: str, body: bytes, params: dict[str, str] | None = None) -> bytes:
+    def _post(self, path: str, body: bytes, params: dict[str, str] | None = None,
+              content_type: str = "application/json") -> bytes:
         target = path + ("?" + urlencode(params) if params else "")
+        headers = {"Authorization": self._auth, "Content-Type": content_type}
         for attempt in (1, 2):  # one retry on a stale keep-alive connection
             conn = self._conn()
             try:
-                conn.request("POST", target, body=body)
+                conn.request("POST", target, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
@@ -187,11 +186,13 @@ class StoreBackend:
                 message = f"HTTP {resp.status} {resp.reason}: {data[:200].decode(errors='replace')}"
             if resp.status == 503:
                 raise SinkUnavailable(message)
+            if resp.status == 401:
+                raise SinkUnavailable(f"{message}: the store refused this process's secret")
             raise SqlError(message)
         raise AssertionError("unreachable")
 
     def command(self, sql: str) -> None:  # noqa: D102
-        self._post("/command", sql.encode())
+        self._post("/command", sql.encode(), content_type="application/sql")
 
     def query(  # noqa: D102
         self, sql: str, parameters: dict[str, Any] | None = None, readonly: bool = False
@@ -221,7 +222,7 @@ class StoreBackend:
         params = {"table": table}
         if token:
             params["token"] = token
-        self._post("/insert", sink.getvalue().to_pybytes(), params)
+        self._post("/insert", sink.getvalue().to_pybytes(), params, ARROW_STREAM)
 
     def insert_json(self, table: str, body: bytes, token: str | None = None) -> None:  # noqa: D102
         params = {"table": table, "format": "json"}
@@ -239,9 +240,10 @@ class ClickHouseSink:
     """Domain verbs over one ClickHouse engine: schema, inserts, queries."""
 
     def __init__(self, dsn: str, database: str = "touchline", username: str = "default",
-                 password: str = "") -> None:
+                 password: str = "", read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> None:
         self.dsn, self.database = dsn, database
         self._username, self._password = username, password
+        self._read_timeout_s = read_timeout_s
         self._backend: Backend | None = None
 
     @property
@@ -258,7 +260,8 @@ class ClickHouseSink:
             if self.dsn.startswith("store://"):
                 self._backend = StoreBackend(self.dsn)
             elif self.dsn.startswith(("chdb://", "http://", "https://", "clickhouse://")):
-                self._backend = ConnectBackend(self.dsn, self._username, self._password)
+                self._backend = ConnectBackend(self.dsn, self._username, self._password,
+                                               self._read_timeout_s)
             else:
                 raise SinkUnavailable(
                     f"unsupported ClickHouse DSN {self.dsn!r}: use chdb:///abs/dir, "

@@ -4,7 +4,8 @@ chdb allows one process per data directory, so in embedded mode this process ope
 every other process (workers, `touchline query`, the local panel) reaches the same data over a
 small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 
-- `POST /query`   {"sql", "parameters", "readonly"} -> {"columns", "types", "rows"}
+- `POST /query`   {"sql", "parameters"} -> {"columns", "types", "rows"}: always read-only, on
+  reader sessions apart from the writer's (whatever a client sends as "readonly")
 - `POST /query_raw` {"sql", "parameters", "format", "database"} -> the engine's bytes in that
   format (SQL typed by a user: run read-only, `database` as the default one)
 - `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
@@ -13,6 +14,11 @@ small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 - `GET  /ping`
 - `POST /outage?seconds=N` (only with `allow_fault_injection`): answer 503 to inserts and
   queries for N seconds, to test that workers back off and lose nothing.
+
+Every request must carry the stack's secret (`Authorization: Bearer`, sinks/store_auth.py), a
+loopback `Host` with this port, no cross-site marks, and a non-form content type. Inserts and
+DDL run one at a time on the writer's session; reads run on two reader threads of their own,
+bounded by max_execution_time, so a slow read never holds an insert back.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import orjson
 import pyarrow as pa
@@ -28,19 +35,34 @@ from aiohttp import web
 
 from touchline.sinks.clickhouse import ClickHouseSink, encode_result
 from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.store_auth import (
+    ensure_secret,
+    local_only,
+    read_secret,
+    secret_required,
+)
+
+if TYPE_CHECKING:
+    from touchline.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.Application:
-    """The store's HTTP app around a started sink that owns the engine."""
+#: reader threads (each with its own read-only engine session)
+READER_THREADS = 2
+
+
+def make_app(sink: ClickHouseSink, secret: str,
+             allow_fault_injection: bool = False) -> web.Application:
+    """The store's HTTP app around a started sink that owns the engine; `secret` is required."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
+    readers = ThreadPoolExecutor(max_workers=READER_THREADS, thread_name_prefix="chdb-read")
     outage_until = [0.0]
 
-    async def run(fn, *args):  # noqa: ANN001, ANN002, ANN202
+    async def run(fn, *args, pool: ThreadPoolExecutor = executor):  # noqa: ANN001, ANN002, ANN202
         if time.monotonic() < outage_until[0]:
             raise SinkUnavailable("injected outage: ClickHouse is unavailable")
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     def failure(exc: Exception) -> web.Response:
         status = 503 if isinstance(exc, SinkUnavailable) else 400
@@ -52,8 +74,8 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
     async def query(request: web.Request) -> web.Response:
         try:
             doc = orjson.loads(await request.read())
-            result = await run(sink.query, doc["sql"], doc.get("parameters") or None,
-                               bool(doc.get("readonly", True)))
+            result = await run(sink.query, doc["sql"], doc.get("parameters") or None, True,
+                               pool=readers)
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         except (ValueError, KeyError) as exc:
@@ -64,7 +86,8 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
         try:
             doc = orjson.loads(await request.read())
             data = await run(sink.backend.query_raw, doc["sql"], doc.get("parameters") or None,
-                             doc.get("format") or None, doc.get("database") or sink.database)
+                             doc.get("format") or None, doc.get("database") or sink.database,
+                             pool=readers)
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         except (ValueError, KeyError) as exc:
@@ -103,7 +126,8 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
         log.warning("fault injection: outage for %.0fs", seconds)
         return web.json_response({"outage_s": seconds})
 
-    app = web.Application(client_max_size=256 * 1024 * 1024)
+    app = web.Application(client_max_size=256 * 1024 * 1024, middlewares=[
+        local_only(), secret_required(secret)])
     app.router.add_get("/ping", ping)
     app.router.add_post("/query", query)
     app.router.add_post("/query_raw", query_raw)
@@ -112,15 +136,29 @@ def make_app(sink: ClickHouseSink, allow_fault_injection: bool = False) -> web.A
     if allow_fault_injection:
         app.router.add_post("/outage", outage)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(executor.shutdown))
+    app.on_cleanup.append(lambda _app: asyncio.to_thread(readers.shutdown, cancel_futures=True))
     return app
 
 
-def serve(sink: ClickHouseSink, port: int, allow_fault_injection: bool = False) -> None:
+def serve(sink: ClickHouseSink, port: int, secret: str,
+          allow_fault_injection: bool = False) -> None:
     """Run the store until SIGINT/SIGTERM; the engine is closed (unlocked) on the way out."""
+    if not secret:
+        raise SinkUnavailable("the store needs a secret: run it through `touchline store`")
     sink.start()
     sink.ensure_schema()
     try:
-        web.run_app(make_app(sink, allow_fault_injection), host="127.0.0.1", port=port,
-                    print=None, access_log=None, handle_signals=True, shutdown_timeout=5)
+        web.run_app(make_app(sink, secret, allow_fault_injection), host="127.0.0.1",
+                    port=port, print=None, access_log=None, handle_signals=True,
+                    shutdown_timeout=5)
     finally:
         sink.close()
+
+
+def run_store(settings: Settings, allow_fault_injection: bool = False) -> None:
+    """`touchline store`: own the data directory, with the stack's secret (created if missing)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = read_secret(ensure_secret(settings.data_dir))
+    sink = ClickHouseSink(settings.clickhouse_dsn(), settings.clickhouse.database,
+                          read_timeout_s=settings.clickhouse.read_timeout_s)
+    serve(sink, settings.clickhouse.store_port, secret, allow_fault_injection)

@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 
 from touchline.settings import Settings
+from touchline.sinks.store_auth import ensure_secret
 
 
 class ServiceError(RuntimeError):
@@ -204,6 +205,7 @@ def start_store(settings: Settings, allow_fault_injection: bool = False) -> Serv
             f"port {port} is in use: a store may already run (`touchline up` elsewhere?); "
             "stop it, or set TOUCHLINE_CLICKHOUSE__STORE_PORT"
         )
+    ensure_secret(settings.data_dir)  # the stack's secret: its processes read the file
     log = settings.data_dir / "logs" / "store.log"
     argv = [sys.executable, "-m", "touchline", "store"]
     if allow_fault_injection:

@@ -33,8 +33,9 @@ def test_interval_is_at_least_one_second() -> None:
 
 
 def test_variables_use_the_plugin_formatter() -> None:
-    # scalars raw, multi-values quoted and joined; :singlequote escapes quotes
-    assert expand("$tenant ${tenant} [[tenant]]", CTX) == "acme acme acme"
+    # numbers raw, multi-values quoted and joined; :singlequote escapes quotes
+    ctx = QueryContext(FROM, TO, 300, {"n": "42", "x": "-1.5"})
+    assert expand("$n ${n} [[n]] ${x:raw}", ctx) == "42 42 42 -1.5"
     assert expand("${rep}", CTX) == "'r1','r2'"
     assert expand("${team:singlequote}", CTX) == "'o\\'neil'"
     assert expand("${rep:singlequote}", CTX) == "'r1','r2'"
@@ -57,6 +58,18 @@ def test_conditional_all_drops_the_condition_for_all() -> None:
 def test_typos_are_errors(sql: str) -> None:
     with pytest.raises(MacroError):
         expand(sql, CTX)
+
+
+@pytest.mark.parametrize("sql", ["$tenant", "${tenant}", "[[tenant]]", "${tenant:raw}"])
+def test_text_is_never_inserted_unquoted(sql: str) -> None:
+    with pytest.raises(MacroError, match="singlequote"):
+        expand(sql, QueryContext(FROM, TO, 60, {"tenant": "acme' OR 1=1 --"}))
+
+
+def test_a_value_that_looks_like_a_macro_stays_text() -> None:
+    ctx = QueryContext(FROM, TO, 300, {"tenant": "t$__interval_s", "team": "$__timeFilter(x"})
+    assert expand("${tenant:singlequote} ${team:singlequote} $__interval_s", ctx) == (
+        "'t$__interval_s' '$__timeFilter(x' 300")
 
 
 def test_all_outside_conditional_all_is_an_error() -> None:

@@ -24,14 +24,17 @@ from tests.integration.test_restart import (
     wait_all_rows,
 )
 from touchline.services import free_port
+from touchline.sinks.store_auth import read_secret, secret_path
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def outage(p, seconds: float) -> None:
+    secret = read_secret(secret_path(p.settings.data_dir))
     req = urllib.request.Request(
         f"http://127.0.0.1:{p.settings.clickhouse.store_port}/outage?seconds={seconds}",
-        method="POST")
+        method="POST", headers={"Authorization": f"Bearer {secret}",
+                                "Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=5).read()
 
 

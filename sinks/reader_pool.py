@@ -1,0 +1,80 @@
+"""Read-only engine sessions, apart from the writer's: a reader can neither write nor stall writes.
+
+Each thread gets its own clickhouse-connect client per default database. On chdb that is a
+handle of its own on the process's one engine (session state such as `USE` and `SET` is per
+handle), made read-only for life when it opens: `SET max_execution_time`, then
+`SET readonly = 1`, after which the session can change no setting at all (so a query cannot
+turn either back). The writer's handle is never touched: the old per-call `SET readonly` on the
+one shared handle could not be restored (restoring is itself refused in read-only mode) and
+left every later insert failing. Readers do not take the writer's lock, so a slow read (a
+refused `url()` or a scan cut at max_execution_time) does not hold inserts back.
+
+On a ClickHouse server each reader client sends `readonly = 2` (a reader user's profile has it;
+setting it to 1 would be refused for that user) and max_execution_time with every query; the
+server's grants keep readers away from files and the network, and `ReadGuard` refuses table
+functions and SETTINGS clauses on both.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from touchline.sinks.errors import SinkUnavailable
+from touchline.sinks.read_guard import ReadGuard
+
+#: what a reader session on a server sends with each query
+SERVER_READ_SETTINGS = {"readonly": 2}
+
+
+class ReaderPool:
+    """Per-thread, per-database read-only clients of one engine."""
+
+    def __init__(self, dsn: str, username: str, password: str, read_timeout_s: float) -> None:
+        """`read_timeout_s`: ClickHouse's max_execution_time for every reader query."""
+        self._dsn, self._username, self._password = dsn, username, password
+        self._timeout = max(int(read_timeout_s), 1)
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._opened_lock = threading.Lock()
+        self.guard = ReadGuard(lambda sql, params: self.client("").query(
+            sql, parameters=params or None).result_rows)
+
+    @property
+    def embedded(self) -> bool:  # noqa: D102
+        return self._dsn.startswith("chdb://")
+
+    def client(self, database: str) -> Any:
+        """The calling thread's read-only client, `database` its default ('': the engine's)."""
+        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
+        if database not in clients:
+            clients[database] = self._open(database)
+        return clients[database]
+
+    def _open(self, database: str) -> Any:
+        import clickhouse_connect
+
+        extra: dict[str, Any] = {"database": database} if database else {}
+        try:
+            if self.embedded:
+                client = clickhouse_connect.get_client(dsn=self._dsn, **extra)
+                client.command(f"SET max_execution_time = {self._timeout}")
+                client.command("SET readonly = 1")
+            else:
+                client = clickhouse_connect.get_client(
+                    dsn=self._dsn, username=self._username, password=self._password,
+                    settings={**SERVER_READ_SETTINGS, "max_execution_time": self._timeout},
+                    **extra)
+        except Exception as exc:  # connect errors come in many types
+            raise SinkUnavailable(str(exc).strip().splitlines()[0][:500]) from exc
+        with self._opened_lock:
+            self._opened.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close every reader client of every thread."""
+        with self._opened_lock:
+            for client in self._opened:
+                client.close()
+            self._opened.clear()
+        self._local = threading.local()
