@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from touchline.schemas.vendors.identities import IdentityResolver
+from touchline.schemas.vendors.stage_map import DEFAULT_STAGE_MAP, StageMap
 
 
 class MappingError(ValueError):
@@ -38,6 +39,8 @@ class MapContext:
     #: the request headers the envelope kept (lower-case names)
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = ""
+    #: vendor stage names -> the plan's stages (defaults: Salesforce's and HubSpot's own)
+    stages: StageMap = DEFAULT_STAGE_MAP
 
 
 @dataclass

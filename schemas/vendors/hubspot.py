@@ -1,13 +1,16 @@
 """HubSpot webhooks (a JSON array of events) -> stage changes and engagements, keyed by eventId.
 
 - `deal.propertyChange` (legacy) or `object.propertyChange` on objectTypeId 0-3 with
-  propertyName `dealstage` -> `stage_change` (to_stage = the new stage's internal value; the
-  webhook does not carry the previous stage, so from_stage stays empty).
+  propertyName `dealstage` -> `stage_change`: the new stage's internal value mapped to the
+  plan's stage (schemas/vendors/stage_map.py) and kept as `vendor_stage`; the webhook does not
+  carry the previous stage, so from_stage stays empty. The rep is the deal's owner from the
+  identity map / org file when known (else the user who made the change).
 - `object.creation` on calls (0-48) -> `call`, emails (0-49) -> `email` sent, meetings (0-47)
   -> `meeting` scheduled. The creation event carries no disposition: a logged call is recorded
   as `connected` (it was logged because it happened).
 - Anything else (contact creation, other properties, deletions...) is counted in `skipped`.
-The rep is the HubSpot user in `sourceId` (`userId:<id>`), else `unknown:hubspot_user:...`.
+The user in `sourceId` (`userId:<id>`) made the change: the rep of an engagement, the
+`editor_id` of a deal change; unknown users read `unknown:hubspot_user:...`.
 """
 
 from __future__ import annotations
@@ -71,13 +74,13 @@ def _map_one(item: dict[str, Any], kind: str, type_id: str | None, ctx: MapConte
         if not stage:
             raise MappingError("dealstage change without propertyValue")
         opp_id, account_id, owner = ctx.identities.opportunity("hubspot_deal", object_id)
-        rep = owner if rep.team_id == "unknown" and owner else rep
+        editor, rep = rep, owner or rep
         event = base_event(
             ctx, type_="stage_change", rep_id=rep.rep_id, team_id=rep.team_id,
             account_id=account_id or ctx.identities.unknown_for("hubspot_deal", object_id),
-            opportunity_id=opp_id, **common,
+            opportunity_id=opp_id, editor_id=editor.rep_id, **common,
         )
-        event["to_stage"] = stage[:64]
+        event.update(ctx.stages.stage_fields(SOURCE, stage))
         return event
     account = ctx.identities.unknown_for(f"hubspot_{kind}", object_id)
     event = base_event(

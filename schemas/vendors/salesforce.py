@@ -6,12 +6,18 @@ each event message, as documented in "Change Event Message Structure" ({"data": 
 array of them, or the bare payload. One change event may name several recordIds: each record
 gives one canonical event, event_id `salesforce:<transactionKey>:<sequenceNumber>:<recordId>`.
 
-- Opportunity CREATE, or UPDATE with StageName in changedFields -> `stage_change`. When the
+- Opportunity CREATE, or UPDATE with StageName in changedFields -> `stage_change`, with the
+  StageName mapped to the plan's stage (schemas/vendors/stage_map.py; the record type id picks
+  a pipeline's section when the stage map has one) and the CRM's name kept as `vendor_stage`;
+  `IsClosed` / `IsWon`, when the change carries them, decide closed and won. When the
   change carries the opportunity `Type` (a CREATE carries every set field; an UPDATE only the
   changed ones), it gives the motion: New Business -> acquisition, Existing Business / Upgrade
   / Add-On -> upsell, Renewal -> retention; other values leave the motion unset.
 - Task CREATE with TaskSubtype Call -> `call`; TaskSubtype Email -> `email` sent.
 - Event CREATE -> `meeting` scheduled.
+- The rep is the record's owner: `OwnerId` when the change carries it (a CREATE, an owner
+  change), else the opportunity's owner in the identity map / org file, else (nothing better
+  known) the user who committed the change. That user is always kept as `editor_id`.
 - GAP_* and *_OVERFLOW events carry no field values: they are returned as notices (recorded in
   the DLQ as `unmappable` with the gap's entity, type and record ids, for a re-read), never
   dropped. Other changes are counted in `skipped`.
@@ -99,8 +105,14 @@ def _map_record(
     record_id: str, type_: str, header: dict[str, Any], payload: dict[str, Any], ctx: MapContext
 ) -> dict[str, Any]:
     ids = ctx.identities
-    owner = payload.get("OwnerId") or header.get("commitUser")
-    rep = ids.rep("salesforce", owner or "?")
+    editor = ids.rep("salesforce", header["commitUser"]) if header.get("commitUser") else None
+    mapped_owner = None
+    if type_ == "stage_change":
+        opp_id, account_id, mapped_owner = ids.opportunity("salesforce", record_id)
+    if payload.get("OwnerId"):
+        rep = ids.rep("salesforce", payload["OwnerId"])
+    else:
+        rep = mapped_owner or editor or ids.rep("salesforce", "?")
     common = {
         "event_id": f"salesforce:{header['transactionKey']}:{header.get('sequenceNumber', 0)}"
         f":{record_id}",
@@ -108,9 +120,9 @@ def _map_record(
         "occurred_at": ms_to_datetime(header.get("commitTimestamp")),
         "rep_id": rep.rep_id,
         "team_id": rep.team_id,
+        "editor_id": editor.rep_id if editor else None,
     }
     if type_ == "stage_change":
-        opp_id, account_id, _owner = ids.opportunity("salesforce", record_id)
         if payload.get("AccountId"):
             account_id = ids.account("salesforce", payload["AccountId"])
         event = base_event(
@@ -118,7 +130,9 @@ def _map_record(
             account_id=account_id or ids.unknown_for("salesforce_opportunity", record_id),
             **common,
         )
-        event["to_stage"] = str(payload["StageName"])[:64]
+        event.update(ctx.stages.stage_fields(
+            SOURCE, str(payload["StageName"]), pipeline=payload.get("RecordTypeId"),
+            is_closed=payload.get("IsClosed"), is_won=payload.get("IsWon")))
         motion = opportunity_motion(payload.get("Type"))
         if motion:
             event["motion"] = motion

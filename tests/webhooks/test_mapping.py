@@ -133,8 +133,9 @@ def test_hubspot_documented_and_stage_events(body_of, ctx):
         ("hubspot:3816279704", "meeting"),
     ]
     stage = events[0]
-    assert (stage.opportunity_id, stage.to_stage, stage.account_id, stage.rep_id) == (
-        "opp-hubspot-8851234501", "contractsent", "acct-test", "rep-ben")
+    assert (stage.opportunity_id, stage.to_stage, stage.vendor_stage, stage.account_id,
+            stage.rep_id) == (
+        "opp-hubspot-8851234501", "negotiation", "contractsent", "acct-test", "rep-ben")
     assert events[1].account_id == "unknown:hubspot_call:70012345601"  # kept, flagged
     assert dict(out.skipped) == {"contact.propertyChange:lifecyclestage": 1,
                                  "contact.creation:": 1}
@@ -150,7 +151,8 @@ def test_salesforce_cdc_events(body_of, ctx, resolver):
     ]
     assert stages[0].opportunity_id == "opp-acme-renewal"
     assert stages[0].account_id == "acct-acme"
-    assert {s.to_stage for s in stages} == {"Negotiation/Review"}
+    assert {(s.to_stage, s.vendor_stage) for s in stages} == {
+        ("negotiation", "Negotiation/Review")}
     assert stages[1].account_id.startswith("unknown:")
     [call] = [e for e in events if e.type == "call"]
     assert (call.duration_s, call.outcome, call.prospect_id, call.rep_id) == (
@@ -249,3 +251,62 @@ def test_salesforce_opportunity_type_gives_the_motion(ctx, opportunity_type, mot
     out = salesforce.map_request(orjson.dumps(payload).decode(), ctx)
     [event] = parsed(out.events)
     assert (event.type, event.motion, event.product_line) == ("stage_change", motion, None)
+
+
+def _sf_stage_update(stage: str, commit_user: str, **fields: object) -> str:
+    payload = {"ChangeEventHeader": {
+        "entityName": "Opportunity", "changeType": "UPDATE", "recordIds": ["006RM000002bJ5bYAE"],
+        "transactionKey": f"t-{stage}", "sequenceNumber": 1, "commitTimestamp": 1700000000000,
+        "commitUser": commit_user, "changedFields": ["StageName", *fields]},
+        "StageName": stage, **fields}
+    return orjson.dumps(payload).decode()
+
+
+def test_salesforce_closed_won_is_closed_and_won_and_credited_to_the_owner(ctx):
+    # edited by someone outside the map; the opportunity's owner in the map is rep-ana
+    out = salesforce.map_request(
+        _sf_stage_update("Closed Won", "005XX0000099999", IsClosed=True, IsWon=True), ctx)
+    [event] = parsed(out.events)
+    assert (event.to_stage, event.vendor_stage, event.is_closed, event.is_won) == (
+        "won", "Closed Won", True, True)
+    assert (event.rep_id, event.editor_id) == ("rep-ana", "unknown:salesforce:005XX0000099999")
+    assert event.from_stage is None
+
+
+def test_salesforce_flags_decide_a_closed_stage_the_map_does_not_know(ctx):
+    out = salesforce.map_request(
+        _sf_stage_update("Closed - Duplicate", "005RM000001vI54YAE", IsClosed=True,
+                         IsWon=False), ctx)
+    [event] = parsed(out.events)
+    # kept as sent (listed as unmapped), closed and not won as Salesforce says
+    assert (event.to_stage, event.vendor_stage, event.is_closed, event.is_won) == (
+        "Closed - Duplicate", "Closed - Duplicate", True, False)
+
+
+def test_an_owner_change_credits_the_new_owner(ctx):
+    out = salesforce.map_request(
+        _sf_stage_update("Qualification", "005XX0000099999", OwnerId="005RM000001vI54YAE"), ctx)
+    [event] = parsed(out.events)
+    assert (event.rep_id, event.to_stage) == ("rep-ana", "discovery")
+
+
+def test_a_stage_map_file_extends_the_defaults(tmp_path, ctx):
+    from dataclasses import replace
+
+    from touchline.schemas.vendors.stage_map import StageMap, StageMapError
+
+    path = tmp_path / "stages.yaml"
+    path.write_text('hubspot:\n  default:\n    "1029384": demo\n'
+                    'salesforce:\n  default:\n    "closed -  duplicate": lost\n')
+    stages = StageMap.load(path)
+    assert stages.lookup("hubspot", "1029384") == "demo"
+    assert stages.lookup("hubspot", "closedwon") == "won"  # the defaults stay
+    assert stages.lookup("salesforce", "Closed - Duplicate") == "lost"  # case, spaces folded
+    assert stages.lookup("hubspot", "unknownstage") is None
+    out = salesforce.map_request(
+        _sf_stage_update("Closed - Duplicate", "005RM000001vI54YAE"), replace(ctx, stages=stages))
+    [event] = parsed(out.events)
+    assert (event.to_stage, event.is_closed) == ("lost", None)  # lost: closed, not won
+    path.write_text("hubspot:\n  default: [a, b]\n")
+    with pytest.raises(StageMapError, match=r"stages.yaml: hubspot.default: "):
+        StageMap.load(path)

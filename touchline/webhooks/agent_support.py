@@ -15,11 +15,13 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import orjson
 
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
+from touchline.schemas.vendors.stage_map import StageMap
 from touchline.settings import get_settings
 from touchline.streams import progress
 from touchline.streams.partitioning import event_partition
@@ -58,6 +60,16 @@ def resolver() -> IdentityResolver:
     return _resolver
 
 
+@cache
+def stage_map() -> StageMap:
+    """The vendor stage map: the defaults plus `webhooks.stage_map_path`, loaded once.
+
+    A file that cannot be read stops the agent with its one-line reason: mapping with the
+    defaults alone would record the CRM's stages under names the user said were wrong.
+    """
+    return StageMap.load(get_settings().webhooks.stage_map_path)
+
+
 async def forward_mapped(source: str, stream: Any) -> None:
     """The agent body: map every raw message of `stream`, forward events and dead letters."""
     from touchline.streams.topics import dead_letter_topic, raw_activity_topic
@@ -73,6 +85,7 @@ async def forward_mapped(source: str, stream: Any) -> None:
             out = map_message(
                 msg.value, resolver(), tenant,
                 source_topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                stages=stage_map(),
             )
             _report(msg, out)
             count["messages"] += 1

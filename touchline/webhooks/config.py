@@ -33,6 +33,9 @@ class WebhookSettings(BaseModel):
     public_base_url: str = ""
     #: YAML identity map: phones, emails, CRM ids -> rep / team / account / prospect
     identity_map_path: Path = Path("examples/identities.yaml")
+    #: YAML stage map: the CRM's stage names -> the plan's stages, beside the built-in defaults
+    #: for Salesforce's and HubSpot's default pipelines (schemas/vendors/stage_map.py)
+    stage_map_path: Path | None = None
     #: tenant of mapped events ('' = the top-level settings.tenant)
     tenant: str = ""
     #: HubSpot v3 requests older than this are rejected (HubSpot documents 5 minutes)

@@ -30,6 +30,7 @@ from touchline.schemas.vendors import (
     twilio,
 )
 from touchline.schemas.vendors.identities import IdentityResolver
+from touchline.schemas.vendors.stage_map import DEFAULT_STAGE_MAP, StageMap
 from touchline.webhooks.envelope import Envelope
 
 MAPPERS: dict[str, Callable[[str, MapContext], Mapped]] = {
@@ -64,6 +65,7 @@ def map_message(
     source_topic: str,
     partition: int = -1,
     offset: int = -1,
+    stages: StageMap = DEFAULT_STAGE_MAP,
 ) -> MapOutcome:
     """Envelope bytes -> canonical events, dead letters (reason `unmappable`) and counts."""
     out = MapOutcome()
@@ -91,6 +93,7 @@ def map_message(
         else envelope.received_at.replace(tzinfo=UTC),
         headers=envelope.headers,
         content_type=envelope.content_type,
+        stages=stages,
     )
     try:
         if mapper is None:
