@@ -1,7 +1,10 @@
-"""Real services for the suite: a Kafka-wire broker (noida-db) started here, never skipped.
+"""Real services for the suite: a Kafka-wire broker started here, never skipped.
 
-`TOUCHLINE_TEST_KAFKA=host:port` points the suite at an existing broker instead (real Apache
-Kafka from docker-compose, or Tansu for the cross-check).
+The broker is noida-db, or a real Apache Kafka 4.x with `TOUCHLINE_TEST_BROKER=kafka`
+(tests/kafka/launcher.py; tests/harness.py `BROKER`). `.ci/run` runs the whole suite on
+noida-db, then the tests marked `broker_semantics` on Kafka (docs/brokers.md).
+`TOUCHLINE_TEST_KAFKA=host:port` points the suite at an existing broker instead (e.g. the
+Kafka of docker-compose, with `TOUCHLINE_TEST_BROKER=kafka` for its semantics).
 """
 
 from __future__ import annotations
@@ -12,8 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Pipeline
-from touchline.services import Service, free_port, start_broker, start_tansu
+from tests.harness import BROKER, Broker, Pipeline, start_test_broker
+from touchline.services import Service, free_port, start_tansu
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "broker_semantics: what the pipeline guarantees on the broker itself; run "
+        "on noida-db and on Apache Kafka (TOUCHLINE_TEST_BROKER=kafka) by .ci/run")
+
+
+def pytest_report_header() -> str:
+    return f"touchline test broker: {BROKER.name} (TOUCHLINE_TEST_BROKER)"
+
+
+@pytest.fixture(scope="session")
+def broker_kind() -> Broker:
+    """What this run's broker does where noida-db and Apache Kafka differ."""
+    return BROKER
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +42,17 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if existing:
         yield existing
         return
-    port = free_port()
-    broker = start_broker(tmp_path_factory.mktemp("broker"), port)
-    yield f"127.0.0.1:{port}"
-    broker.stop()
+    service = start_test_broker(tmp_path_factory.mktemp("broker"))
+    yield f"127.0.0.1:{service.port}"
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def evicting_bootstrap(request: pytest.FixtureRequest) -> str:
+    """A broker that evicts a dead group member: this run's, or Tansu on noida-db runs."""
+    if BROKER.evicts_dead_members:
+        return request.getfixturevalue("kafka_bootstrap")
+    return request.getfixturevalue("tansu_bootstrap")
 
 
 @pytest.fixture
@@ -35,7 +61,7 @@ def broker_factory(tmp_path: Path) -> Iterator:
     started: list[Service] = []
 
     def make(port: int | None = None, data_dir: Path | None = None) -> Service:
-        service = start_broker(data_dir or tmp_path / "own-broker", port or free_port())
+        service = start_test_broker(data_dir or tmp_path / "own-broker", port)
         started.append(service)
         return service
 
@@ -59,10 +85,13 @@ def pipeline_factory(tmp_path: Path, kafka_bootstrap: str) -> Iterator:
     made: list[Pipeline] = []
 
     def make(workers: int = 1, partitions: int = 4, bootstrap: str | None = None,
-             static_membership: bool = True, data_dir: Path | None = None,
+             static_membership: bool | None = None, data_dir: Path | None = None,
              **pipeline: object) -> Pipeline:
+        # the workers run with the noida-db workarounds only on noida-db (tests/harness.py)
         p = Pipeline(data_dir or tmp_path / f"p{len(made)}", bootstrap or kafka_bootstrap,
-                     partitions, static_membership, **pipeline)
+                     partitions,
+                     BROKER.static_membership if static_membership is None else static_membership,
+                     BROKER.empty_fetch_backoff_ms, **pipeline)
         made.append(p)
         return p.start(workers)
 

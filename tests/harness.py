@@ -3,6 +3,11 @@
 Every Pipeline gets its own topics, consumer group (Faust app id), ClickHouse directory and
 store port, so tests never see each other's data; topics are deleted afterwards because the
 embedded broker keeps everything in RAM.
+
+The broker the suite runs on is noida-db unless `TOUCHLINE_TEST_BROKER=kafka`: then it is a
+real Apache Kafka 4.x (tests/kafka/launcher.py, from Maven Central; Java and Maven needed).
+`BROKER` says what the chosen broker does where the two differ (docs/brokers.md); the tests
+marked `broker_semantics` are the ones `.ci/run` runs on both.
 """
 
 from __future__ import annotations
@@ -11,11 +16,19 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from touchline.produce import send_batches
-from touchline.services import Service, Stack, free_port, start_store, start_worker
+from touchline.services import (
+    Service,
+    Stack,
+    free_port,
+    start_broker,
+    start_store,
+    start_worker,
+)
 from touchline.settings import (
     ClickHouseSettings,
     KafkaSettings,
@@ -23,14 +36,56 @@ from touchline.settings import (
     Settings,
 )
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.streams.tables import CHANGELOG_TABLES
 from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+
+
+@dataclass(frozen=True)
+class Broker:
+    """What the broker under test does where noida-db and Apache Kafka differ."""
+
+    name: str
+    #: evicts a group member that died without leaving (after the session timeout)
+    evicts_dead_members: bool
+    #: keeps every produce it acknowledged (acks=all) across a restart
+    keeps_acknowledged: bool
+    #: runs a log cleaner: compacted topics (Faust changelogs) lose overwritten values
+    compacts: bool
+    #: the noida-db workarounds the workers run with on it: static group membership (it never
+    #: evicts a dead member) and a pause after an empty fetch (it does not long-poll). On
+    #: Kafka the tests run without them, to show that the pipeline does not need them there.
+    static_membership: bool
+    empty_fetch_backoff_ms: int
+
+
+NOIDA = Broker("noida-db", evicts_dead_members=False, keeps_acknowledged=False, compacts=False,
+               static_membership=True, empty_fetch_backoff_ms=25)
+KAFKA = Broker("kafka", evicts_dead_members=True, keeps_acknowledged=True, compacts=True,
+               static_membership=False, empty_fetch_backoff_ms=0)
+BROKERS = {"noida": NOIDA, "kafka": KAFKA}
+_chosen = os.environ.get("TOUCHLINE_TEST_BROKER", "noida").strip().lower() or "noida"
+if _chosen not in BROKERS:
+    raise ValueError(f"TOUCHLINE_TEST_BROKER={_chosen!r}: use one of {sorted(BROKERS)}")
+#: the kind of broker this run starts (session broker, restart tests, own brokers)
+BROKER = BROKERS[_chosen]
+
+
+def start_test_broker(data_dir: Path, port: int | None = None) -> Service:
+    """Start this run's kind of broker on 127.0.0.1 (again, if data_dir was used before)."""
+    if BROKER is KAFKA:
+        from tests.kafka.launcher import start_kafka
+
+        return start_kafka(data_dir, port)
+    return start_broker(data_dir, port or free_port())
 
 
 class Pipeline:
     """One isolated pipeline on a shared broker."""
 
     def __init__(self, data_dir: Path, bootstrap: str, partitions: int = 4,
-                 static_membership: bool = True, **pipeline: Any) -> None:
+                 static_membership: bool = True, empty_fetch_backoff_ms: int = 25,
+                 changelog_configs: dict[str, str] | None = None,
+                 **pipeline: Any) -> None:
         tag = uuid.uuid4().hex[:8]
         self.settings = Settings(
             data_dir=data_dir,
@@ -40,6 +95,7 @@ class Pipeline:
                 bootstrap=bootstrap, raw_topic=f"t{tag}.raw", activities_topic=f"t{tag}.act",
                 dlq_topic=f"t{tag}.dlq", partitions=partitions, embedded=False,
                 static_membership=static_membership,
+                empty_fetch_backoff_ms=empty_fetch_backoff_ms,
             ),
             clickhouse=ClickHouseSettings(store_port=free_port()),
             pipeline=PipelineSettings(**pipeline),
@@ -47,13 +103,21 @@ class Pipeline:
         if "TOUCHLINE_WEBHOOKS__RAW_TOPIC_PREFIX" not in os.environ:  # own vendor topics too
             self.settings.webhooks = self.settings.webhooks.model_copy(
                 update={"raw_topic_prefix": f"t{tag}.raw."})
+        #: topic configs added to the tables' changelogs (e.g. a short segment.ms)
+        self.changelog_configs = changelog_configs or {}
         self.stack = Stack()
         self.store: Service | None = None
         self._sink: ClickHouseSink | None = None
 
+    def changelog(self, table: str) -> str:
+        """The changelog topic of a Faust table of this pipeline."""
+        return f"{self.settings.faust_app_id}-{table}-changelog"
+
     # -- lifecycle ----------------------------------------------------------------------
     def start(self, workers: int = 1) -> Pipeline:
-        ensure_topics(self.settings)
+        ensure_topics(self.settings, {
+            self.changelog(table): {"cleanup.policy": "compact", **self.changelog_configs}
+            for table in CHANGELOG_TABLES} if self.changelog_configs else None)
         self.store = self.stack.add(start_store(self.settings, allow_fault_injection=True))
         for i in range(workers):
             self.add_worker(f"worker-{i + 1}")

@@ -1,5 +1,8 @@
 """Issue 6 faults: SIGKILL at random points and during a rebalance; a 100k replay; late and
-out-of-order events spread over partitions. Invariant everywhere: rows + DLQ == truth."""
+out-of-order events spread over partitions. Invariant everywhere: rows + DLQ == truth.
+
+The `broker_semantics` ones also run on Apache Kafka, without static membership (a killed
+worker is a dead member there until the broker evicts it)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from touchline.ingest_file import ingest_file
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
+@pytest.mark.broker_semantics
 def test_sigkill_at_random_points_three_times(pipeline_factory):
     """Invariant: three SIGKILLs at random moments (mid-batch, mid-insert: wherever they land)
     followed by restarts leave exact totals (default settings: two batches in flight)."""
@@ -53,6 +57,7 @@ def kill_three_times_and_check(p, rng: random.Random) -> None:
     assert_exact(p, truth)
 
 
+@pytest.mark.broker_semantics
 def test_sigkill_during_a_rebalance(pipeline_factory):
     """Invariant: a worker killed while a second one joins (partitions moving) loses nothing."""
     truth = simulated(25_000, seed=32)
@@ -70,6 +75,7 @@ def test_sigkill_during_a_rebalance(pipeline_factory):
     assert_exact(p, truth)
 
 
+@pytest.mark.broker_semantics
 def test_replaying_100k_events_twice_changes_nothing(pipeline_factory, tmp_path: Path):
     """Invariant: a backfill rerun (same 100k lines) adds no row and no touch; `ingest --wait`
     accounts for every line both times (new rows, duplicates, rejected)."""

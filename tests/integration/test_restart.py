@@ -1,12 +1,21 @@
-"""A worker SIGKILLed mid-stream and restarted: totals exact (no loss, no double count)."""
+"""A worker SIGKILLed mid-stream and restarted: totals exact (no loss, no double count).
+
+Marked `broker_semantics`: also run on Apache Kafka (tests/harness.py `BROKER`), where the
+workers have no static membership, so a killed worker is a dead member the broker evicts.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from tests.expectations import simulated
+from tests.harness import topic_records
+from touchline.streams.partitioning import partition_for
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +68,7 @@ def produce_in_background(p, payloads, rate: float) -> Producer:
     return thread
 
 
+@pytest.mark.broker_semantics
 def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     truth = simulated(40_000)
     p = pipeline_factory()
@@ -67,7 +77,10 @@ def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     at_kill = p.scalar("SELECT count() FROM {db}.activities")
     p.worker("worker-1").kill()
     assert at_kill < len(truth.unique_valid)
-    p.add_worker("worker-1")  # the same worker comes back (static group membership)
+    # the same worker comes back: on noida-db it takes its partitions back at once (static
+    # group membership); on Kafka it joins as a new member, and gets them once the broker has
+    # evicted the dead one (session timeout, 10 s)
+    p.add_worker("worker-1")
     producer.join(120)
     assert producer.error is None, f"the producer failed: {producer.error}"
     wait_all_rows(p, truth.unique_valid, 180, "all rows after restart")
@@ -75,12 +88,14 @@ def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     assert_exact(p, truth)
 
 
-def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory, tansu_bootstrap):
-    # On Tansu: noida-db never evicts a dead group member, so there the survivor would wait
-    # for the killed worker to come back (README, "Brokers"); Tansu needs dynamic membership.
+@pytest.mark.broker_semantics
+def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory,
+                                                             evicting_bootstrap):
+    # Without static membership, on a broker that evicts the dead member: Apache Kafka on the
+    # Kafka run, Tansu on the noida-db run. noida-db never evicts a dead group member, so
+    # there the survivor would wait for the killed worker to come back (docs/brokers.md).
     truth = simulated(30_000, seed=12)
-    p = pipeline_factory(workers=2, bootstrap=tansu_bootstrap, static_membership=False,
-                         )
+    p = pipeline_factory(workers=2, bootstrap=evicting_bootstrap, static_membership=False)
     producer = produce_in_background(p, truth.payloads, rate=6000)
     p.wait_until(lambda: p.scalar(
         "SELECT uniqExact(worker) FROM {db}.pipeline_metrics WHERE topic = {t:String} "
@@ -92,3 +107,88 @@ def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory, t
     wait_all_rows(p, truth.unique_valid, 180, "all rows after one worker died")
     p.wait_settled()
     assert_exact(p, truth)
+
+
+
+#: changelog topic configs that let Kafka's log cleaner compact within the test: a segment
+#: rolls on the first write a second after it opened (only closed segments are cleaned), and
+#: any dirty share makes it cleanable (the test broker's cleaner looks every second,
+#: tests/kafka/launcher.py). noida-db takes the configs and never compacts.
+FAST_COMPACTION = {"segment.ms": "1000", "min.cleanable.dirty.ratio": "0.01",
+                   "min.compaction.lag.ms": "0"}
+WAVES = 6
+HISTORY = "stage_history_by_opportunity"
+
+
+def _change(account: str, wave: int, at: datetime) -> bytes:
+    """A CRM stage change of the account's opportunity, by editor ed<wave>."""
+    doc = {"event_id": f"{account}-s{wave}", "tenant": "cmp", "type": "stage_change",
+           "occurred_at": at.isoformat(), "source": "test", "rep_id": "r1", "team_id": "T",
+           "account_id": account, "opportunity_id": f"{account}-O", "to_stage": f"s{wave}",
+           "editor_id": f"ed{wave}"}
+    if wave:
+        doc["from_stage"] = f"s{wave - 1}"
+    return orjson.dumps(doc)
+
+
+def history_records(p) -> list[tuple[bytes, bytes | None]]:
+    """(key, value) of the stage-history changelog, in offset order per partition."""
+    return [(r.key, r.value) for r in topic_records(p.settings.kafka, p.changelog(HISTORY))]
+
+
+@pytest.mark.broker_semantics
+def test_worker_restarts_from_a_compacted_changelog(pipeline_factory, broker_kind):
+    """Invariant: a worker that recovers its stage histories from a compacted changelog (only
+    the latest value of each key left) carries on as one that never stopped.
+
+    On Kafka the log cleaner has compacted the changelog before the kill (asserted: fewer
+    records than offsets written); noida-db never compacts (asserted too), so there the worker
+    recovers from every value ever written. The history must come from the changelog, not
+    from ClickHouse: a history reloaded from `stage_visits` (stage_memory.load_histories)
+    gives every change the opportunity's latest editor, the changelog keeps each change's own,
+    so the value written after the restart shows where the history came from.
+    """
+    p = pipeline_factory(changelog_configs=FAST_COMPACTION)
+    accounts = [f"A{i}" for i in range(1, 9)]
+    assert len({partition_for("cmp", a, 4) for a in accounts}) == 4
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    for wave in range(WAVES):  # each wave changes every opportunity's stage, a minute later
+        p.produce([_change(a, wave, base + timedelta(minutes=wave)) for a in accounts],
+                  batch=1)
+        p.wait_rows("stage_visits", len(accounts) * (wave + 1))
+        time.sleep(1.2)  # past segment.ms: the next wave's writes roll the changelog segments
+
+    def changelog_state() -> tuple[int, int]:  # (records held, offsets written)
+        end = p.end_offsets(p.changelog(HISTORY))
+        return len(history_records(p)), sum(end.values())
+
+    if broker_kind.compacts:
+        p.wait_until(lambda: changelog_state()[0] < changelog_state()[1], 60,
+                     "the log cleaner to compact the changelog")
+    held, written = changelog_state()
+    print(f"stage-history changelog before the kill on {broker_kind.name}: {held} records "
+          f"held of {written} written")
+    assert (held < written) == broker_kind.compacts
+    assert held >= len(accounts)  # the latest value of every key is still there
+
+    p.worker("worker-1").kill()
+    p.add_worker("worker-1")  # recovers the table from the changelog
+    p.produce([_change(a, WAVES, base + timedelta(minutes=WAVES)) for a in accounts], batch=1)
+    p.wait_until(lambda: p.accounted() >= len(accounts) * (WAVES + 1), 120,
+                 "every change after the restart decided")
+    p.wait_settled()
+    assert p.scalar("SELECT count() FROM {db}.activities") == len(accounts) * (WAVES + 1)
+    state = p.rows("SELECT opportunity_id, current_stage, stage_changes FROM "
+                   "{db}.opportunity_state FINAL ORDER BY opportunity_id")
+    assert state == [(f"{a}-O", f"s{WAVES}", WAVES + 1) for a in accounts]
+    open_visits = p.rows("SELECT opportunity_id, stage FROM {db}.stage_visits FINAL "
+                         "WHERE exited_at IS NULL ORDER BY opportunity_id")
+    assert open_visits == [(f"{a}-O", f"s{WAVES}") for a in accounts]
+    assert p.scalar("SELECT count() FROM {db}.stage_visits FINAL") \
+        == len(accounts) * (WAVES + 1)
+    latest = dict(history_records(p))  # the last value of each key
+    for account in accounts:
+        value = latest[orjson.dumps(f"cmp|{account}-O")]
+        assert value is not None
+        editors = [change[10] for change in orjson.loads(value)]
+        assert editors == [f"ed{w}" for w in range(WAVES + 1)], (account, editors)

@@ -1,24 +1,20 @@
 """Fixtures of the webhook tests: a real Kafka-wire broker, the real aiohttp server on it.
 
-`broker` wraps the suite's session broker (tests/conftest.py `kafka_bootstrap`: noida-db, or
-TOUCHLINE_TEST_KAFKA). `own_broker_factory` starts a broker of a test's own (one it may stop):
-the noida-db binary run directly on a free port with a temp data dir, stopped by SIGTERM to its
-PID (SIGKILL after 5 s). Topics are created with kafka-python's admin.
+`broker` wraps the suite's session broker (tests/conftest.py `kafka_bootstrap`: noida-db,
+Apache Kafka with TOUCHLINE_TEST_BROKER=kafka, or TOUCHLINE_TEST_KAFKA). `own_broker_factory`
+starts a broker of a test's own (one it may stop), of the same kind (tests/harness.py
+`start_test_broker`), on a free port with a temp data dir, stopped by SIGTERM to its PID
+(SIGKILL after 5 s). Topics are created with kafka-python's admin.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
-import noida_db
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
@@ -27,6 +23,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from pydantic import SecretStr
 
+from tests.harness import start_test_broker
 from touchline.settings import KafkaSettings, Settings, WebSettings
 from touchline.webhooks.config import SOURCES, WebhookSettings
 from touchline.webhooks.server import make_app, raw_topic_for
@@ -51,23 +48,6 @@ def fixture_body(name: str) -> str:
     lines = (FIXTURES / name).read_text(encoding="utf-8").split("\n")
     start = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
     return "\n".join(lines[start:]).strip()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), 0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"noida-db did not open port {port} within {timeout} s")
 
 
 class Kafka:
@@ -117,29 +97,14 @@ class Kafka:
 
 
 class Broker(Kafka):
-    """One noida-db kafka process of our own."""
+    """One broker process of our own (noida-db, or Apache Kafka on the Kafka run)."""
 
     def __init__(self, data_dir: Path) -> None:
-        port = _free_port()
-        super().__init__(f"127.0.0.1:{port}")
-        binary = os.path.join(os.path.dirname(noida_db.__file__), "noida-db")
-        self.log = open(data_dir / "noida.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary, "start", "--only", "kafka", "--host", "127.0.0.1",
-             "--kafka-port", str(port), "--data-dir", str(data_dir)],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        _wait_port(port)
+        self.service = start_test_broker(data_dir)
+        super().__init__(f"127.0.0.1:{self.service.port}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+        self.service.stop(grace=5)
 
 
 @pytest.fixture(scope="session")

@@ -88,6 +88,7 @@ def _signed(source, body: str, keys) -> dict[str, str]:
     return {"Authorization": "Bearer sf-e2e"}
 
 
+@pytest.mark.broker_semantics
 async def test_vendor_payloads_become_touches_and_stage_changes(
     pipeline_factory, kafka_bootstrap, monkeypatch, body_of, sendgrid_keys
 ):

@@ -206,6 +206,7 @@ async def test_source_without_secret_is_refused(broker, settings_factory, topic_
         await producer.stop()
 
 
+@pytest.mark.broker_semantics  # durable before 2xx: also on Apache Kafka (tests/kafka)
 async def test_broker_stopped_means_503_never_2xx(own_broker_factory, settings_factory, body_of):
     broker = own_broker_factory()
     settings = settings_factory(broker.bootstrap)
