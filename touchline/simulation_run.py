@@ -1,4 +1,4 @@
-"""`touchline simulate`: run the simulator into Kafka (live) or a JSONL file."""
+"""`touchline simulate`: run the simulator into Kafka (live) or a JSONL file; write its org."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
 
 from touchline.settings import Settings
 from touchline.simulator import Anomalies, Simulator
@@ -22,14 +24,16 @@ def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: 
                           late_by_s=settings.pipeline.allowed_lateness_s + 3 * 24 * 3600)
     sim = Simulator(seed=seed, tenant=tenant, anomalies=anomalies)
     live = jsonl is None and start is None
+    # a file with no --count or --duration holds the history alone (a backfill demo)
+    history_only = jsonl is not None and count is None and duration is None
+    if history_only and history_days <= 0:
+        raise ValueError("writing a file needs --count, --duration or --history-days")
     payloads: Iterator[bytes] = sim.payloads(start or datetime.now(UTC), rate, history_days,
-                                             live=live)
+                                             live=live, history_only=history_only)
     if count is not None:
         payloads = itertools.islice(payloads, count)
     if jsonl is not None:
-        if count is None and duration is None:
-            raise ValueError("writing a file needs --count or --duration (events = rate x s)")
-        if count is None:
+        if count is None and not history_only:
             payloads = itertools.islice(payloads, int(rate * (duration or 0)))
         n = 0
         with jsonl.open("wb") as fh:
@@ -45,6 +49,18 @@ def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: 
 
     batch = max(1, min(1000, int(rate / 5)))
     return send_batches(settings, payloads, batch=batch, rate=rate)
+
+
+def write_org_file(path: Path, *, seed: int, tenant: str, start: datetime | None,
+                   history_days: float) -> Path:
+    """Write the org of the simulated tenant (the same seed, start and history as its events)."""
+    sim = Simulator(seed=seed, tenant=tenant)
+    doc = sim.org_document(start or datetime.now(UTC), history_days)
+    header = (f"# touchline org file of the simulated tenant {tenant} (seed {seed}); load it "
+              f"with `touchline org load {path.name}` (docs/org.md)\n")
+    path.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")
+    return path
 
 
 def _write_dimensions(settings: Settings, sim: Simulator) -> None:

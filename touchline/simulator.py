@@ -9,6 +9,13 @@ AEs for renewals (`retention`) and expansion (`upsell`) of one product line; a d
 carry its motion and product line. A controllable share of duplicates, out-of-order, late and
 malformed events exercises the pipeline's guards.
 
+The org is a real one: named reps with emails and vendor ids, a manager per team, one SDR who
+moved teams halfway through the history (their earlier events carry the old team), and a few
+accounts per team that no one ever works (`org_file` writes it all for `touchline org load`).
+A share of deals live in a CRM: their stage changes come as Salesforce or HubSpot would send
+them once mapped (the CRM's own stage name in `vendor_stage`, Salesforce's closed/won flags, no
+`from_stage`, the user who made the edit in `editor_id`, the owner in `rep_id`).
+
 Event content depends only on the seed; times follow a simulated clock that starts
 `history_days` before `start` and, in live mode, then follows the wall clock.
 """
@@ -42,6 +49,20 @@ PRODUCT_LINES = {"platform": 5, "analytics": 3, "payments": 2}
 CUSTOMER_SHARE = 0.3
 #: share of a deal's stage moves that lose it, by motion (renewals are lost less often)
 LOSS_RATE = {"acquisition": 0.2, "upsell": 0.2, "retention": 0.1}
+#: the simulator's stages as each CRM's default pipeline names them (Salesforce's standard
+#: StageName picklist, HubSpot's internal dealstage values; schemas/vendors/stage_map.py maps
+#: them back). HubSpot's default pipeline has no proposal stage: its deals skip it.
+CRM_STAGE_NAMES = {
+    "salesforce": {"discovery": "Prospecting", "demo": "Value Proposition",
+                   "proposal": "Proposal/Price Quote", "negotiation": "Negotiation/Review",
+                   "won": "Closed Won", "lost": "Closed Lost"},
+    "hubspot": {"discovery": "appointmentscheduled", "demo": "presentationscheduled",
+                "negotiation": "contractsent", "won": "closedwon", "lost": "closedlost"},
+}
+#: deals whose id hashes (crc32 % 4) to these live in a CRM; the rest are the simulator's own
+CRM_BY_HASH = {0: "salesforce", 1: "hubspot"}
+#: accounts per team in the book that never get an event (untouched from day one)
+DORMANT_ACCOUNTS = 3
 
 
 @dataclass
@@ -76,6 +97,11 @@ class Opportunity:  # noqa: D101
     motion: str = "acquisition"
     product_line: str = ""
 
+    @property
+    def crm(self) -> str:
+        """The CRM this deal lives in ('' = the simulator's own events)."""
+        return CRM_BY_HASH.get(zlib.crc32(self.opportunity_id.encode()) % 4, "")
+
 
 @dataclass
 class Org:
@@ -89,6 +115,10 @@ class Org:
     opportunities: list[Opportunity] = field(default_factory=list)
     #: customer account id -> the product lines it already has
     customers: dict[str, list[str]] = field(default_factory=dict)
+    #: team id -> its manager's rep id
+    managers: dict[str, str] = field(default_factory=dict)
+    #: accounts in the book that the simulation never works
+    dormant: list[dict[str, str]] = field(default_factory=list)
 
 
 def build_org(rng: random.Random, tenant: str, teams: int = 3, sdrs: int = 4, aes: int = 2,
@@ -111,7 +141,24 @@ def build_org(rng: random.Random, tenant: str, teams: int = 3, sdrs: int = 4, ae
             accounts.append({"account_id": f"acct-{short}-{i + 1:03d}", "team_id": t,
                              "tier": rng.choice(["A", "B", "B", "C", "C", "C"]),
                              "segment": segment})
-    return Org(tenant, team_ids, reps, accounts)
+    org = Org(tenant, team_ids, reps, accounts)
+    # managers and dormant accounts draw from their own stream: the events stay as they were
+    extra = random.Random(f"{tenant}:{len(accounts)}:org")
+    for t in team_ids:
+        short = t.removeprefix("team-")[:3]
+        org.managers[t] = f"mgr-{short}"
+        for i in range(DORMANT_ACCOUNTS):
+            segment = "enterprise" if t == "team-enterprise" else extra.choice(
+                ["smb", "mid_market"])
+            org.dormant.append({"account_id": f"acct-{short}-d{i + 1:02d}", "team_id": t,
+                                "tier": ["A", "B", "C"][i % 3], "segment": segment})
+    return org
+
+
+def move_date(start: datetime, history_days: float) -> datetime:
+    """When the moving SDR changed teams: midnight UTC halfway through the history."""
+    moved = start - timedelta(days=max(history_days, 2.0) / 2)
+    return moved.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class Simulator:
@@ -138,6 +185,12 @@ class Simulator:
         self._seq = itertools.count()
         #: the rep who skips most call steps (a coaching case to find)
         self.call_skipper = next(r["rep_id"] for r in self.org.reps if r["role"] == "sdr")
+        #: the SDR who moved from the second team to the first halfway through the history
+        #: (set by `payloads`); their events before then carry the old team
+        self.mover = self._pick_mover()
+        self.move_at: datetime | None = None
+        #: open enterprise deals (they outlive the window of recent deals `_advance` looks at)
+        self._long_open: list[Opportunity] = []
         for _ in range(len(self.org.accounts) * 2):
             self._new_prospect(inbound=False)
 
@@ -172,13 +225,28 @@ class Simulator:
         self._active.append(prospect)
         return prospect
 
+    def _pick_mover(self) -> tuple[str, str, str] | None:
+        """(rep id, old team, new team): the first team's last SDR came from the second."""
+        if len(self.org.teams) < 2:
+            return None
+        sdrs = [r for r in self.org.reps if r["team_id"] == self.org.teams[0]
+                and r["role"] == "sdr"]
+        return (sdrs[-1]["rep_id"], self.org.teams[1], self.org.teams[0]) if sdrs else None
+
+    def team_at(self, rep: dict[str, str], at: datetime) -> str:
+        """The rep's team at `at` (the mover's old team before the move)."""
+        if (self.mover and self.move_at and rep["rep_id"] == self.mover[0]
+                and at < self.move_at):
+            return self.mover[1]
+        return rep["team_id"]
+
     def _base(self, at: datetime, kind: str, rep: dict[str, str], account: dict[str, str],
               **fields: Any) -> dict[str, Any]:
         self.counter += 1
         event = {
             "event_id": f"sim-{self.seed}-{self.counter:09d}", "tenant": self.org.tenant,
             "type": kind, "occurred_at": at.isoformat(), "source": "simulator",
-            "rep_id": rep["rep_id"], "team_id": rep["team_id"],
+            "rep_id": rep["rep_id"], "team_id": self.team_at(rep, at),
             "account_id": account["account_id"],
         }
         event.update({k: v for k, v in fields.items() if v is not None})
@@ -246,8 +314,26 @@ class Simulator:
         opp = Opportunity(f"opp-{self.seed}-{len(self.org.opportunities) + 1:05d}", account, ae,
                           entered=at, motion=motion, product_line=product_line)
         self.org.opportunities.append(opp)
-        return [self._base(at, "stage_change", ae, account, opportunity_id=opp.opportunity_id,
-                           to_stage="discovery", motion=motion, product_line=product_line)]
+        if account["segment"] == "enterprise":
+            self._long_open.append(opp)
+        return [self._stage_change(at, opp, None, "discovery")]
+
+    def _stage_change(self, at: datetime, opp: Opportunity, from_stage: str | None,
+                      to_stage: str) -> dict[str, Any]:
+        """A stage change as the simulator sends it, or as a CRM deal's mapped change."""
+        tags = {"opportunity_id": opp.opportunity_id, "motion": opp.motion,
+                "product_line": opp.product_line}
+        if not opp.crm:
+            return self._base(at, "stage_change", opp.ae, opp.account, from_stage=from_stage,
+                              to_stage=to_stage, **tags)
+        event = self._base(at, "stage_change", opp.ae, opp.account, to_stage=to_stage,
+                           vendor_stage=CRM_STAGE_NAMES[opp.crm][to_stage],
+                           editor_id=self.org.managers[opp.ae["team_id"]], **tags)
+        event["source"] = opp.crm
+        if opp.crm == "salesforce":  # CDC carries IsClosed / IsWon
+            event["is_closed"] = to_stage in ("won", "lost")
+            event["is_won"] = to_stage == "won"
+        return event
 
     def _customer_motion(self, account: dict[str, str]) -> tuple[str, str]:
         """Renewal of a line the customer has, or an upsell of one it has not (yet)."""
@@ -282,7 +368,13 @@ class Simulator:
                            status=self.rng.choice(["held", "held", "no_show"]), **tags)]
 
     def _advance(self, at: datetime) -> list[dict[str, Any]]:
-        open_opps = [o for o in self.org.opportunities[-400:] if o.stage in STAGES]
+        recent = self.org.opportunities[-400:]
+        open_opps = [o for o in recent if o.stage in STAGES]
+        # enterprise deals take months: they keep moving after 400 newer deals opened
+        self._long_open = [o for o in self._long_open if o.stage in STAGES]
+        if len(self.org.opportunities) > len(recent):
+            in_recent = {id(o) for o in recent}
+            open_opps += [o for o in self._long_open if id(o) not in in_recent]
         if not open_opps:
             account = self.rng.choice(self.org.accounts)
             if account["account_id"] in self.org.customers:
@@ -295,9 +387,9 @@ class Simulator:
         idx = STAGES.index(opp.stage)
         nxt = "lost" if self.rng.random() < LOSS_RATE[opp.motion] else (
             STAGES[idx + 1] if idx + 1 < len(STAGES) else "won")
-        event = self._base(at, "stage_change", opp.ae, opp.account,
-                           opportunity_id=opp.opportunity_id, from_stage=opp.stage, to_stage=nxt,
-                           motion=opp.motion, product_line=opp.product_line)
+        if opp.crm and nxt not in CRM_STAGE_NAMES[opp.crm]:  # a stage the CRM does not have
+            nxt = STAGES[idx + 2] if idx + 2 < len(STAGES) else "won"
+        event = self._stage_change(at, opp, opp.stage, nxt)
         opp.stage, opp.entered = nxt, at
         return [event]
 
@@ -353,19 +445,23 @@ class Simulator:
         return orjson.dumps(bad)
 
     def payloads(self, start: datetime, rate: float, history_days: float = 0.0,
-                 live: bool = False) -> Iterator[bytes]:
+                 live: bool = False, history_only: bool = False) -> Iterator[bytes]:
         """Event payloads (one JSON object each), in roughly event-time order.
 
         The clock starts `history_days` before `start` and moves about a minute per step
         through history; after that it is the wall clock (`live`) or advances 1/rate seconds
         per step, so a JSONL file is fully determined by seed, start and rate.
+        `history_only` ends the payloads where the history ends.
         """
         a = self.anomalies
         clock = start - timedelta(days=history_days)
         history_end = start
         history_step = timedelta(seconds=60)
+        self.move_at = move_date(start, history_days)
         while True:
             in_history = clock < history_end
+            if history_only and not in_history:
+                return
             if in_history:
                 clock += history_step * self.rng.uniform(0.5, 1.5)
             elif live:
@@ -394,12 +490,58 @@ class Simulator:
                     yield self.sent.pop(self.rng.randrange(len(self.sent)))
 
     def dimension_rows(self) -> dict[str, list[dict[str, Any]]]:
-        """Rows for the `reps` and `accounts` tables."""
+        """Rows for the `reps` and `accounts` tables (managers and dormant accounts too)."""
+        managers = [{"rep_id": m, "team_id": t, "role": "manager"}
+                    for t, m in self.org.managers.items()]
         return {
-            "reps": [dict(r, tenant=self.org.tenant, name=r["rep_id"]) for r in self.org.reps],
+            "reps": [dict(r, tenant=self.org.tenant, name=r["rep_id"])
+                     for r in self.org.reps + managers],
             "accounts": [dict(a, tenant=self.org.tenant, name=a["account_id"],
-                              owner_rep_id=self._owner(a)) for a in self.org.accounts],
+                              owner_rep_id=self._owner(a))
+                         for a in self.org.accounts + self.org.dormant],
         }
+
+    def org_document(self, start: datetime, history_days: float) -> dict[str, Any]:
+        """The simulated org as an org file (docs/org.md) for the same start and history."""
+        domain = f"{self.org.tenant}.example"
+        move = move_date(start, history_days)
+        teams = [{"team_id": t, "name": t.removeprefix("team-").title(),
+                  "manager_rep_id": m} for t, m in self.org.managers.items()]
+        reps: list[dict[str, Any]] = []
+        for t, m in self.org.managers.items():
+            reps.append({"rep_id": m, "name": f"Manager {t.removeprefix('team-').title()}",
+                         "email": f"{m}@{domain}", "role": "manager", "team_id": t,
+                         "emails": [f"{m}@{domain}"]})
+        for i, r in enumerate(self.org.reps):
+            n = zlib.crc32(r["rep_id"].encode())
+            entry: dict[str, Any] = {
+                "rep_id": r["rep_id"], "name": r["rep_id"].replace("-", " ").title(),
+                "email": f"{r['rep_id']}@{domain}", "role": r["role"], "team_id": r["team_id"],
+                "manager_rep_id": self.org.managers[r["team_id"]],
+                "salesforce_ids": [f"005SIM{n % 10**9:09d}"],
+                "hubspot_owner_ids": [str(100_000 + i)],
+                "hubspot_user_ids": [str(200_000 + i)],
+                "emails": [f"{r['rep_id']}@{domain}"],
+                "phones": [f"+1555{n % 10**7:07d}"],
+            }
+            if self.mover and r["rep_id"] == self.mover[0]:
+                old = self.mover[1]
+                reps.append({**entry, "team_id": old, "manager_rep_id": self.org.managers[old],
+                             "active_to": move})
+                entry["active_from"] = move
+            reps.append(entry)
+        accounts = []
+        for a in self.org.accounts + self.org.dormant:
+            n = zlib.crc32(a["account_id"].encode())
+            accounts.append({
+                "account_id": a["account_id"], "name": a["account_id"].upper(),
+                "owner_rep_id": self._owner(a), "team_id": a["team_id"], "tier": a["tier"],
+                "segment": a["segment"],
+                "industry": ["software", "retail", "finance", "health"][n % 4],
+                "domains": [f"{a['account_id']}.example"],
+                "salesforce_ids": [f"001SIM{n % 10**9:09d}"],
+                "hubspot_company_ids": [str(n % 10**9)]})
+        return {"tenant": self.org.tenant, "teams": teams, "reps": reps, "accounts": accounts}
 
     def _owner(self, account: dict[str, str]) -> str:
         aes = [r for r in self.org.reps if r["team_id"] == account["team_id"] and r["role"] == "ae"]

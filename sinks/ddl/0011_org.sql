@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS {db}.org_rep_periods
 ENGINE = ReplacingMergeTree(version, is_deleted)
 ORDER BY (tenant, rep_id, active_from);
 
+-- What an org file says of an account beyond 0005's columns.
+ALTER TABLE {db}.accounts ADD COLUMN IF NOT EXISTS industry LowCardinality(String) DEFAULT '';
+
 -- The rep periods of the last loaded file. To find the team and role in force when an event
 -- happened: ASOF LEFT JOIN on tenant, rep_id and occurred_at >= active_from, then keep the
 -- match only while occurred_at < active_to (see rep_week_activity below).

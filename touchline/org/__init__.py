@@ -1,0 +1,1 @@
+"""The org: `touchline org validate|load|list` (docs/org.md)."""
