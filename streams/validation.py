@@ -16,6 +16,7 @@ from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import activity_row
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.schemas.errors import describe
+from touchline.schemas.plan import format_duration
 from touchline.settings import PipelineSettings
 from touchline.streams.partitioning import partition_for
 from touchline.streams.raw_batches import UnsplittableMessage, split_events
@@ -108,9 +109,10 @@ def validate_message(
             out.dead_letters.append(
                 DeadLetter.of(
                     data, "future",
-                    f"occurred_at {event.occurred_at.isoformat()} is more than "
-                    f"{rules.max_future_skew_s}s ahead of the clock: check the source's clock "
-                    "and timezone",
+                    f"occurred_at {event.occurred_at.isoformat()} is "
+                    f"{format_duration((row['occurred_at'] - now_ms) / 1000)} ahead of the "
+                    f"clock (at most {format_duration(rules.max_future_skew_s)}, "
+                    "pipeline.max_future_skew_s): check the source's clock and timezone",
                     event_id=event.event_id, tenant=event.tenant, **at,
                 )
             )

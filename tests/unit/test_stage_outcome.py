@@ -38,3 +38,19 @@ def test_vendor_stage_and_editor_are_kept_and_other_types_are_never_closed():
         "occurred_at": "2026-11-02T10:00:00Z", "rep_id": "r", "team_id": "T",
         "account_id": "A"})))
     assert (call["is_closed"], call["is_won"], call["vendor_stage"]) == (0, 0, "")
+
+
+def test_an_event_from_the_future_is_rejected_in_human_units():
+    from touchline.settings import PipelineSettings
+    from touchline.streams.validation import Validated, validate_message
+
+    now_ms = 1_790_000_000_000  # 2026-09-21T14:13:20Z
+    doc = {"event_id": "f", "tenant": "t", "type": "call", "source": "s", "outcome": "busy",
+           "occurred_at": "2026-09-21T17:13:20Z", "rep_id": "r", "team_id": "T",
+           "account_id": "A"}
+    out = Validated()
+    validate_message(orjson.dumps(doc), out, topic="raw", partition=0, offset=0, origin="",
+                     partitions=4, rules=PipelineSettings(), now_ms=now_ms)
+    [dead] = out.dead_letters
+    assert dead.reason == "future"
+    assert "is 3h ahead of the clock (at most 15m, pipeline.max_future_skew_s)" in dead.error
