@@ -22,6 +22,7 @@ Reason = Literal[
     "future",
     "unmappable",
     "unknown_identity",
+    "sink_rejected",
 ]
 
 

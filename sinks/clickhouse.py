@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.reader_pool import ReaderPool
+from touchline.sinks.rejections import Rejected, insert_splitting, is_deterministic
 from touchline.sinks.store_auth import AUTH_SCHEME, read_secret
 
 #: settings for every insert: idempotent retries (same token = same block, dropped), and
@@ -245,6 +246,8 @@ class ClickHouseSink:
         self._username, self._password = username, password
         self._read_timeout_s = read_timeout_s
         self._backend: Backend | None = None
+        #: rows refused one by one by a split insert, until `take_rejected()`
+        self.rejected: list[Rejected] = []
 
     @property
     def backend(self) -> Backend:
@@ -280,9 +283,16 @@ class ClickHouseSink:
         return f"{self.database}.{name}"
 
     def insert(self, table: str, data: pa.Table, token: str | None = None) -> None:
-        """Insert one Arrow block; a retry with the same token is dropped by ClickHouse."""
+        """Insert one Arrow block; a retry with the same token is dropped by ClickHouse.
+
+        A block ClickHouse refuses for its content is split (sinks/rejections.py): what goes
+        in goes in, rows refused one by one wait in `take_rejected()`.
+        """
         if data.num_rows:
-            self.backend.insert_arrow(self.table(table), data, token)
+            self.rejected += insert_splitting(
+                lambda lo, hi, tok: self.backend.insert_arrow(
+                    self.table(table), data.slice(lo, hi - lo), tok),
+                data.num_rows, lambda i: data.slice(i, 1).to_pylist()[0], table, token)
 
     def insert_json(self, table: str, body: bytes, token: str | None = None) -> None:
         """Insert rows given as one JSON array of objects (ClickHouse parses it: JSONEachRow).
@@ -290,8 +300,23 @@ class ClickHouseSink:
         Cheaper for the caller than building Arrow from Python dicts: the engine's own parser
         does the work. Times must be epoch seconds (fractions allowed), see `rows.json_block`.
         """
-        if body and body != b"[]":
+        if not body or body == b"[]":
+            return
+        try:
             self.backend.insert_json(self.table(table), body, token)
+        except SqlError as exc:
+            if not is_deterministic(str(exc)):
+                raise
+            items = orjson.loads(body)
+            self.rejected += insert_splitting(
+                lambda lo, hi, tok: self.backend.insert_json(
+                    self.table(table), orjson.dumps(items[lo:hi]), tok),
+                len(items), lambda i: items[i], table, token)
+
+    def take_rejected(self) -> list[Rejected]:
+        """Rows refused by ClickHouse for their content since the last call (to dead-letter)."""
+        taken, self.rejected = self.rejected, []
+        return taken
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None,
               readonly: bool = True) -> QueryResult:

@@ -5,6 +5,12 @@ the event loop keeps heartbeating while a batch is inserted. A write that fails 
 engine is unreachable is retried with capped exponential back-off for as long as it takes:
 offsets are only committed after the write returns, so nothing is lost and the worker does
 not crash; the lag grows and is visible until ClickHouse is back.
+
+Only transient errors are retried. A block ClickHouse refuses for its content (too many
+partitions, a value of the wrong type) is split by the sink, and the rows it still refuses
+one by one are sent to the DLQ as `sink_rejected` with ClickHouse's reason before the write
+returns (so before the offsets are committed): a bad row can neither stall the partition nor
+be lost.
 """
 
 from __future__ import annotations
@@ -16,8 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import orjson
+
+from touchline.schemas.dead_letter import DeadLetter
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkError
+from touchline.sinks.rejections import Rejected
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,12 +54,40 @@ async def write_once(fn: Callable[[ClickHouseSink], T]) -> T:
     return await asyncio.get_running_loop().run_in_executor(_executor, fn, sink())
 
 
+def _run_taking_rejected(fn: Callable[[ClickHouseSink], T],
+                         sink_: ClickHouseSink) -> tuple[T, list[Rejected]]:
+    try:
+        return fn(sink_), sink_.take_rejected()
+    except BaseException:
+        sink_.take_rejected()  # the retry splits again and finds the same rows
+        raise
+
+
+async def dead_letter_rejected(rejected: list[Rejected]) -> None:
+    """Send rows ClickHouse refused to the DLQ (reason `sink_rejected`) and wait for the acks."""
+    from touchline.streams.topics import dead_letter_topic
+
+    sends = []
+    for item in rejected:
+        raw = orjson.dumps(item.row, default=str)
+        dead = DeadLetter.of(
+            raw, "sink_rejected", f"ClickHouse refused this {item.table} row: {item.error}",
+            source_topic=f"clickhouse:{item.table}", event_id=str(item.row.get("event_id") or ""),
+            tenant=str(item.row.get("tenant") or ""))
+        log.error("ClickHouse refused a %s row (dead-lettered): %s", item.table, item.error)
+        sends.append(await dead_letter_topic.send(value=dead.model_dump_json().encode()))
+    await asyncio.gather(*sends)
+
+
 async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
-    """Run fn(sink) in the sink thread, retrying until it succeeds."""
+    """Run fn(sink) in the sink thread, retrying transient errors until it succeeds."""
     delay = 0.2
     while True:
         try:
-            result = await write_once(fn)
+            result, rejected = await asyncio.get_running_loop().run_in_executor(
+                _executor, _run_taking_rejected, fn, sink())
+            if rejected:
+                await dead_letter_rejected(rejected)
         except SinkError as exc:
             state.update(retrying=True, last_error=str(exc)[:300])
             state["retries"] += 1
