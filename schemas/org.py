@@ -11,9 +11,17 @@ sections, overlapping periods, an identity claimed by two reps.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
 
 #: `active_to` of a period that is still open (what the tables store)
 OPEN_END = dt.datetime(2106, 1, 1, tzinfo=dt.UTC)
@@ -61,7 +69,20 @@ def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f]+$")]
+def _no_spaces(value: str) -> str:
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError(f"{value!r} is not an id: ids have no spaces")
+    return value
+
+
+def _role_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValueError(f"{value!r} is not a role: use a lower-case name such as sdr, ae, am "
+                         "or manager (the plan's roles carry the targets)")
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_no_spaces)]
 OptionalId = Annotated[Id | None, BeforeValidator(_blank_is_none)]
 Moment = Annotated[AwareDatetime, BeforeValidator(_date_or_time)]
 OptionalMoment = Annotated[AwareDatetime | None, BeforeValidator(_blank_is_none),
@@ -69,7 +90,7 @@ OptionalMoment = Annotated[AwareDatetime | None, BeforeValidator(_blank_is_none)
 Ids = Annotated[list[Annotated[str, Field(min_length=1, max_length=256)]],
                 BeforeValidator(_id_list)]
 #: sdr, ae, am, manager, ... (lower case; the plan's `roles` carry the targets)
-Role = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$")]
+Role = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_role_name)]
 Label = Annotated[str, Field(max_length=64)]
 
 
