@@ -31,7 +31,8 @@ from touchline.streams.tables import stage_history_by_opportunity
 from touchline.streams.topics import dead_letter_topic
 
 _LATENESS_MS = get_settings().pipeline.allowed_lateness_s * 1000
-windows = TenantWindows(_LATENESS_MS, bucket_ms_for(_LATENESS_MS))
+windows = TenantWindows(_LATENESS_MS, bucket_ms_for(_LATENESS_MS),
+                        in_flight=get_settings().pipeline.concurrency)
 #: stage-history keys by partition, tenant and event time, for eviction (stage_memory.py)
 stage_index = StageIndex(windows.bucket_ms)
 
@@ -45,30 +46,35 @@ def as_current(event: object) -> None:
     _current_event.set(weakref.ref(event))
 
 
-async def _stage_history_ready(partition: int, rows: list[dict[str, Any]]) -> None:
-    """Index a (re)assigned partition's histories; load the ones these rows change.
+def _missing_histories(partition: int, rows: list[dict[str, Any]]) -> set[str]:
+    """Keys of opportunities these rows change whose history is not in memory.
 
-    Every opportunity these rows change whose history is not in memory (evicted, or never
-    loaded) gets its stored history back: one ClickHouse query per message that changes such
-    opportunities, whether or not the change says which stage it left (CRMs do not). Runs
-    in the context of the rows' message (as_current), so a reloaded history is written to
-    the table's changelog partition of that message.
+    Indexes a (re)assigned partition's histories first (recovered from the changelog).
     """
     history = stage_history_by_opportunity
     if not stage_index.indexed(partition):
         stage_memory.index_partition(stage_index, history, partition,
                                      get_settings().kafka.partitions)
-    keys = {f"{row['tenant']}|{row['opportunity_id']}" for row in rows
-            if row["type"] == "stage_change"}
-    missing = [key for key in keys if key not in history]
-    if not missing:
-        return
-    loaded = await writer.write(lambda sink: stage_memory.load_histories(sink, missing),
-                                "stage history reload")
-    for key, changes in loaded.items():
-        if key not in history:  # another batch may have recorded a change meanwhile
-            history[key] = changes
-            stage_index.note(partition, key, changes[-1][0])
+    return {key for key in (f"{row['tenant']}|{row['opportunity_id']}" for row in rows
+                            if row["type"] == "stage_change") if key not in history}
+
+
+async def _read_back(old: list[dict[str, Any]],
+                     missing: set[str]) -> tuple[set[str], dict[str, list[Any]]]:
+    """Stored copies of a batch's old rows, and stored histories it needs: one query each.
+
+    The histories are those of the opportunities it changes that are not in memory (evicted,
+    or never loaded), whether or not a change says which stage it left (CRMs do not).
+    """
+    stored: set[str] = set()
+    histories: dict[str, list[Any]] = {}
+    if old:
+        stored = await writer.write(lambda sink: load_stored(sink, old),
+                                    "stored duplicate check")
+    if missing:
+        histories = await writer.write(
+            lambda sink: stage_memory.load_histories(sink, missing), "stage history reload")
+    return stored, histories
 
 
 async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
@@ -82,24 +88,30 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
     if not items:
         return []
     lateness = rules.allowed_lateness_s * 1000
+    history = stage_history_by_opportunity
+    old: list[dict[str, Any]] = []
+    missing_by_item: list[set[str]] = []
+    for event, rows in items:
+        tenant_windows = await windows.get(event.message.partition,
+                                           {row["tenant"] for row in rows})
+        old += old_rows(rows, tenant_windows, lateness)
+        missing_by_item.append(_missing_histories(event.message.partition, rows))
+    stored, histories = await _read_back(old, set().union(*missing_by_item))
     last_event: dict[int, object] = {}
     results: list[tuple[Any, BatchResult]] = []
-    for event, rows in items:
+    for (event, rows), missing in zip(items, missing_by_item, strict=True):
         msg = event.message
         # table writes go to the changelog partition of the event being processed
         as_current(event)
         last_event[msg.partition] = event
-        tenant_windows = await windows.get(msg.partition, {row["tenant"] for row in rows})
-        old = old_rows(rows, tenant_windows, lateness)
-        stored: set[str] = set()
-        if old:
-            stored = await writer.write(lambda sink, old=old: load_stored(sink, old),
-                                        "stored duplicate check")
-        await _stage_history_ready(msg.partition, rows)
+        for key in missing:
+            if key in histories and key not in history:  # another batch may have one now
+                history[key] = histories[key]
+                stage_index.note(msg.partition, key, histories[key][-1][0])
         result = record_batch(
-            rows, tenant_windows, rules,
+            rows, await windows.get(msg.partition, ()), rules,
             topic=msg.topic, partition=msg.partition, offset=msg.offset, stored=stored,
-            stage_history=stage_history_by_opportunity, stage_index=stage_index,
+            stage_history=history, stage_index=stage_index,
         )
         results.append((msg, result))
     combined = BatchResult.combine([r for _, r in results])

@@ -7,6 +7,7 @@ the worker, a dict in unit tests); the ClickHouse writes it plans run later via 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,13 +172,21 @@ class TenantWindows:
 
     Each tenant has its own watermark on a partition, so one tenant's live events never make
     another tenant's events old (and send them to the slower stored check).
+
+    Eviction lags: a batch decides which of its rows are old (checked against the store)
+    before it records them, and up to `in_flight` other batches may finish and evict
+    meanwhile. Each eviction therefore drops only what was already older than the cutoff
+    `in_flight` evictions ago, so a row that was recent when its batch looked is still in the
+    window when the batch records it.
     """
 
-    def __init__(self, lateness_ms: int, bucket_ms: int = HOUR_MS) -> None:
+    def __init__(self, lateness_ms: int, bucket_ms: int = HOUR_MS, in_flight: int = 1) -> None:
         self.lateness_ms = lateness_ms
         self.bucket_ms = bucket_ms
         self._windows: dict[int, dict[str, DedupWindow]] = {}
         self._loading: dict[int, asyncio.Lock] = {}
+        self._cutoffs: dict[tuple[int, str], deque[int]] = {}
+        self._lag = in_flight + 1
 
     async def get(self, partition: int, tenants: Iterable[str]) -> dict[str, DedupWindow]:
         """The partition's windows of these tenants, reading ids back from ClickHouse if needed.
@@ -201,13 +210,17 @@ class TenantWindows:
         return loaded
 
     def evict(self, partition: int) -> None:
-        """Drop ids older than each tenant's (watermark - lateness) on the partition."""
-        for window in self._windows.get(partition, {}).values():
-            window.evict_before(window.watermark - self.lateness_ms)
+        """Drop ids older than each tenant's (watermark - lateness) some evictions ago."""
+        for tenant, window in self._windows.get(partition, {}).items():
+            cutoffs = self._cutoffs.setdefault((partition, tenant), deque(maxlen=self._lag))
+            cutoffs.append(window.watermark - self.lateness_ms)
+            if len(cutoffs) == self._lag:
+                window.evict_before(cutoffs[0])
 
     def forget(self, partition: int) -> None:
         """Drop a partition's windows (it moved to another worker)."""
-        self._windows.pop(partition, None)
+        for tenant in self._windows.pop(partition, {}):
+            self._cutoffs.pop((partition, tenant), None)
 
 
 def load_accepted(sink: ClickHouseSink, partition: int, tenants: list[str],

@@ -129,3 +129,19 @@ def test_short_lateness_gets_minute_buckets_so_the_window_stays_small():
         w.add(f"e{minute}", minute * 60_000 + 5)
     assert w.evict_before(9 * 60_000 - 120_000) == 7  # minutes 0..6 are wholly before
     assert len(w) == 3 and "e7" in w and "e6" not in w
+
+
+def test_eviction_lags_by_the_batches_in_flight():
+    from touchline.streams.recording import TenantWindows
+
+    windows = TenantWindows(lateness_ms=10_000, bucket_ms=1_000, in_flight=2)
+    w = DedupWindow(bucket_ms=1_000)
+    windows._windows[0] = {"t": w}  # as a reload from ClickHouse leaves it
+    w.add("early", 5_000)
+    for watermark in (20_000, 40_000):  # two batches finish while a third is in flight
+        w.add(f"at-{watermark}", watermark)
+        windows.evict(0)
+        assert "early" in w  # the third batch may have judged it recent before they ended
+    w.add("at-60000", 60_000)
+    windows.evict(0)  # the cutoff of three evictions ago (20 s - 10 s) has passed it
+    assert "early" not in w and "at-20000" in w
