@@ -150,7 +150,8 @@ WITH seen AS
 (
     SELECT tenant, account_id, maxIf(occurred_at, is_touch = 1) AS last_touch_at,
            countIf(is_touch = 1) AS touches, min(occurred_at) AS first_seen_at,
-           argMax(rep_id, occurred_at) AS last_rep_id, argMax(team_id, occurred_at) AS team_id
+           argMax(rep_id, occurred_at) AS last_rep_id, argMax(team_id, occurred_at) AS team_id,
+           toUInt8(1) AS seen
     FROM {db}.activities
     WHERE account_id != ''
     GROUP BY tenant, account_id
@@ -175,7 +176,7 @@ SELECT
     if(acc.owner_rep_id = '', s.last_rep_id, acc.owner_rep_id) AS rep_id,
     if(acc.tier = '', p.default_tier, acc.tier) AS tier,
     if(s.touches > 0, s.last_touch_at, NULL) AS last_touch_at,
-    if(s.account_id = '', NULL,
+    if(s.seen = 0, NULL,
        dateDiff('second', if(s.touches > 0, s.last_touch_at, s.first_seen_at),
                 now64(3, 'UTC'))) AS untouched_s,
     t.untouched_after_s AS threshold_s,
