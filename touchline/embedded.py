@@ -12,10 +12,11 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import click
 
+from touchline.pipeline_watch import LagReading, LagWatch
 from touchline.services import (
     Service,
     Stack,
@@ -34,30 +35,33 @@ SELECT
     (SELECT count() FROM {db}.activities) AS rows_written,
     (SELECT count() FROM {db}.dlq_events) AS rejected,
     (SELECT sum(events_in) FROM {db}.pipeline_metrics WHERE topic = {raw:String}) AS events_in,
-    (SELECT sum(duplicates) FROM {db}.pipeline_metrics WHERE topic = {act:String}) AS duplicates,
-    (SELECT sum(lag) FROM (
-        SELECT argMax(lag, ts) AS lag FROM {db}.pipeline_metrics
-        WHERE ts > now64(3) - INTERVAL 30 SECOND GROUP BY topic, partition)) AS lag
+    (SELECT sum(duplicates) FROM {db}.pipeline_metrics WHERE topic = {act:String}) AS duplicates
 """
 
 
 @dataclass
 class Progress:
-    """One reading of the pipeline's counters."""
+    """One reading of the pipeline's counters (ClickHouse) and its lag (the broker)."""
 
     events_in: int = 0
     rows_written: int = 0
     rejected: int = 0
     duplicates: int = 0
-    lag: int = 0
+    lag: LagReading = field(default_factory=lambda: LagReading(None))
 
 
-def read_progress(sink: ClickHouseSink, settings: Settings) -> Progress:
-    """Counters from ClickHouse (through the store)."""
+def read_progress(sink: ClickHouseSink, settings: Settings, lag: LagReading) -> Progress:
+    """Counters from ClickHouse (through the store), with the broker's lag reading."""
     sql = PROGRESS_SQL.replace("{db}", sink.database)
     row = sink.query(sql, {"raw": settings.kafka.raw_topic,
                            "act": settings.kafka.activities_topic}).dicts()[0]
-    return Progress(**{k: int(v or 0) for k, v in row.items()})
+    return Progress(**{k: int(v or 0) for k, v in row.items()}, lag=lag)
+
+
+def progress_line(now: Progress, rate: float) -> str:
+    """The live line: counters, then the broker's lag or the stall."""
+    return (f"events in {now.events_in:>9,}  {rate:>8,.0f} ev/s  rows {now.rows_written:>9,}"
+            f"  dup {now.duplicates:>7,}  rejected {now.rejected:>6,}  {now.lag.describe()}")
 
 
 def start_stack(settings: Settings, workers: int, fault_injection: bool = False) -> Stack:
@@ -181,7 +185,8 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
         sink.close()
         stack.stop()
         click.echo(f"touchline: stopped. events in {last.events_in}, rows {last.rows_written}, "
-                   f"duplicates {last.duplicates}, rejected {last.rejected}, lag {last.lag}")
+                   f"duplicates {last.duplicates}, rejected {last.rejected}, "
+                   f"{last.lag.describe()}")
     return last
 
 
@@ -190,43 +195,54 @@ def _watch(settings: Settings, sink: ClickHouseSink, stack: Stack, stopping: thr
     prev, prev_t = Progress(), time.monotonic()
     tty = sys.stdout.isatty()
     last_print = 0.0
-    while not stopping.is_set():
-        if duration is not None and time.monotonic() - started > duration:
-            break
-        time.sleep(1.0)
-        dead = [s.name for s in stack.services if not s.alive() and not s.stopped]
-        if dead:
-            raise click.ClickException(
-                f"{', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}")
-        try:
-            now = read_progress(sink, settings)
-        except Exception as exc:  # the store may still be starting
-            click.echo(f"touchline: waiting for ClickHouse ({exc})", err=True)
-            continue
-        t = time.monotonic()
-        rate = (now.events_in - prev.events_in) / max(t - prev_t, 1e-6)
-        line = (f"events in {now.events_in:>9,}  {rate:>8,.0f} ev/s  rows {now.rows_written:>9,}"
-                f"  dup {now.duplicates:>7,}  rejected {now.rejected:>6,}  lag {now.lag:>6,}")
-        if tty:
-            click.echo("\r" + line, nl=False)
-        elif t - last_print >= 5:
-            click.echo(line)
-            last_print = t
-        prev, prev_t = now, t
+    lag_watch = LagWatch(settings)
+    try:
+        while not stopping.is_set():
+            if duration is not None and time.monotonic() - started > duration:
+                break
+            time.sleep(1.0)
+            dead = [s.name for s in stack.services if not s.alive() and not s.stopped]
+            if dead:
+                raise click.ClickException(
+                    f"{', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}")
+            lag = lag_watch.read()
+            try:
+                now = read_progress(sink, settings, lag)
+            except Exception as exc:  # the store may be starting, or be away
+                click.echo(f"touchline: ClickHouse not answering ({exc}); {lag.describe()}",
+                           err=True)
+                continue
+            t = time.monotonic()
+            rate = (now.events_in - prev.events_in) / max(t - prev_t, 1e-6)
+            line = progress_line(now, rate)
+            if tty:
+                click.echo("\r" + line, nl=False)
+            elif t - last_print >= 5 or lag.stalled:
+                click.echo(line)
+                last_print = t
+            prev, prev_t = now, t
+    finally:
+        lag_watch.close()
     return prev
 
 
 def _drain(settings: Settings, sink: ClickHouseSink, stack: Stack,
            timeout: float = 60.0) -> Progress | None:
-    """Wait until the workers have caught up with everything produced (lag 0, twice)."""
+    """Wait until the workers have committed everything produced (broker lag 0, twice)."""
     deadline, zero_seen, progress = time.monotonic() + timeout, 0, None
-    while time.monotonic() < deadline and any(w.alive() for w in stack.workers()):
-        time.sleep(1.0)
-        try:
-            progress = read_progress(sink, settings)
-        except Exception:
-            continue
-        zero_seen = zero_seen + 1 if progress.lag == 0 else 0
-        if zero_seen >= 2:
-            break
+    lag_watch = LagWatch(settings)
+    try:
+        while time.monotonic() < deadline and any(w.alive() for w in stack.workers()):
+            time.sleep(1.0)
+            lag = lag_watch.read()
+            try:
+                progress = read_progress(sink, settings, lag)
+            except Exception:
+                progress = Progress(lag=lag) if progress is None else progress
+                continue
+            zero_seen = zero_seen + 1 if lag.waiting == 0 else 0
+            if zero_seen >= 2:
+                break
+    finally:
+        lag_watch.close()
     return progress
