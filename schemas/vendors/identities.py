@@ -3,12 +3,16 @@
 The map is a YAML file (see examples/identities.yaml and touchline/webhooks/README.md):
 
     reps:        [{rep_id, team_id, phones, emails, salesforce_ids, hubspot_user_ids,
-                   outreach_user_ids}]
+                   hubspot_owner_ids, outreach_user_ids}]
     accounts:    [{account_id, domains, salesforce_ids, hubspot_company_ids}]
     prospects:   [{prospect_id, account_id, owner_rep_id, emails, phones, salesforce_ids,
                    hubspot_contact_ids, outreach_prospect_ids}]
     opportunities: [{opportunity_id, account_id, owner_rep_id, salesforce_ids,
                      hubspot_deal_ids}]
+
+The org file (docs/org.md) carries the same identities on its reps and accounts:
+`IdentityMapFile.from_org` turns it into a map (each rep in the team in force at a moment) and
+`merged` lays one map over another, so the resolver reads both (touchline/org/identity.py).
 
 An identity that is not in the map is KEPT: the id becomes `unknown:<kind>:<value>` (so the
 event still counts and can be re-attributed later) and the resolver counts it in `unknown`.
@@ -19,11 +23,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from touchline.schemas.org import Org
 
 UNKNOWN_TEAM = "unknown"
 
@@ -41,6 +48,7 @@ class RepEntry(_Entry):
     emails: list[str] = []
     salesforce_ids: list[str] = []
     hubspot_user_ids: list[str] = []
+    hubspot_owner_ids: list[str] = []
     outreach_user_ids: list[str] = []
 
 
@@ -83,6 +91,44 @@ class IdentityMapFile(_Entry):
     accounts: list[AccountEntry] = []
     prospects: list[ProspectEntry] = []
     opportunities: list[OpportunityEntry] = []
+
+    @classmethod
+    def from_org(cls, org: Org, at: datetime) -> IdentityMapFile:
+        """The org's reps (in their team in force at `at`) and accounts as an identity map.
+
+        A rep's identities are those of all their periods: an id stays theirs after a move.
+        """
+        reps = []
+        for rep_id in org.rep_ids():
+            periods = [p for p in org.reps or [] if p.rep_id == rep_id]
+            current = org.period_in_force(rep_id, at)
+            assert current is not None  # every rep id comes from a period
+
+            def union(kind: str, periods: list[Any] = periods) -> list[str]:
+                return list(dict.fromkeys(v for p in periods for v in getattr(p, kind)))
+
+            emails = union("emails") + [p.email for p in periods if p.email]
+            reps.append(RepEntry(
+                rep_id=rep_id, team_id=current.team_id, phones=union("phones"),
+                emails=list(dict.fromkeys(emails)), salesforce_ids=union("salesforce_ids"),
+                hubspot_user_ids=union("hubspot_user_ids"),
+                hubspot_owner_ids=union("hubspot_owner_ids"),
+                outreach_user_ids=union("outreach_user_ids")))
+        accounts = [AccountEntry(account_id=a.account_id, domains=a.domains,
+                                 salesforce_ids=a.salesforce_ids,
+                                 hubspot_company_ids=a.hubspot_company_ids)
+                    for a in org.accounts or []]
+        return cls(reps=reps, accounts=accounts)
+
+    def merged(self, over: IdentityMapFile) -> IdentityMapFile:
+        """Two maps in one, `over` laid on top of this one.
+
+        Where both name the same rep, account or identity, `over` wins: the resolver indexes
+        later entries last, and a rep's team is the one of their last entry.
+        """
+        return IdentityMapFile(reps=self.reps + over.reps, accounts=self.accounts + over.accounts,
+                               prospects=self.prospects + over.prospects,
+                               opportunities=self.opportunities + over.opportunities)
 
 
 class IdentityMapError(ValueError):
@@ -150,12 +196,13 @@ class IdentityResolver:
         self._prospects: dict[tuple[str, str], ProspectEntry] = {}
         self._accounts: dict[tuple[str, str], str] = {}
         self._opps: dict[tuple[str, str], OpportunityEntry] = {}
+        for r in self.data.reps:  # a rep listed twice (merged maps): the last entry's team
+            self._rep_by_id[r.rep_id] = Rep(r.rep_id, r.team_id)
         for r in self.data.reps:
-            rep = Rep(r.rep_id, r.team_id)
-            self._rep_by_id[r.rep_id] = rep
+            rep = self._rep_by_id[r.rep_id]
             self._index(self._reps, rep, phone=r.phones, email=r.emails,
                         salesforce=r.salesforce_ids, hubspot_user=r.hubspot_user_ids,
-                        outreach_user=r.outreach_user_ids)
+                        hubspot_owner=r.hubspot_owner_ids, outreach_user=r.outreach_user_ids)
         for a in self.data.accounts:
             self._index(self._accounts, a.account_id, domain=a.domains,
                         salesforce=a.salesforce_ids, hubspot_company=a.hubspot_company_ids)

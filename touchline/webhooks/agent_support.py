@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
+from touchline.schemas.vendors.identities import IdentityResolver
 from touchline.schemas.vendors.stage_map import StageMap
 from touchline.settings import get_settings
 from touchline.streams import progress
@@ -48,15 +48,16 @@ def vendor_topic(source: str) -> Any:
 
 
 def resolver() -> IdentityResolver:
-    """The identity map, loaded once on first use (an absent file means: all unknown)."""
+    """The identity map merged with the org file, loaded once on first use.
+
+    An absent or invalid file is logged and left out: its identities stay unknown.
+    """
     global _resolver
     if _resolver is None:
-        path = get_settings().webhooks.identity_map_path
-        try:
-            _resolver = IdentityResolver.load(path)
-        except IdentityMapError as exc:
-            log.warning("%s; every vendor identity will be kept as unknown:<kind>:<value>", exc)
-            _resolver = IdentityResolver()
+        from touchline.org.identity import load_resolver
+
+        settings = get_settings()
+        _resolver = load_resolver(settings.webhooks.identity_map_path, settings.org.path)
     return _resolver
 
 
