@@ -96,6 +96,7 @@ def test_plan_validate_without_file_and_with_missing_file() -> None:
     assert "missing.yaml" in output and "cannot read the file" in output
 
 
+@pytest.mark.integration
 def test_ingest_with_unreachable_broker(tmp_path: Path) -> None:
     (tmp_path / "f.jsonl").write_bytes(GOOD_LINE)
     port = free_port()
@@ -105,6 +106,7 @@ def test_ingest_with_unreachable_broker(tmp_path: Path) -> None:
     assert "TOUCHLINE_KAFKA__BOOTSTRAP" in line
 
 
+@pytest.mark.integration
 def test_query_with_unreachable_clickhouse() -> None:
     port = free_port()
     line = error_line(*invoke(["query", "SELECT 1"],
@@ -113,6 +115,7 @@ def test_query_with_unreachable_clickhouse() -> None:
     assert "TOUCHLINE_CLICKHOUSE__DSN" in line
 
 
+@pytest.mark.integration
 def test_sink_init_with_unreachable_clickhouse() -> None:
     port = free_port()
     line = error_line(*invoke(["sink", "init"],
@@ -155,6 +158,7 @@ def test_ingest_a_directory_and_an_unreadable_file(tmp_path: Path) -> None:
 
 # -- the same, as a real process: the user's terminal sees no traceback ----------------------
 
+@pytest.mark.integration
 def test_subprocess_missing_file_unreachable_services_bad_setting(tmp_path: Path) -> None:
     (tmp_path / "f.jsonl").write_bytes(GOOD_LINE)
     port = free_port()

@@ -27,8 +27,6 @@ from touchline.services import free_port, start_store
 from touchline.settings import ClickHouseSettings, Settings, get_settings
 from touchline.sinks.clickhouse import ClickHouseSink
 
-pytestmark = pytest.mark.integration
-
 ROWS = [  # event_id, rep_id, team_id, duration_s
     ("e1", "r-1", "east", 30),
     ("e2", "r-2", "east", 0),
@@ -168,16 +166,19 @@ def check_refusals(run) -> None:  # noqa: ANN001
     assert (code, out) == (0, b"3\n")
 
 
+@pytest.mark.integration
 def test_through_the_running_store(store_running: Settings) -> None:
     check_answers(in_process)
     check_refusals(in_process)
 
 
+@pytest.mark.integration
 def test_on_the_data_directory_itself(data_dir: tuple[Path, int]) -> None:
     path, _ = data_dir
     check_answers(lambda *a: subprocess_cli(path, "query", *a))
 
 
+@pytest.mark.integration
 def test_empty_data_directory_says_what_to_run_and_creates_nothing(tmp_path: Path) -> None:
     for args in (["query", "SELECT 1"], ["signals", "list"], ["report", "cadences"],
                  ["report", "variation"]):

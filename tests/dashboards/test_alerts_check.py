@@ -21,11 +21,13 @@ def _subjects(result: chk.RuleResult, label: str) -> set[str]:
     return {f.labels[label] for f in result.firing}
 
 
+@pytest.mark.integration
 def test_every_rule_evaluates(results) -> None:
     assert all(not r.error for r in results.values()), {u: r.error for u, r in results.items()}
     assert len(results) == 6
 
 
+@pytest.mark.integration
 def test_stuck_deal_fires_and_the_long_enterprise_deal_does_not(results) -> None:
     r = results["touchline-stuck-deal"]
     assert r.instances == 3  # all three open deals were judged
@@ -36,6 +38,7 @@ def test_stuck_deal_fires_and_the_long_enterprise_deal_does_not(results) -> None
     assert "meeting" in f.action and "r-east-2" in f.action
 
 
+@pytest.mark.integration
 def test_untouched_account_fires_and_the_busy_one_does_not(results) -> None:
     r = results["touchline-untouched-account"]
     assert _subjects(r, "account") == {"acc-quiet"}
@@ -45,6 +48,7 @@ def test_untouched_account_fires_and_the_busy_one_does_not(results) -> None:
     assert "call" in f.action
 
 
+@pytest.mark.integration
 def test_cadence_behind_fires_for_the_rep_who_skipped_steps(results) -> None:
     r = results["touchline-cadence-behind"]
     assert _subjects(r, "rep") == {"r-west-1"}
@@ -52,16 +56,19 @@ def test_cadence_behind_fires_for_the_rep_who_skipped_steps(results) -> None:
     assert f.value == 3 and f.labels["next_channel"] == "call"
 
 
+@pytest.mark.integration
 def test_speed_to_lead_fires_only_for_the_untouched_lead(results) -> None:
     assert _subjects(results["touchline-speed-to-lead"], "prospect") == {"p-lead-late"}
 
 
+@pytest.mark.integration
 def test_ops_rules_are_quiet_on_a_healthy_pipeline(results) -> None:
     assert results["touchline-dlq-spike"].firing == []
     assert results["touchline-pipeline-freshness"].firing == []
     assert results["touchline-pipeline-freshness"].instances == 1
 
 
+@pytest.mark.integration
 def test_no_template_is_left_unrendered(results) -> None:
     for r in results.values():
         for f in r.firing:
@@ -82,6 +89,7 @@ def test_threshold_and_shape_rules() -> None:
     assert inst == [chk.Instance({"team": "t"}, 2.0)]
 
 
+@pytest.mark.integration
 def test_pipeline_stall_fires_when_no_worker_reports(seeded) -> None:
     # evaluate the same rule two hours in the future: no report inside its one-hour range
     import datetime as dt
@@ -105,6 +113,7 @@ def cli_env(seeded, monkeypatch, free_port, heartbeat):
     get_settings.cache_clear()
 
 
+@pytest.mark.integration
 def test_cli_lists_what_fires_for_whom_and_why(cli_env) -> None:
     out = CliRunner().invoke(alerts, ["check"])
     assert out.exit_code == 0, out.output
@@ -116,6 +125,7 @@ def test_cli_lists_what_fires_for_whom_and_why(cli_env) -> None:
     assert "ok      DLQ rate spike" in out.output
 
 
+@pytest.mark.integration
 def test_cli_json_and_fail_on_firing(cli_env) -> None:
     out = CliRunner().invoke(alerts, ["check", "--json"])
     assert out.exit_code == 0, out.output
@@ -126,6 +136,7 @@ def test_cli_json_and_fail_on_firing(cli_env) -> None:
     assert CliRunner().invoke(alerts, ["check", "--fail-on-firing"]).exit_code == 1
 
 
+@pytest.mark.integration
 def test_cli_without_clickhouse_is_one_clear_line(monkeypatch, tmp_path, free_port) -> None:
     from touchline.settings import get_settings
 
@@ -141,6 +152,7 @@ def test_cli_without_clickhouse_is_one_clear_line(monkeypatch, tmp_path, free_po
     assert "Traceback" not in out.output
 
 
+@pytest.mark.integration
 def test_dashboards_check_runs_every_panel(cli_env) -> None:
     from touchline.dashboards.catalog import dashboards as all_dashboards
     from touchline.dashboards.cli import dashboards

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from touchline.dashboards import coaching
 from touchline.dashboards.macros import ALL, QueryContext, expand
+
+pytestmark = pytest.mark.integration
 
 
 def _panel(title: str) -> str:

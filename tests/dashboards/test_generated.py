@@ -129,6 +129,7 @@ def test_datasource_provisioning_reads_credentials_from_env() -> None:
     assert ds["jsonData"]["defaultDatabase"] == "touchline"
 
 
+@pytest.mark.integration
 def test_grafana_readonly_user_script_parses(seeded) -> None:
     import re
     import string

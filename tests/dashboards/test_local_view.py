@@ -16,10 +16,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from touchline.dashboards.catalog import dashboard
 from touchline.dashboards.local_view import make_app, run_local_view
+
+pytestmark = pytest.mark.integration
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",

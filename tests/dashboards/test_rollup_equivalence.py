@@ -28,6 +28,8 @@ from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.migrations import migrate, migration_files, statements
 from touchline.sinks.rows import activities_table
 
+pytestmark = pytest.mark.integration
+
 DB = "tl_rollups"
 ROLLUPS = "0010_panel_rollups"
 TENANTS = ("acme", "globex")

@@ -48,6 +48,7 @@ def test_catalog_is_the_built_dashboards() -> None:
         assert (p.sql, p.kind) == (spec.sql, spec.kind)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("panel", PANELS, ids=_id)
 def test_panel_query_returns_its_columns_and_data(seeded, panel: CatalogPanel) -> None:
     spec = SPECS[(panel.dashboard_uid, panel.title)]
@@ -64,6 +65,7 @@ def test_panel_query_returns_its_columns_and_data(seeded, panel: CatalogPanel) -
         assert types["time"].startswith("DateTime")
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("spec", alerts.ALERTS, ids=lambda s: s.uid)
 def test_alert_query_returns_labels_and_one_value(seeded, spec: alerts.AlertSpec) -> None:
     sql = expand(spec.sql, QueryContext.last(spec.range_s, 1, now=seeded.now))
@@ -75,6 +77,7 @@ def test_alert_query_returns_labels_and_one_value(seeded, spec: alerts.AlertSpec
         assert {"team", "rep", "tenant"} <= {n for n, _ in cols}
 
 
+@pytest.mark.integration
 def test_a_typo_in_a_column_fails(seeded) -> None:
     panel = next(p for p in PANELS if p.title == "Touches by channel")
     broken = CatalogPanel(**{**panel.__dict__, "sql": panel.sql.replace("sum(touches)",
@@ -83,6 +86,7 @@ def test_a_typo_in_a_column_fails(seeded) -> None:
         seeded.sink.query(expanded(broken, {"tenant": "acme"}, seeded.now))
 
 
+@pytest.mark.integration
 def test_a_renamed_column_fails_the_column_check(seeded) -> None:
     panel = next(p for p in PANELS if p.title == "Lag by partition")
     spec = SPECS[(panel.dashboard_uid, panel.title)]
@@ -91,6 +95,7 @@ def test_a_renamed_column_fails_the_column_check(seeded) -> None:
         expect_columns(seeded.sink, sql, spec.columns)
 
 
+@pytest.mark.integration
 def test_a_typo_in_a_table_fails(seeded) -> None:
     sql = expand(alerts.ALERTS[0].sql.replace("opportunity_state_current", "opportunity_stat"),
                  QueryContext.last(3600))
@@ -115,18 +120,21 @@ def _check_pruning(sink, sql: str) -> int:
     return checked
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("panel", TIME_FILTERED, ids=_id)
 def test_time_filter_uses_the_primary_key(seeded, panel: CatalogPanel) -> None:
     sql = expanded(panel, CONTEXTS[panel.dashboard_uid][0], seeded.now)
     assert _check_pruning(seeded.sink, sql) >= 1
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("spec", TIME_FILTERED_ALERTS, ids=lambda s: s.uid)
 def test_alert_time_filter_uses_the_key(seeded, spec: alerts.AlertSpec) -> None:
     sql = expand(spec.sql, QueryContext.last(spec.range_s, 1, now=seeded.now))
     assert _check_pruning(seeded.sink, sql) >= 1
 
 
+@pytest.mark.integration
 def test_pruning_check_catches_a_filter_that_defeats_the_key(seeded) -> None:
     # filtering on arrival time only (not in the sorting key) reads every day of the tenant
     sql = ("SELECT count() FROM touchline.activities WHERE tenant = 'acme' AND "

@@ -13,7 +13,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 
+import pytest
+
 from tests.fuzz.pipeline_inputs import generate
+
+pytestmark = pytest.mark.integration
 
 N = 3000
 TENANT = "fuzz-tenant"

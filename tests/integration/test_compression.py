@@ -16,6 +16,7 @@ import itertools
 import time
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.harness import raw_topic_messages
@@ -70,6 +71,7 @@ def _store_bytes(data_dir: Path, changed_after: float) -> int:
     return store.stat().st_size
 
 
+@pytest.mark.integration
 def test_lz4_batches_read_back_exactly_and_keep_the_broker_store_small(
     broker_factory, tmp_path: Path  # noqa: ANN001
 ) -> None:

@@ -17,6 +17,8 @@ from tests.expectations import simulated
 from tests.integration.test_restart import assert_exact
 from touchline.produce import account_partition
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.parametrize("concurrency", [1, 2])
 def test_routed_batches_are_recorded_in_place(pipeline_factory, concurrency):

@@ -53,6 +53,7 @@ def formatted(engine: ClickHouseSink, statement: str) -> str:
     return str(engine.query("SELECT formatQuery({q:String})", {"q": statement}).scalar())
 
 
+@pytest.mark.integration
 def test_tenant_tables_are_the_tables_with_a_tenant_column(engine: ClickHouseSink) -> None:
     found = tenant_tables(engine, "touchline")
     for table in ("activities", "touch_counts", "stage_visits", "opportunity_state", "signals",
@@ -62,6 +63,7 @@ def test_tenant_tables_are_the_tables_with_a_tenant_column(engine: ClickHouseSin
     assert "schema_migrations" not in found.tables + found.views
 
 
+@pytest.mark.integration
 def test_every_statement_parses_and_grants_what_it_should(engine: ClickHouseSink) -> None:
     tables = tenant_tables(engine, "touchline")
     statements = access_statements(security(), "touchline", tables)
@@ -88,6 +90,7 @@ def test_every_statement_parses_and_grants_what_it_should(engine: ClickHouseSink
     assert "GRANT SELECT ON touchline.activities TO touchline_reader_acme" in text
 
 
+@pytest.mark.integration
 def test_quotes_in_passwords_and_names_cannot_break_out(engine: ClickHouseSink) -> None:
     statements = access_statements(security(), "touchline", TenantTables(("activities",)))
     evil_users = [s for s in statements if "IDENTIFIED" in s and quote_string(EVIL) in s]
@@ -124,6 +127,7 @@ def test_statements_are_idempotent_in_form() -> None:
                 or statement.startswith(("GRANT ", "ALTER USER "))), statement
 
 
+@pytest.mark.integration
 def test_sink_init_users_on_chdb_says_server_only(tmp_path: Path) -> None:
     env = {**os.environ, "TOUCHLINE_DATA_DIR": str(tmp_path / "data"),
            "TOUCHLINE_CLICKHOUSE__STORE_PORT": "1",

@@ -63,6 +63,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "TOUCHLINE_LOG_LEVEL": "debug", **extra}
 
 
+@pytest.mark.integration
 def test_cli_output_never_shows_secrets(tmp_path: Path) -> None:
     port = free_port()
     runs = [
@@ -78,6 +79,7 @@ def test_cli_output_never_shows_secrets(tmp_path: Path) -> None:
         assert_no_secret(proc.stdout + proc.stderr, f"touchline {' '.join(args)}")
 
 
+@pytest.mark.integration
 def test_serve_logs_never_show_secrets(tmp_path: Path, kafka_bootstrap: str) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
@@ -116,6 +118,7 @@ def test_serve_logs_never_show_secrets(tmp_path: Path, kafka_bootstrap: str) -> 
     assert_no_secret(text, "touchline serve log")
 
 
+@pytest.mark.integration
 def test_worker_and_store_logs_never_show_secrets(
         pipeline_factory: Callable, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in SECRETS.items():

@@ -16,10 +16,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 
 from touchline.dashboards.catalog import dashboards
 from touchline.dashboards.macros import ALL
 from touchline.dashboards.sqlcheck import expanded
+
+pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 A, B = "tenant-a", "tenant-b"

@@ -10,8 +10,6 @@ from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.migrations import migration_files
 from touchline.sinks.rows import activities_table
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def sink(tmp_path):
@@ -30,6 +28,7 @@ def _row(eid: str) -> dict:
             "ingested_at": 1_795_000_000_000, "kafka_partition": 0, "kafka_offset": 0}
 
 
+@pytest.mark.integration
 def test_migrations_are_idempotent(sink):
     assert sink.ensure_schema() == [v for v, _ in migration_files()]
     tables = sink.query("SHOW TABLES FROM touchline").rows
@@ -37,6 +36,7 @@ def test_migrations_are_idempotent(sink):
     assert sink.query("SHOW TABLES FROM touchline").rows == tables
 
 
+@pytest.mark.integration
 def test_insert_retry_with_same_token_is_dropped_and_mv_follows(sink):
     sink.ensure_schema()
     block = activities_table([_row("x1"), _row("x2")])
@@ -48,6 +48,7 @@ def test_insert_retry_with_same_token_is_dropped_and_mv_follows(sink):
                       "WHERE entity_type = 'rep'").scalar() == 3
 
 
+@pytest.mark.integration
 def test_strings_are_data_not_sql(sink):
     sink.ensure_schema()
     nasty = "x'); DROP TABLE touchline.activities; --\\ \"ü"
@@ -57,6 +58,7 @@ def test_strings_are_data_not_sql(sink):
     assert got == [(nasty,)]
 
 
+@pytest.mark.integration
 def test_read_only_queries_cannot_write(sink):
     sink.ensure_schema()
     with pytest.raises(SqlError, match="readonly|READONLY"):
@@ -68,12 +70,14 @@ def test_bad_dsn_is_a_clear_error():
         ClickHouseSink("mysql://x").start()
 
 
+@pytest.mark.integration
 def test_arrow_types_match_the_table(sink):
     sink.ensure_schema()
     assert activities_table([_row("a")]).schema.field("occurred_at").type == pa.timestamp(
         "ms", tz="UTC")
 
 
+@pytest.mark.integration
 def test_json_block_insert_is_exact_and_idempotent(sink):
     """The pipeline's activities insert: a JSON block parsed by ClickHouse, ms times exact."""
     from touchline.sinks.rows import activities_json
@@ -102,6 +106,7 @@ def test_json_block_insert_is_exact_and_idempotent(sink):
         assert events == len(times), rollup
 
 
+@pytest.mark.integration
 def test_a_big_batch_is_inserted_in_blocks_and_a_retry_adds_nothing(sink, monkeypatch):
     from touchline.streams import recording
 

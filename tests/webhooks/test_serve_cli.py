@@ -23,8 +23,6 @@ from touchline.services import free_port
 from touchline.webhooks.cli import serve
 from touchline.webhooks.envelope import Envelope
 
-pytestmark = pytest.mark.integration
-
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
@@ -91,6 +89,7 @@ def _stop(proc: subprocess.Popen) -> int:
         return -9
 
 
+@pytest.mark.integration
 def test_touchline_serve_answers_503_while_the_broker_is_down(tmp_path):
     port = free_port()
     proc = _start_serve(tmp_path, f"127.0.0.1:{free_port()}", port, "rawdown.")  # no broker
@@ -105,6 +104,7 @@ def test_touchline_serve_answers_503_while_the_broker_is_down(tmp_path):
         assert _stop(proc) == 0
 
 
+@pytest.mark.integration
 def test_touchline_serve_process_stores_a_signed_outreach_event(broker, body_of, tmp_path):
     port, prefix = free_port(), f"raw{uuid.uuid4().hex[:8]}."
     proc = _start_serve(tmp_path, broker.bootstrap, port, prefix)
