@@ -184,3 +184,21 @@ def test_list_shows_who_is_in_force_now(sink, tenant):
     empty = run_org(sink, "list", "--tenant", f"{tenant}-none")
     assert "0 teams, 0 reps (0 periods), 0 accounts" in empty.output
     assert "no rep is in force now (load an org: touchline org load org.yaml)" in empty.output
+
+
+def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant):
+    from touchline.dashboards import queries as q
+
+    def picker(sql, team=""):
+        sql = sql.replace("${tenant:singlequote}", f"'{tenant}'").replace(
+            "${team:singlequote}", f"'{team}'")
+        return [r[0] for r in sink.query(sql).rows]
+
+    assert picker(q.VAR_TEAMS) == []
+    assert run_org(sink, "load", str(EXAMPLE_ORG), "--tenant", tenant).exit_code == 0
+    assert tenant in picker(q.VAR_TENANTS)
+    assert picker(q.VAR_TEAMS) == ["team-east", "team-west"]
+    # the team picker's reps are those in the team now: Cy moved to East in March
+    assert picker(q.VAR_TEAM_REPS, "team-east") == ["rep-cy", "rep-omar"]
+    assert picker(q.VAR_TEAM_REPS, "team-west") == ["rep-ana", "rep-ben", "rep-maya"]
+    assert picker(q.VAR_REPS) == ["rep-ana", "rep-ben", "rep-cy", "rep-maya", "rep-omar"]
