@@ -66,7 +66,7 @@ def test_clickhouse_unavailable_for_60s_worker_backs_off_and_catches_up(pipeline
 
 @pytest.mark.broker_semantics
 def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
-        pipeline_factory, broker_factory, broker_kind, tmp_path):
+        broker_factory, pipeline_factory, broker_kind, tmp_path):
     """Invariant: across a broker restart mid-produce (persistent broker storage), every event
     the broker still holds afterwards ends as exactly one row or one DLQ entry, nothing is
     recorded twice and nothing is invented.
@@ -86,6 +86,9 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     are therefore excluded from what must be recorded, and counted; dead letters may be
     missing only as many as DLQ offsets the broker lost or reused the same way. The broker's
     loss is reported, not asserted. The producer must finish cleanly.
+
+    (broker_factory is asked for first, so it is torn down last: the workers stop while
+    their broker still runs, instead of waiting for it until they are killed.)
     """
     port = free_port()
     data = tmp_path / "broker-data"

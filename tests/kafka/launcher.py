@@ -59,8 +59,11 @@ BROKER_CONFIG = {
     "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
 }
 
+#: to stdout (the service's log file); log4j's own shutdown hook off, so that Kafka's shutdown
+#: (its own hook, on SIGTERM) is logged to the end
 LOG4J2 = """\
 status = warn
+shutdownHook = disable
 appender.out.type = Console
 appender.out.name = out
 appender.out.target = SYSTEM_OUT
