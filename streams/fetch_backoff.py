@@ -6,7 +6,8 @@ immediately: an idle worker spun at ~0.85 of a core (measured with a plain aioka
 an empty topic). After a fetch that brought nothing, the fetch task now sleeps
 `kafka.empty_fetch_backoff_ms` before the next fetch to that broker is sent. With a real
 broker the fetch itself already waited, so the extra pause only adds that much latency to the
-first message after an idle spell; set it to 0 to turn it off.
+first message after an idle spell; set it to 0 to turn it off. The broker-semantics tests run
+on Apache Kafka with it off (tests/harness.py `KAFKA`, docs/brokers.md).
 
 The patch wraps a private method of aiokafka, so `install` first checks that the installed
 version is `AIOKAFKA_VERSION` and refuses to start on any other (streams/library_patch.py).

@@ -30,10 +30,13 @@ class KafkaSettings(BaseModel):
     #: retention of raw and internal topics; short on the embedded broker (it keeps all in RAM)
     retention_ms: int = 6 * 3600 * 1000
     #: static group membership (a restarted worker takes its partitions back at once);
-    #: needed on noida-db, which never evicts a dead member; Tansu does not support it
+    #: needed on noida-db, which never evicts a dead member; Tansu does not support it.
+    #: Apache Kafka does not need it: the broker-semantics tests run there without it
+    #: (docs/brokers.md)
     static_membership: bool = True
     #: pause after a fetch that brought nothing (the embedded broker does not long-poll, so
-    #: an idle consumer would spin); 0 turns it off (streams/fetch_backoff.py)
+    #: an idle consumer would spin); 0 turns it off (streams/fetch_backoff.py). Only for
+    #: noida-db: Apache Kafka long-polls, and the tests run there with 0 (docs/brokers.md)
     empty_fetch_backoff_ms: int = Field(25, ge=0, le=2000)
     embedded: bool = True
     #: what the embedded broker binds to
