@@ -109,7 +109,8 @@ def start_ingest(settings: Settings) -> Service:
     log = settings.data_dir / "logs" / "ingest.log"
     proc = spawn("ingest", [sys.executable, "-m", "touchline", "serve"], log,
                  child_env(settings, **webhook_secrets(settings)))
-    return Service("ingest", proc, log, settings.web.ingest_port)
+    return Service("ingest", proc, log, settings.web.ingest_port,
+                   restart=lambda: start_ingest(settings))
 
 
 def load_plan(settings: Settings, sink: ClickHouseSink) -> str:
@@ -201,10 +202,13 @@ def _watch(settings: Settings, sink: ClickHouseSink, stack: Stack, stopping: thr
             if duration is not None and time.monotonic() - started > duration:
                 break
             time.sleep(1.0)
-            dead = [s.name for s in stack.services if not s.alive() and not s.stopped]
-            if dead:
+            restarted, fatal = stack.restart_crashed()
+            if fatal:
                 raise click.ClickException(
-                    f"{', '.join(dead)} stopped unexpectedly; see {settings.data_dir / 'logs'}")
+                    f"{', '.join(fatal)} stopped unexpectedly; see {settings.data_dir / 'logs'}")
+            if restarted:
+                click.echo(f"\ntouchline: restarted {', '.join(restarted)} (logs in "
+                           f"{settings.data_dir / 'logs'})", err=True)
             lag = lag_watch.read()
             try:
                 now = read_progress(sink, settings, lag)

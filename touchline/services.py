@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +93,8 @@ class Service:
     port: int | None = None
     #: stopped on purpose (kill/stop): not a crash
     stopped: bool = False
+    #: starts a replacement after a crash (None: a crash stops the stack)
+    restart: Callable[[], Service] | None = None
 
     def alive(self) -> bool:  # noqa: D102
         return self.proc.poll() is None
@@ -108,22 +111,27 @@ class Service:
             self.proc.wait(5)
 
 
-def spawn(name: str, argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
-    """Start a child in its own session (Ctrl-C reaches only us), logging to `log`."""
+def spawn(name: str, argv: list[str], log: Path, env: dict[str, str],
+          death_signal: int = signal.SIGTERM) -> subprocess.Popen:
+    """Start a child in its own session (Ctrl-C reaches only us), logging to `log`.
+
+    The child gets `death_signal` when the process that started it dies, however it dies
+    (`kill -9` included): no orphaned stack keeps running.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = log.open("ab")
     return subprocess.Popen(
         argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True, preexec_fn=_die_with_parent,
+        env=env, start_new_session=True, preexec_fn=lambda: _die_with_parent(death_signal),
     )
 
 
-def _die_with_parent() -> None:
-    """Linux: SIGTERM the child when the process that started it dies (no orphaned stacks)."""
+def _die_with_parent(death_signal: int) -> None:
+    """Linux: signal the child when the process that started it dies (PR_SET_PDEATHSIG)."""
     import ctypes
 
     with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(death_signal))
 
 
 def start_broker(data_dir: Path, port: int) -> Service:
@@ -212,17 +220,22 @@ def start_store(settings: Settings, allow_fault_injection: bool = False) -> Serv
         argv.append("--allow-fault-injection")
     proc = spawn("store", argv, log, child_env(settings))
     wait_for_port(port, proc, "the ClickHouse store", 60, log)
-    return Service("store", proc, log, port)
+    return Service("store", proc, log, port,
+                   restart=lambda: start_store(settings, allow_fault_injection))
 
 
 def start_worker(settings: Settings, worker_id: str, **env: str) -> Service:
     """Start one Faust worker that writes through the store (or the configured server)."""
     log = settings.data_dir / "logs" / f"{worker_id}.log"
     dsn = settings.clickhouse.dsn or settings.store_url()
+    # SIGKILL, not SIGTERM, when the parent dies: a worker's graceful stop waits for its
+    # writes, which retry for as long as the store is away, and the store dies with the
+    # parent too; a killed worker loses nothing (offsets commit only after writes)
     proc = spawn(worker_id, [sys.executable, "-m", "touchline", "worker"], log,
-                  child_env(settings, TOUCHLINE_WORKER_ID=worker_id,
-                            TOUCHLINE_CLICKHOUSE__DSN=dsn, **env))
-    return Service(worker_id, proc, log)
+                 child_env(settings, TOUCHLINE_WORKER_ID=worker_id,
+                           TOUCHLINE_CLICKHOUSE__DSN=dsn, **env),
+                 death_signal=signal.SIGKILL)
+    return Service(worker_id, proc, log, restart=lambda: start_worker(settings, worker_id, **env))
 
 
 @dataclass
@@ -237,6 +250,26 @@ class Stack:
 
     def workers(self) -> list[Service]:  # noqa: D102
         return [s for s in self.services if s.name.startswith("worker")]
+
+    def crashed(self) -> list[Service]:
+        """Services that exited without being asked to."""
+        return [s for s in self.services if not s.alive() and not s.stopped]
+
+    def restart_crashed(self) -> tuple[list[str], list[str]]:
+        """Restart what crashed and can be restarted; (restarted, fatal) service names.
+
+        A crashed store is started again on the same port and directory (chdb's lock died
+        with it) while the broker keeps running: producers keep writing, workers back off
+        until the store answers. A crashed broker is fatal.
+        """
+        restarted, fatal = [], []
+        for service in self.crashed():
+            if service.restart is None:
+                fatal.append(service.name)
+                continue
+            self.services[self.services.index(service)] = service.restart()
+            restarted.append(f"{service.name} (exit {service.proc.returncode})")
+        return restarted, fatal
 
     def stop(self) -> None:
         """Workers first (they commit), then the store, then the broker once it has saved."""
