@@ -100,10 +100,19 @@ def check_cmd(tenant: str | None) -> None:
 @click.option("--clickhouse-port", default=9000, show_default=True, type=int,
               help="ClickHouse native port as Grafana reaches it.")
 @click.option("--dry-run", is_flag=True, help="Print the requests as JSON; send nothing.")
+@click.option("--force", is_flag=True,
+              help="Write every object even when Grafana's copy matches (e.g. after changing "
+                   "the datasource password, which Grafana never shows back).")
 @_friendly
 def push_cmd(url: str, token: str, clickhouse_host: str, clickhouse_port: int,
-             dry_run: bool) -> None:
-    """Push datasource, folder, dashboards, rule groups, contact points and policies."""
+             dry_run: bool, force: bool) -> None:
+    """Push datasource, folder, dashboards, alert rules, contact points, policies to Grafana.
+
+    Idempotent: an object Grafana already holds as pushed is left alone, so a second run
+    changes nothing. The datasource credentials and contact point addresses come from the
+    environment (TOUCHLINE_GRAFANA_CH_USER, TOUCHLINE_GRAFANA_CH_PASSWORD,
+    TOUCHLINE_ALERTS_*_EMAIL); docs/operations.md.
+    """
     from touchline.dashboards import push
 
     steps = push.plan(os.environ, clickhouse_host, clickhouse_port)
@@ -113,7 +122,8 @@ def push_cmd(url: str, token: str, clickhouse_host: str, clickhouse_port: int,
     if not token:
         raise click.ClickException("set TOUCHLINE_GRAFANA_TOKEN (a Grafana service account "
                                    "token with Editor + alerting provisioning rights)")
-    push.push(push.connect(url, token), steps, click.echo)
+    done = push.push(push.connect(url, token), steps, click.echo, force=force)
+    click.echo(f"{url}: " + ", ".join(f"{n} {what}" for what, n in done.items()))
 
 
 @click.group("alerts")

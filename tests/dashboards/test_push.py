@@ -1,9 +1,13 @@
-"""What `touchline dashboards push` would send. No Grafana can run here (no Docker engine, not
-on PyPI/npm/Debian), so the requests are checked as payloads, not against a live server."""
+"""`touchline dashboards push`: its payloads, and the push itself against a Grafana HTTP API.
+
+No Grafana can run here (no Docker engine; not on PyPI, npm or Debian), so push runs against a
+real HTTP server on 127.0.0.1 that checks the request shapes Grafana's API documents and keeps
+what it is sent (tests/dashboards/grafana_api.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import jsonschema
 import pytest
@@ -12,6 +16,9 @@ from click.testing import CliRunner
 from touchline.dashboards import push
 from touchline.dashboards.build import ROOT
 from touchline.dashboards.cli import dashboards
+from touchline.services import free_port
+
+from .grafana_api import GrafanaServer
 
 ENV = {
     "TOUCHLINE_GRAFANA_CH_USER": "grafana_ro",
@@ -77,43 +84,130 @@ def test_missing_env_is_a_clear_error() -> None:
         push.plan(env)
 
 
-class _Recorder:
-    """Stands in for grafana_client.GrafanaApi to record which calls push makes, in order."""
+# -- against a Grafana HTTP API on 127.0.0.1 (tests/dashboards/grafana_api.py) ------------------
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, tuple]] = []
-        outer = self
-
-        class _Part:
-            def __init__(self, name: str) -> None:
-                self.name = name
-
-            def __getattr__(self, method: str):
-                def call(*args, **kwargs):
-                    outer.calls.append((f"{self.name}.{method}", args))
-                    if method.startswith("get_"):
-                        if method == "get_contactpoints":
-                            return []
-                        raise RuntimeError("404 not found")
-                    return {}
-                return call
-
-        for part in ("datasource", "folder", "dashboard", "alertingprovisioning"):
-            setattr(self, part, _Part(part))
+TOKEN = "glsa_test_token"
 
 
-def test_push_maps_steps_to_grafana_client_calls() -> None:
-    api = _Recorder()
-    push.push(api, push.plan(ENV), echo=lambda _: None)
-    names = [c[0] for c in api.calls]
-    assert names[:2] == ["datasource.get_datasource_by_uid", "datasource.create_datasource"]
-    assert "folder.create_folder" in names
-    assert names.count("dashboard.update_dashboard") == 3
-    groups = [c[1] for c in api.calls if c[0] == "alertingprovisioning.update_rule_group"]
-    assert [(g[0], g[1]) for g in groups] == [("touchline", "touchline-coaching"),
-                                              ("touchline", "touchline-ops")]
-    assert names.count("alertingprovisioning.create_contactpoint") == 5
-    assert names[-1] == "alertingprovisioning.set_notification_policy_tree"
+@pytest.fixture()
+def grafana(monkeypatch: pytest.MonkeyPatch) -> Iterator[GrafanaServer]:
+    """A Grafana API server, and the environment `touchline dashboards push` reads."""
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    server = GrafanaServer(TOKEN).start()
+    monkeypatch.setenv("TOUCHLINE_GRAFANA_URL", server.url)
+    monkeypatch.setenv("TOUCHLINE_GRAFANA_TOKEN", TOKEN)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def run_push(*args: str) -> tuple[int, list[str]]:
+    out = CliRunner().invoke(dashboards, ["push", *args])
+    assert out.exception is None or isinstance(out.exception, SystemExit), out.output
+    return out.exit_code, out.output.splitlines()
+
+
+def test_push_creates_everything_grafana_needs(grafana: GrafanaServer) -> None:
+    code, lines = run_push()
+    assert code == 0, lines
+    assert lines[-1] == f"{grafana.url}: 12 created, 1 updated, 0 unchanged"
+    state = grafana.state
+    ds = state.datasources["touchline-clickhouse"]
+    assert (ds["type"], ds["access"], ds["jsonData"]["username"]) == \
+        ("grafana-clickhouse-datasource", "proxy", "grafana_ro")
+    assert ds["secureJsonData"] == {"password": "s3cret"}
+    assert state.folders["touchline"]["title"] == "touchline"
+    for uid in ("touchline-ops", "touchline-coaching", "touchline-rep"):
+        held = state.dashboards[uid]
+        committed = json.loads((ROOT / "generated" / f"{uid}.json").read_text())
+        assert {k: v for k, v in held["dashboard"].items() if k not in ("id", "version")} == \
+            committed
+        assert held["meta"]["folderUid"] == "touchline"
+    planned = {s.key: s.payload for s in push.plan(ENV) if s.kind == "rule_group"}
+    assert set(state.rule_groups) == {("touchline", g) for g in planned}
+    for (_, group), held in state.rule_groups.items():
+        assert [r["uid"] for r in held["rules"]] == [r["uid"] for r in planned[group]["rules"]]
+        assert all(q["datasourceUid"] in ("touchline-clickhouse", "__expr__")
+                   for r in held["rules"] for q in r["data"])
+    addresses = {cp["name"]: cp["settings"]["addresses"]
+                 for cp in state.contact_points.values()}
+    assert addresses == {
+        "touchline-ops": "ops@example.com", "touchline-managers": "managers@example.com",
+        "touchline-team-east-manager": "east@example.com",
+        "touchline-team-west-manager": "west@example.com",
+        "touchline-team-enterprise-manager": "ent@example.com"}
+    assert state.policies["receiver"] == "touchline-managers"
+    assert [r["receiver"] for r in state.policies["routes"]] == [
+        "touchline-ops", "touchline-team-east-manager", "touchline-team-west-manager",
+        "touchline-team-enterprise-manager"]
+
+
+def test_second_push_changes_nothing(grafana: GrafanaServer) -> None:
+    assert run_push()[0] == 0
+    before, writes = grafana.state.snapshot(), list(grafana.state.writes)
+    code, lines = run_push()
+    assert code == 0, lines
+    assert lines[-1] == f"{grafana.url}: 0 created, 0 updated, 13 unchanged"
+    assert grafana.state.snapshot() == before  # no new versions either
+    assert grafana.state.writes == writes
+
+
+def test_push_writes_only_what_changed(grafana: GrafanaServer,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run_push()[0] == 0
+    writes = len(grafana.state.writes)
+    # an address changed in the environment, and a dashboard edited by hand in Grafana
+    monkeypatch.setenv("TOUCHLINE_ALERTS_TEAM_WEST_EMAIL", "west-lead@example.com")
+    grafana.state.dashboards["touchline-rep"]["dashboard"]["title"] = "edited in the UI"
+    code, lines = run_push()
+    assert code == 0, lines
+    assert grafana.state.writes[writes:] == [
+        "POST dashboard touchline-rep", "PUT contact_point touchline-team-west-manager-email"]
+    assert lines[-1] == f"{grafana.url}: 0 created, 2 updated, 11 unchanged"
+    assert grafana.state.contact_points["touchline-team-west-manager-email"]["settings"][
+        "addresses"] == "west-lead@example.com"
+    committed = json.loads((ROOT / "generated" / "touchline-rep.json").read_text())
+    assert grafana.state.dashboards["touchline-rep"]["dashboard"]["title"] == committed["title"]
+    # --force writes everything again (e.g. a new datasource password Grafana never shows)
+    monkeypatch.setenv("TOUCHLINE_GRAFANA_CH_PASSWORD", "rotated")
+    code, lines = run_push("--force")
+    assert lines[-1] == f"{grafana.url}: 0 created, 13 updated, 0 unchanged"
+    assert grafana.state.datasources["touchline-clickhouse"]["secureJsonData"] == {
+        "password": "rotated"}
+
+
+def test_wrong_token_is_one_line_and_writes_nothing(grafana: GrafanaServer) -> None:
+    code, lines = run_push("--token", "not-the-token")
+    assert code == 1
+    assert lines == [line for line in lines if line.startswith("Error: ")] and len(lines) == 1
+    assert lines[0].startswith("Error: datasource touchline-clickhouse: Grafana refused the "
+                               "token (HTTP 401)") and "TOUCHLINE_GRAFANA_TOKEN" in lines[0]
+    assert grafana.state.writes == []
+
+
+def test_unreachable_grafana_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    code, lines = run_push("--url", f"http://127.0.0.1:{free_port()}", "--token", TOKEN)
+    assert (code, len(lines)) == (1, 1), lines
+    assert lines[0] == ("Error: datasource touchline-clickhouse: cannot reach Grafana "
+                        "(connection refused): check --url / TOUCHLINE_GRAFANA_URL")
+
+
+def test_the_api_checks_references_so_order_matters(grafana: GrafanaServer) -> None:
+    """Rules before their data source, or policies before their contact points, are refused
+    as Grafana refuses them: the server is strict enough for push's order to be tested."""
+    api = push.connect(grafana.url, TOKEN)
+    steps = push.plan(ENV)
+    group = next(s for s in steps if s.kind == "rule_group")
+    with pytest.raises(push.PushError, match="data source 'touchline-clickhouse' not found"):
+        push.push(api, [s for s in steps if s.kind == "folder"] + [group], echo=lambda _: None)
+    policy = next(s for s in steps if s.kind == "policy_tree")
+    with pytest.raises(push.PushError, match="receiver 'touchline-managers' does not exist"):
+        push.push(api, [policy], echo=lambda _: None)
+    assert grafana.state.writes == ["POST folder touchline"]
 
 
 def test_cli_dry_run_prints_the_requests(monkeypatch) -> None:
