@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from touchline.terminal_table import align
+
 #: short names of the CLI -> ClickHouse output formats
 FORMAT_ALIASES = {"json": "JSONEachRow", "csv": "CSVWithNames"}
 TABLE = "table"
@@ -67,9 +69,6 @@ def render_table(data: bytes, max_width: int = 60) -> str:
         return "(0 rows)"
     columns = [_unescape(c) for c in lines[0].split("\t")]
     rows = [[_unescape(v)[:max_width] for v in line.split("\t")] for line in lines[2:]]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip(),
-           "  ".join("-" * w for w in widths)]
-    out += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    out = align(rows, columns, rule=True)
     out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(out)

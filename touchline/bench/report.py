@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from touchline.terminal_table import align
+
 
 def _f(v: Any) -> str:
     if isinstance(v, float):
@@ -86,9 +88,7 @@ def lines(results: dict[str, Any]) -> list[str]:
             rows.append(("  trend over the last half (least squares)",
                          f"{s['rss_trend_last_half_mb_per_10min']} MB per 10 min",
                          "(must be ~0)"))
-    w = max((len(r[0]) for r in rows), default=10)
-    w2 = max((len(r[1]) for r in rows), default=10)
-    out += [f"{a:<{w}}  {b_:<{w2}}  {c}" for a, b_, c in rows]
+    out += align(rows)
     return out
 
 

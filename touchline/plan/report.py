@@ -17,6 +17,7 @@ from typing import Any
 
 from touchline.plan.stats import Proportion, clearly_different, wilson
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.terminal_table import align
 
 OUTCOMES = ("reply", "meeting", "opportunity", "won")
 
@@ -176,10 +177,7 @@ def format_table(title: str, key_names: tuple[str, ...],
         keys = key if isinstance(key, tuple) else (key,)
         body.append([*(str(k) for k in keys), str(row.prospects),
                      *(str(row.rate(o)) for o in OUTCOMES)])
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(header)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    lines = [title, *align(body, header)]
     if not body:
         lines.append("(no prospects in a cadence in this period)")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from typing import Any
 
 from touchline.plan.stats import Proportion, clearly_different, wilson
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.terminal_table import align
 
 MOTIONS = ("acquisition", "retention", "upsell", "unspecified")
 BY = ("rep", "team", "product_line", "segment")
@@ -149,11 +150,7 @@ def format_table(groups: list[GroupRate], by: str, activity: str) -> str:
         body = [[*((g.team, g.group) if by == "rep" else (g.group,)), str(g.rate.n),
                  str(g.rate.hits), _pct(g.rate), _pct(g.peers), g.flag]
                 for g in groups if g.motion == motion]
-        widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(header)]
-        lines += ["", f"{motion}:",
-                  "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-                  for r in body]
+        lines += ["", f"{motion}:", *align(body, header)]
     if not groups:
         lines.append(f"(no {metric.base.replace('_', ' ')} in this period)")
     return "\n".join(lines)
