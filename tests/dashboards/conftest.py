@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from touchline import services
 from touchline.sinks.clickhouse import ClickHouseSink
 
 TENANT = "acme"
@@ -234,7 +234,5 @@ def heartbeat(seeded: Seeded) -> Callable[[], None]:
 
 @pytest.fixture
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port nothing listens on right now (the suite's one helper, in touchline.services)."""
+    return services.free_port()

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import datetime as dt
-import json
 import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options as ChromeOptions
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.support.ui import WebDriverWait
 
 from touchline.dashboards.catalog import dashboard
 from touchline.dashboards.local_view import make_app, run_local_view
+from touchline.services import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 
+#: Debian's packages (`apt-get install chromium chromium-driver`, as .ci/run does)
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run",
                 "--window-size=1400,1800"]
@@ -87,45 +89,22 @@ class _Server:
         self.thread.join(10)
 
 
-def _wait_port(port: int, timeout: float = 10) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
+def _chromium(profile: Path) -> webdriver.Chrome:
+    """Debian's headless Chromium through its own chromedriver: nothing is downloaded."""
+    options = ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROME_FLAGS, f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=ChromeService(executable_path=CHROMEDRIVER))
 
 
-class _WebDriver:
-    """The few W3C WebDriver calls the test needs, spoken to chromedriver over HTTP."""
+def _panels_when_loaded(driver: webdriver.Chrome, count: int) -> list[dict]:
+    """The page's panels once all `count` of them have finished loading (30 s at most)."""
+    def loaded(d: webdriver.Chrome) -> list[dict] | bool:
+        panels = d.execute_script(PANEL_STATE)
+        return panels if len(panels) == count and all(p["state"] for p in panels) else False
 
-    def __init__(self, port: int, user_data_dir: Path) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": shutil.which("chromium"),
-            "args": [*CHROME_FLAGS, f"--user-data-dir={user_data_dir}"]}}}}
-        self.session = self._call("POST", "/session", caps)["sessionId"]
-
-    def _call(self, method: str, path: str, body: dict | None = None):
-        req = urllib.request.Request(self.base + path, method=method,
-                                     data=json.dumps(body or {}).encode() if method == "POST"
-                                     else None, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            return json.loads(resp.read())["value"]
-
-    def get(self, url: str) -> None:
-        self._call("POST", f"/session/{self.session}/url", {"url": url})
-
-    def js(self, script: str):
-        return self._call("POST", f"/session/{self.session}/execute/sync",
-                          {"script": script, "args": []})
-
-    def screenshot(self) -> bytes:
-        return base64.b64decode(self._call("GET", f"/session/{self.session}/screenshot"))
-
-    def quit(self) -> None:
-        self._call("DELETE", f"/session/{self.session}")
+    return WebDriverWait(driver, 30, poll_frequency=0.2).until(loaded)
 
 
 PANEL_STATE = """return Array.from(document.querySelectorAll('section.panel')).map(s => ({
@@ -133,62 +112,40 @@ PANEL_STATE = """return Array.from(document.querySelectorAll('section.panel')).m
   rows: s.dataset.rows || '', text: s.querySelector('.body').innerText}));"""
 
 
-def test_page_renders_numbers_from_clickhouse_in_chromium(seeded, tmp_path, free_port) -> None:
+def test_page_renders_numbers_from_clickhouse_in_chromium(seeded, tmp_path) -> None:
     shots = Path(os.environ.get(ARTIFACTS_ENV) or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    server = _Server(seeded.sink, free_port)
+    port = free_port()
+    server = _Server(seeded.sink, port)
     server.thread.start()
-    _wait_port(free_port)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        driver_port = s.getsockname()[1]
-    chromedriver = subprocess.Popen(["chromedriver", f"--port={driver_port}"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    driver = None
+    wait_for_port(port, None, "the local panel", 10)
+    driver = _chromium(tmp_path / "chrome-profile")
     try:
-        _wait_port(driver_port)
-        driver = _WebDriver(driver_port, tmp_path / "chrome-profile")
         first_rate = _events_per_s(seeded.sink)
-        driver.get(f"http://127.0.0.1:{free_port}/?d=touchline-ops")
-        deadline = time.monotonic() + 30
-        panels = []
-        while time.monotonic() < deadline:
-            panels = driver.js(PANEL_STATE)
-            if panels and all(p["state"] for p in panels):
-                break
-            time.sleep(0.2)
-        assert [p["state"] for p in panels] == ["ok"] * len(dashboard("touchline-ops").panels)
+        driver.get(f"http://127.0.0.1:{port}/?d=touchline-ops")
+        panels = _panels_when_loaded(driver, len(dashboard("touchline-ops").panels))
+        assert [p["state"] for p in panels] == ["ok"] * len(panels)
         by_title = {p["title"]: p for p in panels}
         shown = float(by_title["Events in (per s, last 5 min)"]["text"].replace(",", ""))
         assert _events_per_s(seeded.sink) - 0.01 <= shown <= first_rate + 0.01 and shown > 0
         assert by_title["Consumer lag"]["text"].strip() == "21"
         health = by_title["Pipeline health"]["text"]
         assert "activities.raw" in health and "worker-1" in health
-        charts = driver.js("return document.querySelectorAll('section.kind-timeseries polyline')"
-                           ".length")
+        charts = driver.execute_script(
+            "return document.querySelectorAll('section.kind-timeseries polyline').length")
         assert charts >= 4
-        png = driver.screenshot()
+        png = driver.get_screenshot_as_png()
         assert png.startswith(b"\x89PNG") and len(png) > 10_000
         (shots / "local-view-ops.png").write_bytes(png)
 
         # the coaching view: variables resolve, a table shows the seeded reps and plan
-        driver.get(f"http://127.0.0.1:{free_port}/?d=touchline-coaching")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            panels = driver.js(PANEL_STATE)
-            if panels and all(p["state"] for p in panels) and len(panels) == len(
-                    dashboard("touchline-coaching").panels):
-                break
-            time.sleep(0.2)
+        driver.get(f"http://127.0.0.1:{port}/?d=touchline-coaching")
+        panels = _panels_when_loaded(driver, len(dashboard("touchline-coaching").panels))
         by_title = {p["title"]: p for p in panels}
         plan = by_title["High-impact activities vs plan (this week)"]["text"]
         assert "r-east-1" in plan and "connected_calls" in plan
-        (shots / "local-view-coaching.png").write_bytes(driver.screenshot())
+        (shots / "local-view-coaching.png").write_bytes(driver.get_screenshot_as_png())
     finally:
-        if driver is not None:
-            driver.quit()
-        chromedriver.terminate()
-        chromedriver.wait(10)
+        driver.quit()
         server.stop()
     assert not server.thread.is_alive()
-

@@ -7,7 +7,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from kafka.admin import KafkaAdminClient
 
-from touchline.services import free_port
+from touchline.services import free_port, wait_for_port
 from touchline.webhooks.cli import serve
 from touchline.webhooks.envelope import Envelope
 
@@ -63,15 +62,8 @@ def _start_serve(tmp_path, bootstrap: str, port: int, prefix: str) -> subprocess
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "touchline", "serve"], env=env,
                                 stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return proc
-        except OSError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "touchline serve did not listen"
-            time.sleep(0.2)
+    wait_for_port(port, proc, "touchline serve", 30, log)
+    return proc
 
 
 def _health(port: int) -> dict:
