@@ -1,15 +1,17 @@
 """Run panel and alert SQL as Grafana would send it, and look at what ClickHouse does with it.
 
 `expanded()` fills in macros and variables for a panel's default range; `describe()` returns the
-result columns without reading data; `key_usage()` parses `EXPLAIN indexes = 1` to show which
-key columns each table read is pruned by.
+result columns without reading data; `key_usage()` reads the plan of `EXPLAIN json = 1,
+indexes = 1` to show which key columns each table read is pruned by.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from touchline.dashboards.catalog import CatalogPanel, dashboard
 from touchline.dashboards.macros import QueryContext, VariableValue, expand
@@ -61,29 +63,26 @@ def expect_columns(sink: ClickHouseSink, sql: str, columns: tuple[str, ...]) -> 
 
 
 def key_usage(sink: ClickHouseSink, sql: str) -> dict[str, list[dict[str, list[str]]]]:
-    """Per table read: index kind (PrimaryKey, Min-Max, Partition) -> its key columns."""
-    lines = [row[0] for row in sink.query(f"EXPLAIN indexes = 1 {sql}").rows]
+    """Per table read: index kind (PrimaryKey, Min-Max, Partition, Skip) -> its key columns.
+
+    Every `ReadFromMergeTree` step of the plan counts, subqueries included; a table read twice
+    has two entries. A skip index names no key columns.
+    """
+    plan = json.loads(sink.query(f"EXPLAIN json = 1, indexes = 1 {sql}").rows[0][0])
     reads: dict[str, list[dict[str, list[str]]]] = {}
-    current: dict[str, list[str]] | None = None
-    index: str | None = None
-    in_keys = False
-    for line in lines:
-        text = line.strip(" │└─├")
-        m = re.match(r"ReadFromMergeTree \(([\w.]+)\)", text)
-        if m:
-            current = {}
-            reads.setdefault(m.group(1), []).append(current)
-            index, in_keys = None, False
+    for step in _steps(plan[0]["Plan"]):
+        if step.get("Node Type") != "ReadFromMergeTree":
             continue
-        if current is None:
-            continue
-        if text in ("PrimaryKey", "Min-Max", "MinMax", "Partition", "Skip"):
-            index, in_keys = text.replace("MinMax", "Min-Max"), False
-            current[index] = []
-        elif text == "Keys:" and index:
-            in_keys = True
-        elif in_keys and index and re.fullmatch(r"[\w().,' ]+", text) and ":" not in text:
-            current[index].append(text)
-        else:
-            in_keys = False
+        used: dict[str, list[str]] = {}
+        for index in step.get("Indexes", []):
+            used.setdefault(index["Type"].replace("MinMax", "Min-Max"), []).extend(
+                index.get("Keys", []))
+        reads.setdefault(step["Description"], []).append(used)
     return reads
+
+
+def _steps(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A plan step and every step below it."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from _steps(child)
