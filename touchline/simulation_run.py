@@ -28,8 +28,9 @@ def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: 
     history_only = jsonl is not None and count is None and duration is None
     if history_only and history_days <= 0:
         raise ValueError("writing a file needs --count, --duration or --history-days")
-    payloads: Iterator[bytes] = sim.payloads(start or datetime.now(UTC), rate, history_days,
-                                             live=live, history_only=history_only)
+    begin = start or datetime.now(UTC)
+    payloads: Iterator[bytes] = sim.payloads(begin, rate, history_days, live=live,
+                                             history_only=history_only)
     if count is not None:
         payloads = itertools.islice(payloads, count)
     if jsonl is not None:
@@ -41,7 +42,7 @@ def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: 
                 fh.write(payload + b"\n")
                 n += 1
         return n
-    _write_dimensions(settings, sim)
+    _load_org(settings, sim, begin, history_days)
     if duration is not None:
         deadline = time.monotonic() + duration
         payloads = itertools.takewhile(lambda _: time.monotonic() < deadline, payloads)
@@ -63,16 +64,23 @@ def write_org_file(path: Path, *, seed: int, tenant: str, start: datetime | None
     return path
 
 
-def _write_dimensions(settings: Settings, sim: Simulator) -> None:
-    """Reps and accounts of the simulated org, so dashboards can name and tier them."""
-    from touchline.connect import open_sink
-    from touchline.sinks.dimensions import write_dimensions
+def _load_org(settings: Settings, sim: Simulator, start: datetime, history_days: float) -> None:
+    """Load the simulated org as `touchline org load` would.
 
+    Teams, rep periods (the mover's two included), reps and accounts: panels, pickers and
+    signals see a real org.
+    """
+    from touchline.connect import open_sink
+    from touchline.org.tables import load_org
+    from touchline.schemas.org import Org
+
+    org = Org.model_validate(sim.org_document(start, history_days))
     try:
         sink = open_sink(settings)
     except Exception:  # no ClickHouse reachable: events still flow, names are just ids
         return
     try:
-        write_dimensions(sink, sim.dimension_rows())
+        sink.ensure_schema()
+        load_org(sink, org, sim.org.tenant)
     finally:
         sink.close()

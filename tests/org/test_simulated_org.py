@@ -142,3 +142,43 @@ def test_same_seed_same_files(tmp_path):
     c_org, c_history, _ = simulate(tmp_path / "c", 10, seed=6)
     assert a_history.read_bytes() == b_history.read_bytes() != c_history.read_bytes()
     assert a_org.read_text() == b_org.read_text()
+
+
+def test_live_simulation_loads_its_org_through_the_store(tmp_path, kafka_bootstrap):
+    """`touchline simulate` (live, as `touchline demo` runs it) loads the simulated org."""
+    import subprocess
+    import sys
+    import uuid
+
+    from touchline.services import child_env, free_port, start_store
+    from touchline.settings import ClickHouseSettings, KafkaSettings, Settings
+    from touchline.sinks.clickhouse import ClickHouseSink
+    from touchline.topics_admin import ensure_topics
+
+    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()),
+                        kafka=KafkaSettings(bootstrap=kafka_bootstrap,
+                                            raw_topic=f"raw-{uuid.uuid4().hex[:8]}"))
+    ensure_topics(settings)
+    store = start_store(settings)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "touchline", "simulate", "--seed", "4", "--tenant", "livesim",
+             "--count", "300", "--rate", "2000", "--history-days", "4"],
+            env=child_env(settings), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "simulated 300 events" in done.stdout
+        sink = ClickHouseSink(settings.store_url()).start()
+        try:
+            periods = sink.query(
+                "SELECT rep_id, team_id, active_to < '2106-01-01' FROM touchline.rep_periods "
+                "WHERE tenant = 'livesim' AND rep_id = 'sdr-eas-4' ORDER BY active_from").rows
+            counts = sink.query(
+                "SELECT (SELECT count() FROM touchline.teams WHERE tenant = 'livesim'), "
+                "(SELECT count() FROM touchline.reps FINAL WHERE tenant = 'livesim'), "
+                "(SELECT count() FROM touchline.accounts FINAL WHERE tenant = 'livesim')").rows
+        finally:
+            sink.close()
+    finally:
+        store.stop()
+    assert periods == [("sdr-eas-4", "team-west", 1), ("sdr-eas-4", "team-east", 0)]
+    assert counts == [(3, 21, 129)]
