@@ -152,11 +152,3 @@ def rule_groups() -> list[alerting.RuleGroup]:
                                   .folder_uid(FOLDER_UID).interval(60))
         group.with_rule(rule(spec))
     return list(groups.values())
-
-
-def spec_by_uid(uid: str) -> AlertSpec:
-    """The spec of a rule uid."""
-    for spec in ALERTS:
-        if spec.uid == uid:
-            return spec
-    raise KeyError(uid)

@@ -34,8 +34,6 @@ ACTIVITIES = (
 )
 #: activities whose target is a percentage rather than a weekly count
 PERCENT_ACTIVITIES = ("leads_touched_within_sla",)
-#: channels a cadence step can use (the `channel` of a touch in `activities`)
-CHANNELS = ("call", "email", "meeting")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -203,7 +201,3 @@ class Plan(_Frozen):
             if value not in choices:
                 raise ValueError(f"{field}: {value!r} is not one of {', '.join(choices)}")
         return self
-
-    def open_stages(self) -> list[str]:
-        """Stages a deal can be stuck in."""
-        return [s for s in self.stages if s not in self.closed_stages]

@@ -10,7 +10,6 @@ pending: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict
 positions: dict[tuple[str, int], int] = {}
 #: (topic, partition) -> highest event time seen (ms)
 event_time: dict[tuple[str, int], int] = {}
-totals: dict[str, int] = defaultdict(int)
 
 
 def processed(tp: tuple[str, int], offset: int) -> None:
@@ -27,8 +26,6 @@ def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
     counters["events_in"] += events_in
     counters["rejected"] += rejected
     processed(tp, offset)
-    totals["raw_events"] += events_in
-    totals["rejected"] += rejected
 
 
 def count_recorded(topic: str, partition: int, offset: int | None, *, events_in: int,
@@ -48,9 +45,6 @@ def count_recorded(topic: str, partition: int, offset: int | None, *, events_in:
     if offset is not None:
         positions[tp] = offset + 1
     event_time[tp] = max(event_time.get(tp, 0), max_event_ms)
-    totals["accepted"] += accepted
-    totals["duplicates"] += duplicates
-    totals["late"] += rejected
 
 
 def count_dead_letters(topic: str, partition: int, last_offset: int, messages: int) -> None:

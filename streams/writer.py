@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
@@ -34,8 +34,6 @@ T = TypeVar("T")
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
 _sink: ClickHouseSink | None = None
-#: seconds the last write spent waiting for ClickHouse to come back (ops can read it)
-state: dict[str, Any] = {"retrying": False, "last_error": "", "retries": 0}
 
 
 def sink() -> ClickHouseSink:
@@ -82,6 +80,7 @@ async def dead_letter_rejected(rejected: list[Rejected]) -> None:
 async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
     """Run fn(sink) in the sink thread, retrying transient errors until it succeeds."""
     delay = 0.2
+    retried = False
     while True:
         try:
             result, rejected = await asyncio.get_running_loop().run_in_executor(
@@ -89,24 +88,14 @@ async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
             if rejected:
                 await dead_letter_rejected(rejected)
         except SinkError as exc:
-            state.update(retrying=True, last_error=str(exc)[:300])
-            state["retries"] += 1
+            retried = True
             log.warning("ClickHouse %s failed (%s); retrying in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             continue
-        if state["retrying"]:
+        if retried:
             log.warning("ClickHouse %s succeeded again", what)
-            state["retrying"] = False
         return result
-
-
-def close() -> None:
-    """Close the sink (worker shutdown)."""
-    global _sink
-    if _sink is not None:
-        _sink.close()
-        _sink = None
 
 
 def now_ms() -> int:

@@ -277,8 +277,3 @@ class IdentityResolver:
         if found:
             return found.opportunity_id, found.account_id, self.rep_by_id(found.owner_rep_id)
         return f"{kind}:{_norm(kind, value)}"[:128], None, None
-
-    def is_known(self, kind: str, value: Any) -> bool:
-        """True if the identity is in the map (any table)."""
-        key = (kind, _norm(kind, value))
-        return any(key in t for t in (self._reps, self._prospects, self._accounts, self._opps))

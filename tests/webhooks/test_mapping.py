@@ -199,8 +199,8 @@ def _envelope(source: str, body: str) -> bytes:
 def test_map_message_batches_and_dead_letters(body_of, resolver):
     raw = _envelope("salesforce", body_of("salesforce_cdc_events.json"))
     out = map_message(raw, resolver, "acme", source_topic="raw.salesforce", partition=1, offset=7)
-    lines = out.batch().split(b"\n")
-    assert len(lines) == 4 and all(parse_activity(line) for line in lines)
+    assert len(out.events) == 4
+    assert all(parse_activity(orjson.dumps(event)) for event in out.events)
     [gap] = out.dead_letters
     assert (gap.reason, gap.source_topic, gap.offset, gap.origin) == (
         "unmappable", "raw.salesforce", 7, "salesforce:r1")

@@ -52,10 +52,6 @@ class MapOutcome:
     #: `unknown:<kind>:<value>` ids this message introduced (kept in the events, flagged here)
     unknown_identities: Counter[str] = field(default_factory=Counter)
 
-    def batch(self) -> bytes:
-        """The canonical events as one JSONL message (b'' when there are none)."""
-        return b"\n".join(orjson.dumps(e) for e in self.events)
-
 
 def map_message(
     raw: bytes,
