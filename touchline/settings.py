@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlencode
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from touchline.sinks.security import SecuritySettings
@@ -117,8 +117,13 @@ class OrgSettings(BaseModel):
 
     #: YAML org file whose reps' and accounts' vendor identities (Salesforce, HubSpot,
     #: Outreach ids, phones, emails, domains) the map_<source> agents resolve, merged with the
-    #: identity map (webhooks.identity_map_path); unset = the identity map alone
+    #: identity map (webhooks.identity_map_path); unset or empty = the identity map alone
     path: Path | None = None
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class Settings(BaseSettings):
