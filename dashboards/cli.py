@@ -25,18 +25,11 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _open_sink() -> Any:
-    """The sink, or one clear line when ClickHouse has no touchline schema yet."""
-    from touchline.connect import open_sink
-    from touchline.dashboards.clickhouse_query import DATABASE
+    """The sink, or one line saying what to run when there is no data yet (creates nothing)."""
+    from touchline.connect import open_reader
     from touchline.settings import get_settings
 
-    sink = open_sink(get_settings())
-    if not sink.query(f"EXISTS DATABASE {DATABASE}").scalar():
-        sink.close()
-        raise click.ClickException(
-            f"ClickHouse has no `{DATABASE}` database yet: run `touchline sink init` "
-            "(or start the stack with `touchline up` / `touchline demo`)")
-    return sink
+    return open_reader(get_settings())
 
 
 @click.group("dashboards")

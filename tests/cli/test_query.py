@@ -181,7 +181,7 @@ def test_on_the_data_directory_itself(data_dir: tuple[Path, int]) -> None:
 @pytest.mark.integration
 def test_empty_data_directory_says_what_to_run_and_creates_nothing(tmp_path: Path) -> None:
     for args in (["query", "SELECT 1"], ["signals", "list"], ["report", "cadences"],
-                 ["report", "variation"]):
+                 ["report", "variation"], ["alerts", "check"]):
         # the default data directory (./.touchline) under an empty working directory
         code, out = subprocess_cli(None, *args, cwd=tmp_path)
         text = out.decode()
