@@ -29,6 +29,11 @@ PANELS = [
               "Rejected events per interval, by reason.", "short"),
     PanelSpec("Touches by channel", "timeseries", q.OPS_TOUCHES_BY_CHANNEL,
               ("time", "channel", "touches"), "Touches (event time) by channel.", "short"),
+    PanelSpec("Unmapped CRM stages", "table", q.OPS_UNMAPPED_STAGES,
+              ("source", "stage", "changes", "deals", "source_says", "last_seen"),
+              "Stage names recorded that the plan does not have: add them to the stage map "
+              "(touchline stages map) or to the plan. Kept as sent; closed only if the "
+              "source said so.", "", 24, 6),
     PanelSpec("Pipeline health", "table", q.OPS_PIPELINE_HEALTH,
               ("topic", "partition", "last_worker", "last_report", "committed_offset",
                "highwater_offset", "current_lag", "events_in_range", "rejected_in_range",

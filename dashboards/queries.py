@@ -202,6 +202,12 @@ WHERE $__timeFilter(ts)
 GROUP BY time, topic_partition
 ORDER BY time"""
 
+OPS_UNMAPPED_STAGES = """SELECT source, stage, changes, opportunities AS deals,
+       if(closed_by_source = 1, 'closed', 'open') AS source_says, last_seen
+FROM touchline.unmapped_stages
+WHERE tenant = ${tenant:singlequote}
+ORDER BY changes DESC
+LIMIT 50"""
 OPS_DLQ_BY_REASON = """SELECT $__timeInterval(failed_at) AS time, reason, count() AS rejected
 FROM touchline.dlq_events
 WHERE $__timeFilter(failed_at)

@@ -288,6 +288,7 @@ def _mount_optional() -> None:
         ("touchline.webhooks.cli", ("serve",)),
         ("touchline.plan.cli", ("plan", "report", "signals")),
         ("touchline.org.cli", ("org",)),
+        ("touchline.stages_cli", ("stages",)),
         ("touchline.bench.cli", ("bench",)),
     ):
         try:

@@ -85,14 +85,15 @@ class StageMap:
     """Lookups over the defaults and a user's stage map (the user's entries win)."""
 
     def __init__(self, extra: StageMapFile | None = None) -> None:
-        self._maps: dict[tuple[str, str], dict[str, str]] = {}
+        #: (source, pipeline) -> folded vendor name -> (vendor name as written, plan stage)
+        self._maps: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
         sources = dict(DEFAULTS)
         if extra is not None:
             for source in ("salesforce", "hubspot"):
                 sources = _merged(sources, source, getattr(extra, source))
         for source, pipelines in sources.items():
             for pipeline, names in pipelines.items():
-                self._maps[(source, pipeline)] = {_fold(k): v for k, v in names.items()}
+                self._maps[(source, pipeline)] = {_fold(k): (k, v) for k, v in names.items()}
 
     @classmethod
     def load(cls, path: Path | None) -> StageMap:
@@ -117,8 +118,14 @@ class StageMap:
         key = _fold(name)
         for section in ((source, pipeline) if pipeline else None, (source, DEFAULT_PIPELINE)):
             if section is not None and key in self._maps.get(section, {}):
-                return self._maps[section][key]
+                return self._maps[section][key][1]
         return None
+
+    def entries(self) -> list[tuple[str, str, str, str]]:
+        """(source, pipeline, vendor name as matched, plan stage), sorted."""
+        return sorted((source, pipeline, name, stage)
+                      for (source, pipeline), names in self._maps.items()
+                      for name, stage in names.values())
 
     def stage_fields(self, source: str, name: str, pipeline: str | None = None,
                      is_closed: object = None, is_won: object = None) -> dict[str, object]:
