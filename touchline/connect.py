@@ -50,9 +50,10 @@ def open_reader(settings: Settings) -> ClickHouseSink:
     """
     dsn = sink_dsn(settings)
     database = settings.clickhouse.database
-    if dsn.startswith("chdb://") and not Path(dsn.removeprefix("chdb://")).is_dir():
-        raise NoDataYet(f"no data yet in {settings.data_dir}: run `touchline demo` to try it "
-                        "with simulated events, or `touchline up` and send your own")
+    directory = Path(dsn.removeprefix("chdb://"))
+    if dsn.startswith("chdb://") and not directory.is_dir():
+        raise NoDataYet(f"no data yet in {directory}: run `touchline demo` to try it with "
+                        "simulated events, or `touchline up` and send your own")
     sink = open_sink(settings)
     if not sink.query("SELECT count() FROM system.databases WHERE name = {db:String}",
                       {"db": database}).scalar():
