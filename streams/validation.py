@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from touchline.schemas.activity import activity_adapter
@@ -31,6 +32,22 @@ class Validated:
     )
     dead_letters: list[DeadLetter] = field(default_factory=list)
     events_in: int = 0
+
+
+def _identity(data: bytes) -> dict[str, str]:
+    """Tenant and event id of an event that failed validation, when it still names them.
+
+    A tenant reader's row policy shows dead letters of that tenant only: a rejected event
+    that says whose it is must keep its tenant.
+    """
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {key: doc[key].strip()[:256] for key in ("tenant", "event_id")
+            if isinstance(doc.get(key), str)}
 
 
 def line_origins(origin: str) -> Callable[[int], str]:
@@ -102,7 +119,7 @@ def validate_message(
             event = activity_adapter.validate_json(data)
         except ValidationError as exc:
             reason, error = describe(exc)
-            out.dead_letters.append(DeadLetter.of(data, reason, error, **at))
+            out.dead_letters.append(DeadLetter.of(data, reason, error, **at, **_identity(data)))
             continue
         row = activity_row(event)
         if row["occurred_at"] > max_future:

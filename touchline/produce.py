@@ -15,6 +15,7 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import Settings
 from touchline.streams.partitioning import event_partition
 
@@ -57,6 +58,20 @@ def account_partition(payload: bytes, partitions: int) -> int:
 
 
 
+def oversized(settings: Settings, payload: bytes, origin: str) -> bytes:
+    """The dead letter (`too_large`) of one payload too large to send: its first 64 KiB.
+
+    Over pipeline.max_message_bytes the broker would refuse the message and the send would
+    fail the whole run; validation would reject it anyway, so the producer dead-letters it.
+    """
+    limit = settings.pipeline.max_message_bytes
+    dead = DeadLetter.of(
+        payload[:65536], "too_large",
+        f"event is {len(payload)} bytes; the limit is {limit} (pipeline.max_message_bytes): "
+        "not sent", source_topic=settings.kafka.raw_topic, origin=origin)
+    return dead.model_copy(update={"payload_bytes": len(payload)}).model_dump_json().encode()
+
+
 def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 500,
                  rate: float | None = None, origin: str = "",
                  max_bytes: int | None = None) -> int:
@@ -89,6 +104,11 @@ def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 
 
     try:
         for payload in payloads:
+            if len(payload) > settings.pipeline.max_message_bytes:
+                futures.append(prod.send(settings.kafka.dlq_topic, oversized(
+                    settings, payload, f"{origin}:{sent}" if origin else "")))
+                sent += 1
+                continue
             partition = account_partition(payload, partitions)
             lines, numbers = buffers.setdefault(partition, ([], []))
             lines.append(payload)

@@ -8,6 +8,7 @@ position per partition goes to `pipeline_metrics` (DLQ lag on the ops dashboard)
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 import orjson
@@ -48,10 +49,21 @@ def dead_letter_row(value: bytes, partition: int, offset: int) -> dict:
 
 
 def dead_letter_key(row: dict) -> str:
-    """Identity of the rejected input: replays of the same rejection share it."""
+    """Identity of one rejection: a replay of the same message shares it, nothing else does.
+
+    Where the input was read (topic, partition, offset, origin, line) is part of it, so two
+    copies of an event rejected at two places are two dead letters. Items rejected from one
+    vendor request share that place, so without an event id the key also hashes the reason,
+    error and payload (mapping is deterministic: a replay gives the same three).
+    """
+    where = (f"{row['source_topic']}|{row['partition']}|{row['offset']}|{row['origin']}|"
+             f"{row['line_no']}")
     if row["event_id"]:
-        return f"{row['reason']}|{row['tenant']}|{row['event_id']}"
-    return f"{row['source_topic']}|{row['partition']}|{row['offset']}|{row['line_no']}"
+        return f"{row['reason']}|{row['tenant']}|{row['event_id']}|{where}"
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (row["reason"], row["error"], row["payload"]):
+        digest.update(str(part).encode() + b"\0")
+    return f"{where}|{digest.hexdigest()}"
 
 
 @app.agent(dead_letter_topic)
