@@ -59,7 +59,7 @@ def make_app(sink: ClickHouseSink, secret: str,
     readers = ThreadPoolExecutor(max_workers=READER_THREADS, thread_name_prefix="chdb-read")
     outage_until = [0.0]
 
-    async def run(fn, *args, pool: ThreadPoolExecutor = executor):  # noqa: ANN001, ANN002, ANN202
+    async def run(fn, *args, pool: ThreadPoolExecutor = executor):
         if time.monotonic() < outage_until[0]:
             raise SinkUnavailable("injected outage: ClickHouse is unavailable")
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)

@@ -93,7 +93,7 @@ def _event_id(line: bytes) -> str | None:
     return f"{tenant.strip()}|{value.strip()}"  # as validation reads them
 
 
-def _account(sink, report: IngestReport, lines: list[bytes], ids: list[str | None],  # noqa: ANN001
+def _account(sink, report: IngestReport, lines: list[bytes], ids: list[str | None],
              started: float) -> None:
     rejected_rows = sink.query(
         f"SELECT DISTINCT origin, line_no, reason FROM {sink.table('dlq_events')} FINAL "

@@ -16,5 +16,5 @@ hubspot_raw_topic = vendor_topic("hubspot")
 
 
 @app.agent(hubspot_raw_topic)
-async def map_hubspot(stream):  # noqa: ANN001, D103
+async def map_hubspot(stream):  # noqa: D103
     await forward_mapped("hubspot", stream)

@@ -16,5 +16,5 @@ outreach_raw_topic = vendor_topic("outreach")
 
 
 @app.agent(outreach_raw_topic)
-async def map_outreach(stream):  # noqa: ANN001, D103
+async def map_outreach(stream):  # noqa: D103
     await forward_mapped("outreach", stream)

@@ -16,5 +16,5 @@ salesforce_raw_topic = vendor_topic("salesforce")
 
 
 @app.agent(salesforce_raw_topic)
-async def map_salesforce(stream):  # noqa: ANN001, D103
+async def map_salesforce(stream):  # noqa: D103
     await forward_mapped("salesforce", stream)

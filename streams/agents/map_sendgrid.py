@@ -16,5 +16,5 @@ sendgrid_raw_topic = vendor_topic("sendgrid")
 
 
 @app.agent(sendgrid_raw_topic)
-async def map_sendgrid(stream):  # noqa: ANN001, D103
+async def map_sendgrid(stream):  # noqa: D103
     await forward_mapped("sendgrid", stream)

@@ -16,5 +16,5 @@ twilio_raw_topic = vendor_topic("twilio")
 
 
 @app.agent(twilio_raw_topic)
-async def map_twilio(stream):  # noqa: ANN001, D103
+async def map_twilio(stream):  # noqa: D103
     await forward_mapped("twilio", stream)

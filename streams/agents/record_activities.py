@@ -30,7 +30,7 @@ RECORD_BATCH_SECONDS = 0.25
 
 
 @app.agent(activity_topic)
-async def record_activities(stream):  # noqa: ANN001, D103
+async def record_activities(stream):  # noqa: D103
     rules = get_settings().pipeline
     stage = activity_topic.get_topic_name()
     async for events in stream.take_events(RECORD_BATCH_MESSAGES, within=RECORD_BATCH_SECONDS):
@@ -39,7 +39,7 @@ async def record_activities(stream):  # noqa: ANN001, D103
 
 
 @app.on_partitions_revoked.connect
-async def forget_revoked(app, revoked, **kwargs) -> None:  # noqa: ANN001
+async def forget_revoked(app, revoked, **kwargs) -> None:
     """A partition that moves away must be reloaded from ClickHouse if it ever comes back."""
     ours = {activity_topic.get_topic_name(), raw_activity_topic.get_topic_name()}
     for tp in revoked:

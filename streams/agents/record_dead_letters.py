@@ -67,7 +67,7 @@ def dead_letter_key(row: dict) -> str:
 
 
 @app.agent(dead_letter_topic)
-async def record_dead_letters(stream):  # noqa: ANN001, D103
+async def record_dead_letters(stream):  # noqa: D103
     settings = get_settings()
     async for events in stream.take_events(5000, within=settings.pipeline.batch_seconds):
         rows = [dead_letter_row(e.message.value, e.message.partition, e.message.offset)

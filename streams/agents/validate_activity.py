@@ -47,7 +47,7 @@ def _origin(headers: object) -> str:
 
 
 @app.agent(raw_activity_topic, concurrency=get_settings().pipeline.concurrency)
-async def validate_activity(stream):  # noqa: ANN001, D103
+async def validate_activity(stream):  # noqa: D103
     settings = get_settings()
     partitions, rules = settings.kafka.partitions, settings.pipeline
     stage = activity_topic.get_topic_name()

@@ -98,7 +98,7 @@ def _json_lines(out: bytes) -> list[dict]:
     return [orjson.loads(line) for line in out.splitlines()]
 
 
-def check_answers(run) -> None:  # noqa: ANN001
+def check_answers(run) -> None:
     """The same questions, the same answers, whichever path `run(*args)` takes."""
     # FORMAT written in SQL, unqualified table name: nothing appended, `touchline` default
     code, out = run(f"{BY_EVENT} FORMAT JSONEachRow")
@@ -150,7 +150,7 @@ def check_answers(run) -> None:  # noqa: ANN001
     assert code == 0 and out.decode().splitlines()[2] == "x FORMAT CSV", out
 
 
-def check_refusals(run) -> None:  # noqa: ANN001
+def check_refusals(run) -> None:
     """Writes are refused (also hidden behind a first statement) and change nothing."""
     for sql in ("INSERT INTO activities (event_id) VALUES ('x')",
                 "INSERT INTO activities (event_id) VALUES ('x'); SELECT 1",

@@ -112,7 +112,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, subprocess.Popen]]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _wait(check, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait(check, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

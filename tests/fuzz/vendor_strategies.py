@@ -95,20 +95,20 @@ def array_body(fixture: list[Any]) -> st.SearchStrategy[bytes]:
     return st.lists(st.sampled_from(fixture).flatmap(mutated), min_size=1, max_size=6).map(_json)
 
 
-def sendgrid_body() -> st.SearchStrategy[bytes]:  # noqa: D103
+def sendgrid_body() -> st.SearchStrategy[bytes]:
     return st.one_of(array_body(SENDGRID), garbage())
 
 
-def hubspot_body() -> st.SearchStrategy[bytes]:  # noqa: D103
+def hubspot_body() -> st.SearchStrategy[bytes]:
     return st.one_of(array_body(HUBSPOT), garbage())
 
 
-def salesforce_body() -> st.SearchStrategy[bytes]:  # noqa: D103
+def salesforce_body() -> st.SearchStrategy[bytes]:
     return st.one_of(array_body(SALESFORCE), st.sampled_from(SALESFORCE).flatmap(mutated).map(
         _json), garbage())
 
 
-def outreach_body() -> st.SearchStrategy[bytes]:  # noqa: D103
+def outreach_body() -> st.SearchStrategy[bytes]:
     return st.one_of(st.sampled_from(OUTREACH).flatmap(mutated).map(_json), garbage())
 
 
@@ -136,5 +136,5 @@ def _twilio_form(draw: st.DrawFn) -> bytes:
     return urlencode(form).encode()
 
 
-def twilio_body() -> st.SearchStrategy[bytes]:  # noqa: D103
+def twilio_body() -> st.SearchStrategy[bytes]:
     return st.one_of(_twilio_form(), garbage())

@@ -73,7 +73,7 @@ def _store_bytes(data_dir: Path, changed_after: float) -> int:
 
 @pytest.mark.integration
 def test_lz4_batches_read_back_exactly_and_keep_the_broker_store_small(
-    broker_factory, tmp_path: Path  # noqa: ANN001
+    broker_factory, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "broker"
     broker = broker_factory(data_dir=data_dir)

@@ -41,9 +41,9 @@ class Scenario:
     #: pid of the shared broker, for CPU accounting
     broker_pid: int = 0
     #: PipelineSettings overrides for every scenario (e.g. batch_seconds), from the CLI
-    pipeline_overrides: dict = {}  # noqa: RUF012
+    pipeline_overrides: dict = {}
     #: KafkaSettings overrides (compression), from the CLI
-    kafka_overrides: dict = {}  # noqa: RUF012
+    kafka_overrides: dict = {}
 
     def __init__(self, root: Path, bootstrap: str, partitions: int = 4) -> None:
         tag = uuid.uuid4().hex[:8]

@@ -98,7 +98,7 @@ def map_message(
     except (MappingError, UnicodeDecodeError) as exc:
         out.dead_letters.append(DeadLetter.of(body, "unmappable", str(exc), **where))
         return out
-    except Exception as exc:  # noqa: BLE001 - a payload shape the mapping did not foresee
+    except Exception as exc:
         error = f"payload shape not mappable ({type(exc).__name__}: {exc})"
         out.dead_letters.append(DeadLetter.of(body, "unmappable", error, **where))
         return out
