@@ -49,11 +49,15 @@ class AlertSpec:
     no_data: Literal["OK", "NoData", "Alerting"] = "OK"
 
 
+#: coaching rules fire for every row of their rule view: the view applies the plan's thresholds
+#: (sinks/ddl/0013_rules.sql), so the alert condition only asks for a positive value
+COACHING_THRESHOLD = 0.0
+
 ALERTS: list[AlertSpec] = [
     AlertSpec(
         uid="touchline-stuck-deal", title="Deal past its stage SLA", group=GROUP_COACHING,
-        sql=q.ALERT_STUCK_DEAL, value="sla_ratio", threshold=1.0, range_s=3600, pending="15m",
-        labels={"signal": "stuck_deal", "audience": "manager"},
+        sql=q.ALERT_STUCK_DEAL, value="sla_ratio", threshold=COACHING_THRESHOLD, range_s=3600,
+        pending="15m", labels={"signal": "stuck_deal", "audience": "manager"},
         summary=("{{ $labels.opportunity }} ({{ $labels.account }}, {{ $labels.segment }}) has sat "
                  "in {{ $labels.stage }} for {{ $labels.days_in_stage }} d; the "
                  "{{ $labels.segment }} SLA for that stage is {{ $labels.stage_sla_days }} d."),
@@ -62,9 +66,19 @@ ALERTS: list[AlertSpec] = [
                 "{{ $labels.stage }}, or disposition it."),
     ),
     AlertSpec(
+        uid="touchline-deal-inactive", title="Deal with no activity", group=GROUP_COACHING,
+        sql=q.ALERT_DEAL_INACTIVE, value="days_inactive", threshold=COACHING_THRESHOLD,
+        range_s=3600, pending="1h", labels={"signal": "deal_inactive", "audience": "manager"},
+        summary=("Nothing has happened on {{ $labels.opportunity }} ({{ $labels.stage }}, "
+                 "{{ $labels.account }}) since {{ $labels.last_activity_on }}; the plan allows "
+                 "{{ $labels.inactive_after_days }} d."),
+        action=("{{ $labels.rep }}: call the buyer of {{ $labels.account }} and agree a dated "
+                "next step for {{ $labels.opportunity }}."),
+    ),
+    AlertSpec(
         uid="touchline-untouched-account", title="Account untouched past its tier threshold",
         group=GROUP_COACHING, sql=q.ALERT_UNTOUCHED_ACCOUNT, value="untouched_ratio",
-        threshold=1.0, range_s=3600, pending="1h",
+        threshold=COACHING_THRESHOLD, range_s=3600, pending="1h",
         labels={"signal": "untouched_account", "audience": "manager"},
         summary=("{{ $labels.account_name }} ({{ $labels.account }}, tier {{ $labels.tier }}) has "
                  "had no touch for {{ $labels.days_since_touch }} d; tier {{ $labels.tier }} "
@@ -74,24 +88,46 @@ ALERTS: list[AlertSpec] = [
     ),
     AlertSpec(
         uid="touchline-cadence-behind", title="Rep behind on a cadence", group=GROUP_COACHING,
-        sql=q.ALERT_CADENCE_BEHIND, value="prospects_two_steps_behind", threshold=2.0,
+        sql=q.ALERT_CADENCE_BEHIND, value="prospects_behind", threshold=COACHING_THRESHOLD,
         range_s=3600, pending="30m",
         labels={"signal": "cadence_behind", "audience": "manager"},
         summary=("{{ $labels.rep }}: {{ $values.A.Value }} of {{ $labels.prospects_in_cadence }} "
-                 "prospects in cadence {{ $labels.cadence }} are two or more steps behind plan."),
+                 "prospects in cadence {{ $labels.cadence }} are {{ $labels.steps_behind }} or "
+                 "more steps behind plan."),
         action=("{{ $labels.rep }}: work the overdue steps of {{ $labels.cadence }} first; the "
                 "next step for most of them is a {{ $labels.next_channel }}."),
     ),
     AlertSpec(
         uid="touchline-speed-to-lead", title="New lead not touched within SLA",
-        group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="sla_ratio", threshold=1.0,
-        range_s=7 * 86400, pending="0s",
+        group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="sla_ratio",
+        threshold=COACHING_THRESHOLD, range_s=3600, pending="0s",
         labels={"signal": "speed_to_lead", "audience": "manager"},
         summary=("Lead {{ $labels.prospect }} ({{ $labels.account }}, tier {{ $labels.tier }}) "
                  "has waited {{ $labels.waiting_hours }} h without a touch; the SLA is "
                  "{{ $labels.sla_hours }} h."),
         action="{{ $labels.rep }}: call {{ $labels.prospect }} now; leave a voicemail and email "
                "if there is no answer.",
+    ),
+    AlertSpec(
+        uid="touchline-activity-mix", title="High-impact activity below plan",
+        group=GROUP_COACHING, sql=q.ALERT_ACTIVITY_MIX, value="shortfall",
+        threshold=COACHING_THRESHOLD, range_s=3600, pending="1h",
+        labels={"signal": "activity_mix", "audience": "manager"},
+        summary=("{{ $labels.rep }} ({{ $labels.role }}): {{ $labels.done }} "
+                 "{{ $labels.activity }} in the last 7 days vs {{ $labels.planned_so_far }} "
+                 "planned; share of calls and emails {{ $labels.share_percent }}% vs "
+                 "{{ $labels.planned_share_percent }}% planned ({{ $labels.basis }})."),
+        action="{{ $labels.rep }}: move time to {{ $labels.activity }} this week.",
+    ),
+    AlertSpec(
+        uid="touchline-idle-rep", title="Rep with no activity", group=GROUP_COACHING,
+        sql=q.ALERT_IDLE_REP, value="days_idle", threshold=COACHING_THRESHOLD, range_s=3600,
+        pending="1h", labels={"signal": "idle_rep", "audience": "manager"},
+        summary=("{{ $labels.rep }} has logged no call, email or meeting since "
+                 "{{ $labels.last_touch_on }} ({{ $labels.last_channel }}); the plan allows "
+                 "{{ $labels.idle_after_days }} d."),
+        action=("Check in with {{ $labels.rep }}: time off, blocked, or activities not "
+                "logged?"),
     ),
     AlertSpec(
         uid="touchline-dlq-spike", title="DLQ rate spike", group=GROUP_OPS,

@@ -5,23 +5,16 @@ Queries use the grafana-clickhouse-datasource syntax: plugin macros (`$__timeFil
 variables (`${tenant:singlequote}`). `touchline.macros.expand` expands them the way the plugin
 does, so tests and the local view run the very same text.
 
-Shared building blocks (current plan rows, current dimensions, open deals vs SLA, cadence progress,
-account touch recency) are subqueries used by panels and alert rules alike. Plan vocabulary
-(activity names, defaults) follows examples/plan.yaml.
+The coaching rules (stuck deal, deal inactivity, untouched account, cadence behind,
+speed-to-lead, activity vs plan, idle rep) are not written here: panels and alert rules select
+from the rule views of sinks/ddl/0013_rules.sql (`rule(...)`), the same views the signal
+evaluator reads, with every threshold and default from the plan in force.
 """
 
 from __future__ import annotations
 
-#: plan defaults for rows missing from the dimension tables (examples/plan.yaml `defaults`)
-DEFAULT_SEGMENT = "mid_market"
-DEFAULT_TIER = "B"
-#: slack after a cadence step is due before it counts as late (plan `coaching.cadence_grace`)
-CADENCE_GRACE_S = 86400
-#: how far back cadence progress and touch recency look
-CADENCE_LOOKBACK_DAYS = 30
+#: how far back touch recency looks (touch_counts)
 TOUCH_LOOKBACK_DAYS = 90
-#: dispositions that end a prospect's cadence
-CADENCE_ENDING_DISPOSITIONS = "('qualify', 'disqualify', 'archive')"
 
 NOW = "now64(3, 'UTC')"
 
@@ -32,6 +25,18 @@ def _in(fragment: str, indent: int) -> str:
 
 
 TENANT = "tenant = ${tenant:singlequote}"
+
+
+def rule(view: str, tenant: str = "${tenant:singlequote}", **more: str) -> str:
+    """A coaching rule's view (sinks/ddl/0013_rules.sql) judged at the end of the time range.
+
+    The rule's thresholds come from the plan in force; `tenant` '' reads every tenant (alerts).
+    """
+    args = "".join(f"{k} = {v}, " for k, v in more.items())
+    return f"touchline.{view}(tenant = {tenant}, {args}now = $__toTime_ms)"
+
+
+ALL_TENANTS = "''"
 TEAM = "team_id = ${team:singlequote}"
 REPS_ANY = "$__conditionalAll(rep_id IN (${rep:singlequote}), $rep)"
 REP_ONE = "rep_id = ${rep:singlequote}"
@@ -46,115 +51,17 @@ PLAN_ACTIVITIES = """arrayFilter(x -> x != '', [
 
 # --- current plan and dimensions -------------------------------------------------------------
 
-CURRENT_STAGE_SLAS = f"""(
-    SELECT tenant, segment, stage, argMax(sla_s, effective_from) AS sla_s
-    FROM touchline.plan_stage_slas
-    WHERE effective_from <= {NOW}
-    GROUP BY tenant, segment, stage)"""
-
-CURRENT_TIERS = f"""(
-    SELECT tenant, tier, argMax(untouched_after_s, effective_from) AS untouched_after_s,
-           argMax(speed_to_lead_s, effective_from) AS speed_to_lead_s
-    FROM touchline.plan_tiers
-    WHERE effective_from <= {NOW}
-    GROUP BY tenant, tier)"""
-
-CURRENT_CADENCE_STEPS = f"""(
-    SELECT tenant, cadence_id, step, channel,
-           sum(wait_s) OVER (PARTITION BY tenant, cadence_id ORDER BY step) AS due_after_s
-    FROM (
-        SELECT tenant, cadence_id, step, argMax(channel, effective_from) AS channel,
-               argMax(wait_s, effective_from) AS wait_s
-        FROM touchline.plan_cadence_steps
-        WHERE effective_from <= {NOW}
-        GROUP BY tenant, cadence_id, step))"""
-
 CURRENT_TARGETS = f"""(
     SELECT tenant, role, activity, argMax(weekly_target, effective_from) AS weekly_target
     FROM touchline.plan_activity_targets
     WHERE effective_from <= {NOW}
     GROUP BY tenant, role, activity)"""
 
-CURRENT_ACCOUNTS = f"""(
-    SELECT tenant, account_id, argMax(name, updated_at) AS name,
-           if(argMax(tier, updated_at) = '', '{DEFAULT_TIER}', argMax(tier, updated_at)) AS tier,
-           if(argMax(segment, updated_at) = '', '{DEFAULT_SEGMENT}',
-              argMax(segment, updated_at)) AS segment,
-           argMax(team_id, updated_at) AS team_id, argMax(owner_rep_id, updated_at) AS rep_id
-    FROM touchline.accounts
-    GROUP BY tenant, account_id)"""
-
 CURRENT_REPS = """(
     SELECT tenant, rep_id, argMax(name, updated_at) AS name, argMax(team_id, updated_at) AS team_id,
            argMax(role, updated_at) AS role
     FROM touchline.reps
     GROUP BY tenant, rep_id)"""
-
-# --- shared facts --------------------------------------------------------------------------------
-
-#: open deals with their time in stage and the SLA of that stage for the account's segment
-OPEN_DEALS_VS_SLA = f"""(
-    SELECT o.tenant AS tenant, o.team_id AS team_id, o.rep_id AS rep_id,
-           o.opportunity_id AS opportunity_id, o.account_id AS account_id,
-           o.stage AS stage, o.in_stage_s AS in_stage_s, o.segment AS segment, s.sla_s AS sla_s
-    FROM (
-        SELECT st.tenant AS tenant, st.team_id AS team_id, st.rep_id AS rep_id,
-               st.opportunity_id AS opportunity_id, st.account_id AS account_id,
-               st.current_stage AS stage, st.in_stage_s AS in_stage_s,
-               if(a.segment = '', '{DEFAULT_SEGMENT}', a.segment) AS segment
-        FROM touchline.opportunity_state_current AS st
-        LEFT JOIN {_in(CURRENT_ACCOUNTS, 8)} AS a
-            ON a.tenant = st.tenant AND a.account_id = st.account_id
-        WHERE st.is_closed = 0) AS o
-    LEFT JOIN {_in(CURRENT_STAGE_SLAS, 4)} AS s
-        ON s.tenant = o.tenant AND s.segment = o.segment AND s.stage = o.stage)"""
-
-#: every account with the time since its last touch and its tier's "untouched" threshold
-ACCOUNT_TOUCH_RECENCY = f"""(
-    SELECT a.tenant AS tenant, a.team_id AS team_id, a.rep_id AS rep_id,
-           a.account_id AS account_id, a.name AS account_name, a.tier AS tier,
-           t.untouched_after_s AS untouched_after_s, l.last_touch_hour > 0 AS touched_in_lookback,
-           dateDiff('second',
-                    if(l.last_touch_hour > 0, l.last_touch_hour,
-                       toStartOfHour(now('UTC')) - INTERVAL {TOUCH_LOOKBACK_DAYS} DAY),
-                    now('UTC')) AS since_touch_s
-    FROM {_in(CURRENT_ACCOUNTS, 4)} AS a
-    LEFT JOIN (
-        SELECT tenant, entity_id AS account_id, max(bucket) AS last_touch_hour
-        FROM touchline.touch_counts
-        WHERE entity_type = 'account'
-          AND bucket >= toStartOfHour(now('UTC')) - INTERVAL {TOUCH_LOOKBACK_DAYS} DAY
-        GROUP BY tenant, account_id) AS l
-        ON l.tenant = a.tenant AND l.account_id = a.account_id
-    LEFT JOIN {_in(CURRENT_TIERS, 4)} AS t ON t.tenant = a.tenant AND t.tier = a.tier
-    WHERE t.untouched_after_s > 0)"""
-
-#: per prospect in a cadence: the last step done, the step due by now (after the grace), the
-#: next step's channel and due time; prospects with a cadence-ending disposition are left out
-CADENCE_PROGRESS = f"""(
-    SELECT p.tenant AS tenant, p.team_id AS team_id, p.rep_id AS rep_id,
-           p.prospect_id AS prospect_id, p.account_id AS account_id, p.cadence_id AS cadence_id,
-           toInt64(p.done_step) AS done_step,
-           toInt64(countIf(s.due_after_s + {CADENCE_GRACE_S}
-                           <= dateDiff('second', p.started_at, {NOW}))) AS due_step,
-           anyIf(s.channel, s.step = p.done_step + 1) AS next_channel,
-           p.started_at + toIntervalSecond(anyIf(s.due_after_s, s.step = p.done_step + 1))
-               AS next_due_at
-    FROM (
-        SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id, cadence_id,
-               min(occurred_at) AS started_at, max(cadence_step) AS done_step
-        FROM touchline.activities
-        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''
-        GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
-    INNER JOIN {_in(CURRENT_CADENCE_STEPS, 4)} AS s
-        ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
-    WHERE (p.tenant, p.prospect_id) NOT IN (
-        SELECT tenant, prospect_id FROM touchline.activities
-        WHERE occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-          AND type = 'disposition' AND disposition IN {CADENCE_ENDING_DISPOSITIONS})
-    GROUP BY p.tenant, p.team_id, p.rep_id, p.prospect_id, p.account_id, p.cadence_id,
-             p.done_step, p.started_at)"""
 
 # --- ops control panel ---------------------------------------------------------------------------
 
@@ -274,22 +181,24 @@ GROUP BY touches_received
 ORDER BY touches_received"""
 
 COACH_DEALS_BY_STAGE = f"""SELECT segment, stage, count() AS open_deals,
-       round(median(in_stage_s) / 86400, 1) AS median_days_in_stage,
-       round(max(in_stage_s) / 86400, 1) AS longest_days_in_stage,
+       round(median(dwell_s) / 86400, 1) AS median_days_in_stage,
+       round(max(dwell_s) / 86400, 1) AS longest_days_in_stage,
        round(any(sla_s) / 86400, 1) AS stage_sla_days,
-       countIf(sla_s > 0 AND in_stage_s > sla_s) AS past_stage_sla
-FROM {_in(OPEN_DEALS_VS_SLA, 0)}
-WHERE {TENANT} AND {TEAM} AND {REPS_ANY}
+       countIf(opportunity_id IN (
+           SELECT opportunity_id FROM {rule("rule_stuck_deals")})) AS past_stage_sla
+FROM {rule("open_deals_vs_sla")}
+WHERE {TEAM} AND {REPS_ANY}
 GROUP BY segment, stage
 ORDER BY segment, stage"""
 
+#: an account shows here once half of its tier's limit has passed (the rule fires at the limit)
 COACH_UNTOUCHED_ACCOUNTS = f"""SELECT account_id AS account, account_name, rep_id AS rep, tier,
-       round(since_touch_s / 86400, 1) AS days_since_touch,
-       round(untouched_after_s / 86400, 1) AS untouched_after_days,
-       touched_in_lookback
-FROM {_in(ACCOUNT_TOUCH_RECENCY, 0)}
-WHERE {TENANT} AND {TEAM} AND {REPS_ANY} AND since_touch_s >= untouched_after_s / 2
-ORDER BY since_touch_s / untouched_after_s DESC
+       round(untouched_s / 86400, 1) AS days_since_touch,
+       round(threshold_s / 86400, 1) AS untouched_after_days,
+       touches > 0 AS touched_in_lookback
+FROM {rule("accounts_vs_touch_limit")}
+WHERE {TEAM} AND {REPS_ANY} AND ifNull(untouched_s, threshold_s) >= threshold_s / 2
+ORDER BY ifNull(untouched_s, threshold_s) / threshold_s DESC
 LIMIT 50"""
 
 COACH_TOUCHES_BY_REP = f"""SELECT $__timeInterval(bucket) AS time, entity_id AS rep,
@@ -354,51 +263,21 @@ ORDER BY motion, product_line"""
 
 # --- rep view ------------------------------------------------------------------------------------
 
-#: the rep's cadence touches of the last CADENCE_LOOKBACK_DAYS (CADENCE_PROGRESS's rows, one
-#: rep): the `by_rep` projection of activities (sinks/ddl/0010) has them in one range
-_REP_CADENCE_ROWS = f"""FROM touchline.activities
-WHERE {TENANT} AND {REP_ONE}
-  AND occurred_at >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY
-  AND is_touch = 1 AND cadence_id != '' AND prospect_id != ''"""
-
-#: CADENCE_PROGRESS's next step for one rep: each cadence's steps as arrays (one row per
-#: cadence, so no join fan-out and regrouping), ended prospects from prospect_dispositions (0010)
-#: and only for the rep's own cadence prospects (the only ones the NOT IN is asked about)
-REP_PROSPECTS_DUE = f"""SELECT p.prospect_id AS prospect, p.account_id AS account,
-       p.cadence_id AS cadence, toInt64(p.done_step) + 1 AS next_step,
-       if(indexOf(s.steps, p.done_step + 1) = 0, '',
-          s.channels[indexOf(s.steps, p.done_step + 1)]) AS next_channel,
-       p.started_at + toIntervalSecond(if(indexOf(s.steps, p.done_step + 1) = 0, 0,
-                                          s.due_after_s[indexOf(s.steps, p.done_step + 1)]))
-           AS next_due_at,
-       round(dateDiff('second', next_due_at, {NOW}) / 86400, 1) AS days_overdue
-FROM (
-    SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id, cadence_id,
-           min(occurred_at) AS started_at, max(cadence_step) AS done_step
-    {_in(_REP_CADENCE_ROWS, 4)}
-    GROUP BY tenant, team_id, rep_id, prospect_id, cadence_id) AS p
-INNER JOIN (
-    SELECT tenant, cadence_id, groupArray(step) AS steps, groupArray(channel) AS channels,
-           groupArray(due_after_s) AS due_after_s
-    FROM {_in(CURRENT_CADENCE_STEPS, 4)}
-    GROUP BY tenant, cadence_id) AS s ON s.tenant = p.tenant AND s.cadence_id = p.cadence_id
-WHERE (p.tenant, p.prospect_id) NOT IN (
-    SELECT tenant, prospect_id FROM touchline.prospect_dispositions
-    WHERE {TENANT} AND disposition IN {CADENCE_ENDING_DISPOSITIONS}
-      AND prospect_id IN (
-          SELECT prospect_id
-          {_in(_REP_CADENCE_ROWS, 10)})
-    GROUP BY tenant, prospect_id
-    HAVING max(last_at) >= {NOW} - INTERVAL {CADENCE_LOOKBACK_DAYS} DAY)
-  AND next_channel != '' AND next_due_at <= {NOW}
+#: the rep's prospects whose next cadence step is due (cadences that ended on a reply, meeting,
+#: bounce, unsubscribe or closing disposition are not listed)
+REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
+       cadence_id AS cadence, steps_done + 1 AS next_step, next_channel, next_due_at,
+       round(dateDiff('second', next_due_at, $__toTime_ms) / 86400, 1) AS days_overdue
+FROM {rule("cadence_progress", rep="${rep:singlequote}")}
+WHERE active AND next_due_at <= $__toTime_ms
 ORDER BY next_due_at
 LIMIT 100"""
 
 REP_DEALS_LONGEST = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
-       round(in_stage_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
-FROM {_in(OPEN_DEALS_VS_SLA, 0)}
-WHERE {TENANT} AND {REP_ONE}
-ORDER BY in_stage_s / greatest(sla_s, 1) DESC
+       round(dwell_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
+FROM {rule("open_deals_vs_sla")}
+WHERE {REP_ONE}
+ORDER BY dwell_s / greatest(ifNull(sla_s, 0), 1) DESC
 LIMIT 20"""
 
 REP_TOUCHES_THIS_WEEK = f"""SELECT countIf(is_touch = 1) AS touches_this_week
@@ -417,45 +296,52 @@ VAR_REPS = f"SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT} ORDER BY 
 
 ALERT_STUCK_DEAL = f"""SELECT tenant, team_id AS team, rep_id AS rep, opportunity_id AS opportunity,
        account_id AS account, segment, stage,
-       toString(round(in_stage_s / 86400, 1)) AS days_in_stage,
+       toString(round(dwell_s / 86400, 1)) AS days_in_stage,
        toString(round(sla_s / 86400, 1)) AS stage_sla_days,
-       in_stage_s / sla_s AS sla_ratio
-FROM {_in(OPEN_DEALS_VS_SLA, 0)}
-WHERE sla_s > 0"""
+       dwell_s / sla_s AS sla_ratio
+FROM {rule("rule_stuck_deals", ALL_TENANTS)}"""
 
+ALERT_DEAL_INACTIVE = f"""SELECT tenant, team_id AS team, rep_id AS rep,
+       opportunity_id AS opportunity, account_id AS account, segment, stage,
+       toString(toDate(last_activity_at)) AS last_activity_on,
+       toString(round(inactive_after_s / 86400, 1)) AS inactive_after_days,
+       inactive_s / 86400 AS days_inactive
+FROM {rule("rule_inactive_deals", ALL_TENANTS)}"""
+
+#: an account with no activity at all counts as one limit past (ratio just over 1)
 ALERT_UNTOUCHED_ACCOUNT = f"""SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
-       account_name, tier, toString(round(since_touch_s / 86400, 1)) AS days_since_touch,
-       toString(round(untouched_after_s / 86400, 1)) AS untouched_after_days,
-       since_touch_s / untouched_after_s AS untouched_ratio
-FROM {_in(ACCOUNT_TOUCH_RECENCY, 0)}"""
+       account_name, tier,
+       if(untouched_s IS NULL, 'never', toString(round(untouched_s / 86400, 1)))
+           AS days_since_touch,
+       toString(round(threshold_s / 86400, 1)) AS untouched_after_days,
+       ifNull(untouched_s, threshold_s + 1) / threshold_s AS untouched_ratio
+FROM {rule("rule_untouched_accounts", ALL_TENANTS)}"""
 
 ALERT_CADENCE_BEHIND = f"""SELECT tenant, team_id AS team, rep_id AS rep, cadence_id AS cadence,
-       toString(count()) AS prospects_in_cadence,
-       topKIf(1)(next_channel, due_step - done_step >= 2)[1] AS next_channel,
-       toFloat64(countIf(due_step - done_step >= 2)) AS prospects_two_steps_behind
-FROM {_in(CADENCE_PROGRESS, 0)}
-GROUP BY tenant, team, rep, cadence"""
+       toString(active) AS prospects_in_cadence, toString(threshold_steps) AS steps_behind,
+       next_channel, toFloat64(behind) AS prospects_behind
+FROM {rule("rule_cadences_behind", ALL_TENANTS)}"""
 
-ALERT_SPEED_TO_LEAD = f"""SELECT l.tenant AS tenant, l.team_id AS team, l.rep_id AS rep,
-       l.prospect_id AS prospect, l.account_id AS account, a.tier AS tier,
-       toString(round(t.speed_to_lead_s / 3600, 1)) AS sla_hours,
-       toString(round(dateDiff('second', l.lead_at, {NOW}) / 3600, 1)) AS waiting_hours,
-       dateDiff('second', l.lead_at, {NOW}) / t.speed_to_lead_s AS sla_ratio
-FROM (
-    SELECT tenant, team_id, rep_id, prospect_id, any(account_id) AS account_id,
-           min(occurred_at) AS lead_at
-    FROM touchline.activities
-    WHERE type = 'lead' AND $__timeFilter(occurred_at)
-    GROUP BY tenant, team_id, rep_id, prospect_id) AS l
-LEFT JOIN (
-    SELECT tenant, prospect_id, max(occurred_at) AS last_touch
-    FROM touchline.activities
-    WHERE is_touch = 1 AND prospect_id != '' AND $__timeFilter(occurred_at)
-    GROUP BY tenant, prospect_id) AS f ON f.tenant = l.tenant AND f.prospect_id = l.prospect_id
-LEFT JOIN {_in(CURRENT_ACCOUNTS, 0)} AS a ON a.tenant = l.tenant AND a.account_id = l.account_id
-LEFT JOIN {_in(CURRENT_TIERS, 0)} AS t
-    ON t.tenant = l.tenant AND t.tier = if(a.tier = '', '{DEFAULT_TIER}', a.tier)
-WHERE f.last_touch < l.lead_at AND t.speed_to_lead_s > 0"""
+ALERT_SPEED_TO_LEAD = f"""SELECT tenant, team_id AS team, rep_id AS rep, prospect_id AS prospect,
+       account_id AS account, tier, toString(round(sla_s / 3600, 1)) AS sla_hours,
+       toString(round(waiting_s / 3600, 1)) AS waiting_hours,
+       waiting_s / sla_s AS sla_ratio
+FROM {rule("rule_leads_over_sla", ALL_TENANTS)}"""
+
+#: the value is how far the rep trails: planned - done (count), or the planned share minus the
+#: actual share of calls and emails (share)
+ALERT_ACTIVITY_MIX = f"""SELECT tenant, team_id AS team, rep_id AS rep, activity, role, basis,
+       toString(round(actual)) AS done, toString(round(planned)) AS planned_so_far,
+       toString(round(100 * actual_share)) AS share_percent,
+       toString(round(100 * planned_share)) AS planned_share_percent,
+       if(basis = 'count', planned - actual, planned_share - actual_share) AS shortfall
+FROM {rule("rule_activity_mix", ALL_TENANTS)}"""
+
+ALERT_IDLE_REP = f"""SELECT tenant, team_id AS team, rep_id AS rep, last_channel,
+       toString(toDate(last_touch_at)) AS last_touch_on,
+       toString(round(idle_after_s / 86400, 1)) AS idle_after_days,
+       idle_s / 86400 AS days_idle
+FROM {rule("rule_idle_reps", ALL_TENANTS)}"""
 
 ALERT_DLQ_SPIKE = """SELECT d.reason AS reason, toString(d.rejected) AS rejected_events,
        100 * d.rejected / greatest(1, d.rejected, m.events_in) AS dlq_percent

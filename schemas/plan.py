@@ -133,6 +133,10 @@ class CoachingPlan(_Frozen):
     cadence_grace: Duration = 86_400
     activity_mix_min_ratio: float = Field(0.5, gt=0, le=1)
     activity_mix_min_elapsed: Duration = 86_400
+    #: a rep with no touch for longer than this is idle (weekends included: keep it above 2d)
+    idle_rep_after: Duration = 3 * 86_400
+    #: an open deal with nothing on it (no stage change, no touch on its account) this long
+    deal_inactive_after: Duration = 14 * 86_400
 
 
 class PlanDefaults(_Frozen):

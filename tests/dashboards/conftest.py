@@ -144,6 +144,14 @@ def seed(sink: ClickHouseSink, now: dt.datetime) -> None:
             ("acc-quiet", "Quiet Ltd", "A", "mid_market", "team-west", "r-west-1"),
             ("acc-west", "West BV", "C", "mid_market", "team-west", "r-west-1")]]))
     plan = {"tenant": TENANT, "plan_version": "2026.11-v1", "effective_from": start}
+    sink.insert("plan_versions", _table([{
+        **plan, "loaded_at": start, "stages": ["discovery", "demo", "proposal", "negotiation",
+                                               "won", "lost"],
+        "closed_stages": ["won", "lost"], "default_segment": "mid_market", "default_tier": "B",
+        "default_role": "sdr", "cadence_behind_steps": 2, "cadence_behind_min_prospects": 3,
+        "cadence_grace_s": 86400, "activity_mix_min_ratio": 0.5,
+        "activity_mix_min_elapsed_s": 86400, "idle_rep_after_s": 3 * 86400,
+        "deal_inactive_after_s": 14 * 86400, "source": "tests/dashboards/conftest.py"}]))
     sink.insert("plan_stage_slas", _table([
         {**plan, "segment": seg, "stage": st, "sla_s": days * 86400}
         for seg, slas in {"smb": {"discovery": 5, "demo": 5, "proposal": 7, "negotiation": 10},

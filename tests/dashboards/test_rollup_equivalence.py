@@ -88,22 +88,12 @@ FROM (
 GROUP BY touches_received
 ORDER BY touches_received"""
 
-OLD_REP_PROSPECTS_DUE = f"""SELECT prospect_id AS prospect, account_id AS account,
-       cadence_id AS cadence,
-       done_step + 1 AS next_step, next_channel,
-       next_due_at, round(dateDiff('second', next_due_at, {q.NOW}) / 86400, 1) AS days_overdue
-FROM {q.CADENCE_PROGRESS}
-WHERE {q.TENANT} AND {q.REP_ONE} AND next_channel != '' AND next_due_at <= {q.NOW}
-ORDER BY next_due_at
-LIMIT 100"""
-
 #: panel constant -> (its old SQL, dashboard uid)
 REWRITTEN = {
     "OPS_EVENTS_BY_SOURCE": (OLD_OPS_EVENTS_BY_SOURCE, ops.UID),
     "COACH_ACTIVITY_VS_PLAN": (OLD_COACH_ACTIVITY_VS_PLAN, coaching.UID),
     "COACH_REP_SPREAD": (OLD_COACH_REP_SPREAD, coaching.UID),
     "COACH_TOUCH_DISTRIBUTION": (OLD_COACH_TOUCH_DISTRIBUTION, coaching.UID),
-    "REP_PROSPECTS_DUE": (OLD_REP_PROSPECTS_DUE, rep_view.UID),
 }
 
 # --- generated data ------------------------------------------------------------------------------
@@ -302,7 +292,7 @@ def test_rewritten_panel_returns_what_the_raw_sql_returned(data: Data, name: str
 def test_the_data_covers_the_edges(data: Data) -> None:
     sql = (f"SELECT countIf(occurred_at < ingested_at - INTERVAL 7 DAY), "
            f"countIf(toUnixTimestamp64Milli(ingested_at) % 1000 != 0), "
-           f"countIf(disposition IN {q.CADENCE_ENDING_DISPOSITIONS}), uniqExact(tenant), "
+           f"countIf(disposition IN ('qualify', 'disqualify', 'archive')), uniqExact(tenant), "
            f"uniqExact(rep_id, team_id) FROM {DB}.activities")
     late, off_second, ending, tenants, rep_teams = data.sink.query(sql).rows[0]
     assert late > 50 and off_second > 1000 and ending > 50

@@ -97,7 +97,7 @@ def test_a_renamed_column_fails_the_column_check(seeded) -> None:
 
 @pytest.mark.integration
 def test_a_typo_in_a_table_fails(seeded) -> None:
-    sql = expand(alerts.ALERTS[0].sql.replace("opportunity_state_current", "opportunity_stat"),
+    sql = expand(alerts.ALERTS[0].sql.replace("rule_stuck_deals", "rule_stuck_deal"),
                  QueryContext.last(3600))
     with pytest.raises(SqlError):
         describe(seeded.sink, sql)

@@ -166,35 +166,6 @@ def test_signal_fires_once_then_resolves(scenario, now):
     assert len(current) == 1 and current[0][0] == "resolved" and current[0][1] is not None
 
 
-def test_prorated_targets_split_by_plan_version():
-    from touchline.plan.signals import prorated_targets
-
-    t0 = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
-    periods = [(t0, "v1"), (t0 + 7 * D, "v2")]
-    targets = {"v1": {"sdr": {"call_attempts": 70, "leads_touched_within_sla": 100}},
-               "v2": {"sdr": {"call_attempts": 140, "leads_touched_within_sla": 50}}}
-    got = prorated_targets(periods, targets, "sdr", t0 + 5 * D, t0 + 9 * D)
-    assert got["call_attempts"][0] == pytest.approx(70 * 2 / 7 + 140 * 2 / 7)
-    assert got["leads_touched_within_sla"][0] == pytest.approx(75.0)
-    assert got["call_attempts"][1] == ["70/week for 2.0d under v1", "140/week for 2.0d under v2"]
-    # before the first plan nothing is asked; an unknown role has no targets
-    assert prorated_targets(periods, targets, "sdr", t0 - 3 * D, t0 - D) == {}
-    assert prorated_targets(periods, targets, "ae", t0, t0 + D) == {}
-
-
-def test_share_shortfall_catches_a_busy_rep_who_skips_calls():
-    from touchline.plan.signals import share_shortfall
-
-    planned = {"call_attempts": (200.0, []), "emails_sent": (150.0, [])}
-    got = share_shortfall({"call_attempts": 220, "emails_sent": 900}, planned, 0.5)
-    assert got[0] == "call_attempts"
-    assert got[1:] == (pytest.approx(220 / 1120), pytest.approx(200 / 350))
-    assert share_shortfall({"call_attempts": 200, "emails_sent": 150}, planned, 0.5) is None
-    assert share_shortfall({"call_attempts": 900, "emails_sent": 20}, planned, 0.5)[0] == \
-        "emails_sent"
-    assert share_shortfall({"call_attempts": 0, "emails_sent": 0}, planned, 0.5) is None
-
-
 def test_busy_emailer_gets_a_mix_signal(scenario, now):
     s = scenario
     s.load_plan()

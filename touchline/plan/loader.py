@@ -145,6 +145,8 @@ def plan_tables(plan: Plan, tenant: str | None = None,
         "cadence_grace_s": plan.coaching.cadence_grace,
         "activity_mix_min_ratio": plan.coaching.activity_mix_min_ratio,
         "activity_mix_min_elapsed_s": plan.coaching.activity_mix_min_elapsed,
+        "idle_rep_after_s": plan.coaching.idle_rep_after,
+        "deal_inactive_after_s": plan.coaching.deal_inactive_after,
         "source": source,
     }
     return {
@@ -162,7 +164,8 @@ def plan_tables(plan: Plan, tenant: str | None = None,
             "default_tier": pa.string(), "default_role": pa.string(),
             "cadence_behind_steps": pa.uint16(), "cadence_behind_min_prospects": pa.uint32(),
             "cadence_grace_s": pa.uint64(), "activity_mix_min_ratio": pa.float64(),
-            "activity_mix_min_elapsed_s": pa.uint64(), "source": pa.string()}),
+            "activity_mix_min_elapsed_s": pa.uint64(), "idle_rep_after_s": pa.uint64(),
+            "deal_inactive_after_s": pa.uint64(), "source": pa.string()}),
     }
 
 

@@ -17,13 +17,12 @@ from typing import Any
 import pyarrow as pa
 
 from touchline.plan import queries as q
+from touchline.plan import rules
+from touchline.plan.rules import KINDS, RULES
 from touchline.schemas.plan import PERCENT_ACTIVITIES, format_duration
 from touchline.sinks.clickhouse import ClickHouseSink
 
-KINDS = ("stuck_deal", "untouched_account", "cadence_behind", "lead_sla", "activity_mix")
-WEEK_S = 7 * 86_400
-#: leads older than this are history, not a live signal
-LEAD_LOOKBACK_S = 30 * 86_400
+__all__ = ["KINDS", "Signal", "evaluate", "evaluate_and_reconcile", "reconcile"]
 
 _ACTIVITY_WORDS = {
     "call_attempts": "call attempts",
@@ -106,290 +105,211 @@ def planned_tenants(sink: ClickHouseSink, now: dt.datetime) -> list[str]:
 
 def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
              tenants: list[str] | None = None) -> list[Signal]:
-    """Every condition firing at `now`, for each tenant with a plan in force."""
+    """Every condition firing at `now`, for each tenant with a plan in force.
+
+    Each rule is read from its view (touchline.plan.rules, sinks/ddl/0013_rules.sql); this
+    function only turns the rows into messages.
+    """
     now = utc(now or dt.datetime.now(dt.UTC))
     out: list[Signal] = []
     for tenant in tenants if tenants is not None else planned_tenants(sink, now):
-        plan = plan_in_force(sink, tenant, now)
-        if plan is None:
-            continue
-        out += stuck_deals(sink, plan, now)
-        out += untouched_accounts(sink, plan, now)
-        out += cadences_behind(sink, plan, now)
-        out += leads_over_sla(sink, plan, now)
-        out += activity_mix(sink, tenant, now)
+        for rule in RULES:
+            found = rules.rows(sink, rule.view, tenant, now, order_by=", ".join(rule.entity))
+            if rule.kind == "activity_mix":
+                out += [activity_mix_signal(r, now) for r in found]
+            else:
+                out += [_MESSAGES[rule.kind](r) for r in found]
     return out
-
-
-def _params(plan: PlanInForce, now: dt.datetime, **more: Any) -> dict[str, Any]:
-    return {"tenant": plan.tenant, "plan_version": plan.plan_version, "now": now,
-            "default_segment": plan.default_segment, "default_tier": plan.default_tier,
-            **more}
 
 
 def _days(seconds: float) -> str:
     return format_duration(seconds) if seconds < 86_400 else f"{seconds / 86_400:.0f}d"
 
 
-def stuck_deals(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
-    """Open deals whose dwell in the current stage exceeds the stage SLA of their segment."""
-    rows = sink.query(q.sql(sink, q.STUCK_DEALS),
-                      _params(plan, now, closed=plan.closed_stages)).dicts()
-    out = []
-    for r in rows:
-        entered = utc(r["entered_at"])
-        out.append(Signal(
-            tenant=plan.tenant,
-            signal_id=f"stuck_deal:{r['opportunity_id']}:{r['stage']}:{entered:%Y%m%dT%H%M%S}",
-            kind="stuck_deal", rep_id=r["rep_id"], team_id=r["team_id"],
-            subject_type="opportunity", subject_id=r["opportunity_id"],
-            activity="advance_deal",
-            message=(f"Rep {r['rep_id']}: deal {r['opportunity_id']} ({r['segment']}) has sat in "
-                     f"{r['stage']} for {_days(r['dwell_s'])}, past the {_days(r['sla_s'])} "
-                     f"{r['segment']} SLA; book a dated next step with the buyer or close it."),
-            evidence={"stage": r["stage"], "segment": r["segment"], "dwell_s": r["dwell_s"],
-                      "sla_s": r["sla_s"], "entered_at": entered.isoformat(),
-                      "account_id": r["account_id"], "plan_version": plan.plan_version},
-            fingerprint=f"{r['segment']}:{r['sla_s']}:{r['rep_id']}",
-        ))
-    return out
+def stuck_deal_signal(r: dict[str, Any]) -> Signal:
+    """An open deal whose dwell in the current stage exceeds the stage SLA of its segment."""
+    entered = utc(r["entered_at"])
+    return Signal(
+        tenant=r["tenant"],
+        signal_id=f"stuck_deal:{r['opportunity_id']}:{r['stage']}:{entered:%Y%m%dT%H%M%S}",
+        kind="stuck_deal", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="opportunity", subject_id=r["opportunity_id"], activity="advance_deal",
+        message=(f"Rep {r['rep_id']}: deal {r['opportunity_id']} ({r['segment']}) has sat in "
+                 f"{r['stage']} for {_days(r['dwell_s'])}, past the {_days(r['sla_s'])} "
+                 f"{r['segment']} SLA; book a dated next step with the buyer or close it."),
+        evidence={"stage": r["stage"], "segment": r["segment"], "dwell_s": r["dwell_s"],
+                  "sla_s": r["sla_s"], "entered_at": entered.isoformat(),
+                  "account_id": r["account_id"], "plan_version": r["plan_version"]},
+        fingerprint=f"{r['segment']}:{r['sla_s']}:{r['rep_id']}",
+    )
 
 
-def untouched_accounts(sink: ClickHouseSink, plan: PlanInForce,
-                       now: dt.datetime) -> list[Signal]:
-    """Accounts untouched for longer than their tier's threshold."""
-    rows = sink.query(q.sql(sink, q.UNTOUCHED_ACCOUNTS), _params(plan, now)).dicts()
-    out = []
-    for r in rows:
-        last = utc(r["last_touch_at"]) if r["touches"] else None
-        since = f"last touch {r['last_channel']} on {last:%Y-%m-%d}" if last else "never touched"
-        if r["untouched_s"] is None:  # in the book, no activity at all
-            age = "has no activity on record"
-        else:
-            age = f"has had no touch for {_days(r['untouched_s'])}"
-        out.append(Signal(
-            tenant=plan.tenant,
-            signal_id=f"untouched_account:{r['account_id']}:"
-                      + (f"{last:%Y%m%dT%H%M%S}" if last else "never"),
-            kind="untouched_account", rep_id=r["rep_id"], team_id=r["team_id"],
-            subject_type="account", subject_id=r["account_id"], activity="touch_account",
-            message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} {age} "
-                     f"(tier {r['tier']} limit "
-                     f"{_days(r['threshold_s'])}; {since}); call or email a contact there."),
-            evidence={"tier": r["tier"], "untouched_s": r["untouched_s"],
-                      "threshold_s": r["threshold_s"],
-                      "last_touch_at": last.isoformat() if last else None,
-                      "plan_version": plan.plan_version},
-            fingerprint=f"{r['tier']}:{r['threshold_s']}:{r['rep_id']}",
-        ))
-    return out
+def inactive_deal_signal(r: dict[str, Any]) -> Signal:
+    """An open deal with no stage change and no touch on its account for too long."""
+    last = utc(r["last_activity_at"])
+    return Signal(
+        tenant=r["tenant"],
+        signal_id=f"deal_inactive:{r['opportunity_id']}:{last:%Y%m%dT%H%M%S}",
+        kind="deal_inactive", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="opportunity", subject_id=r["opportunity_id"], activity="advance_deal",
+        message=(f"Rep {r['rep_id']}: nothing has happened on deal {r['opportunity_id']} "
+                 f"({r['stage']}, {r['segment']}) for {_days(r['inactive_s'])}, since "
+                 f"{last:%Y-%m-%d} (plan: {_days(r['inactive_after_s'])}); call the buyer "
+                 f"and agree a dated next step."),
+        evidence={"stage": r["stage"], "segment": r["segment"], "inactive_s": r["inactive_s"],
+                  "inactive_after_s": r["inactive_after_s"],
+                  "last_activity_at": last.isoformat(), "account_id": r["account_id"],
+                  "plan_version": r["plan_version"]},
+        fingerprint=f"{r['inactive_after_s']}:{r['rep_id']}",
+    )
+
+
+def untouched_account_signal(r: dict[str, Any]) -> Signal:
+    """An account untouched for longer than its tier's threshold (or never active)."""
+    last = utc(r["last_touch_at"]) if r["last_touch_at"] is not None else None
+    since = f"last touch {r['last_channel']} on {last:%Y-%m-%d}" if last else "never touched"
+    if r["untouched_s"] is None:  # in the book, no activity at all
+        age = "has no activity on record"
+    else:
+        age = f"has had no touch for {_days(r['untouched_s'])}"
+    return Signal(
+        tenant=r["tenant"],
+        signal_id=f"untouched_account:{r['account_id']}:"
+                  + (f"{last:%Y%m%dT%H%M%S}" if last else "never"),
+        kind="untouched_account", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="account", subject_id=r["account_id"], activity="touch_account",
+        message=(f"Rep {r['rep_id']}: tier {r['tier']} account {r['account_id']} {age} "
+                 f"(tier {r['tier']} limit {_days(r['threshold_s'])}; {since}); call or email "
+                 f"a contact there."),
+        evidence={"tier": r["tier"], "untouched_s": r["untouched_s"],
+                  "threshold_s": r["threshold_s"],
+                  "last_touch_at": last.isoformat() if last else None,
+                  "plan_version": r["plan_version"]},
+        fingerprint=f"{r['tier']}:{r['threshold_s']}:{r['rep_id']}",
+    )
 
 
 def _steps_word(n: int) -> str:
     return {1: "one step", 2: "two steps", 3: "three steps"}.get(n, f"{n} steps")
 
 
-def cadences_behind(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
-    """Per rep and cadence: enough prospects behind the planned step to coach on."""
-    params = _params(plan, now, grace_s=plan.cadence_grace_s, behind=plan.cadence_behind_steps,
-                     min_prospects=plan.cadence_behind_min_prospects)
-    rows = sink.query(q.sql(sink, q.CADENCE_BEHIND), params).dicts()
-    out = []
-    for r in rows:
-        steps = plan.cadence_behind_steps
-        next_words = _CHANNEL_WORDS.get(r["next_channel"], r["next_channel"] or "the next touch")
-        skipping = (f"; {r['skipping_calls']} of them skipped a call step"
-                    if r["skipping_calls"] else "")
-        out.append(Signal(
-            tenant=plan.tenant, signal_id=f"cadence_behind:{r['rep_id']}:{r['cadence_id']}",
-            kind="cadence_behind", rep_id=r["rep_id"], team_id=r["team_id"],
-            subject_type="cadence", subject_id=r["cadence_id"],
-            activity=f"cadence_step_{r['next_channel'] or 'touch'}",
-            message=(f"Rep {r['rep_id']}: {r['behind']} of {r['active']} prospects in cadence "
-                     f"{r['cadence_id']} are {_steps_word(steps)} or more behind; next step is "
-                     f"{next_words}{skipping}."),
-            evidence={"behind": r["behind"], "active": r["active"], "worst": r["worst"],
-                      "threshold_steps": steps, "next_channel": r["next_channel"],
-                      "skipping_calls": r["skipping_calls"], "plan_version": plan.plan_version},
-        ))
-    return out
+def cadence_behind_signal(r: dict[str, Any]) -> Signal:
+    """Enough of a rep's prospects in one cadence behind the planned step to coach on."""
+    steps = r["threshold_steps"]
+    next_words = _CHANNEL_WORDS.get(r["next_channel"], r["next_channel"] or "the next touch")
+    skipping = (f"; {r['skipping_calls']} of them skipped a call step"
+                if r["skipping_calls"] else "")
+    return Signal(
+        tenant=r["tenant"], signal_id=f"cadence_behind:{r['rep_id']}:{r['cadence_id']}",
+        kind="cadence_behind", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="cadence", subject_id=r["cadence_id"],
+        activity=f"cadence_step_{r['next_channel'] or 'touch'}",
+        message=(f"Rep {r['rep_id']}: {r['behind']} of {r['active']} prospects in cadence "
+                 f"{r['cadence_id']} are {_steps_word(steps)} or more behind; next step is "
+                 f"{next_words}{skipping}."),
+        evidence={"behind": r["behind"], "active": r["active"], "worst": r["worst"],
+                  "threshold_steps": steps, "next_channel": r["next_channel"],
+                  "skipping_calls": r["skipping_calls"], "plan_version": r["plan_version"]},
+    )
 
 
-def leads_over_sla(sink: ClickHouseSink, plan: PlanInForce, now: dt.datetime) -> list[Signal]:
-    """New leads still untouched past their tier's speed-to-lead SLA."""
-    rows = sink.query(q.sql(sink, q.LEADS_OVER_SLA),
-                      _params(plan, now, lookback_s=LEAD_LOOKBACK_S)).dicts()
-    out = []
-    for r in rows:
-        out.append(Signal(
-            tenant=plan.tenant, signal_id=f"lead_sla:{r['prospect_id']}",
-            kind="lead_sla", rep_id=r["rep_id"], team_id=r["team_id"],
-            subject_type="prospect", subject_id=r["prospect_id"], activity="call_new_lead",
-            message=(f"Rep {r['rep_id']}: new lead {r['prospect_id']} (tier {r['tier']}) has "
-                     f"waited {format_duration(r['waiting_s'])} without a touch, past the "
-                     f"{format_duration(r['sla_s'])} speed-to-lead SLA; call it now."),
-            evidence={"lead_at": utc(r["lead_at"]).isoformat(), "waiting_s": r["waiting_s"],
-                      "sla_s": r["sla_s"], "tier": r["tier"], "account_id": r["account_id"],
-                      "plan_version": plan.plan_version},
-            fingerprint=f"{r['tier']}:{r['sla_s']}:{r['rep_id']}",
-        ))
-    return out
+def lead_sla_signal(r: dict[str, Any]) -> Signal:
+    """A new lead still untouched past its tier's speed-to-lead SLA."""
+    return Signal(
+        tenant=r["tenant"], signal_id=f"lead_sla:{r['prospect_id']}",
+        kind="lead_sla", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="prospect", subject_id=r["prospect_id"], activity="call_new_lead",
+        message=(f"Rep {r['rep_id']}: new lead {r['prospect_id']} (tier {r['tier']}) has "
+                 f"waited {format_duration(r['waiting_s'])} without a touch, past the "
+                 f"{format_duration(r['sla_s'])} speed-to-lead SLA; call it now."),
+        evidence={"lead_at": utc(r["lead_at"]).isoformat(), "waiting_s": r["waiting_s"],
+                  "sla_s": r["sla_s"], "tier": r["tier"], "account_id": r["account_id"],
+                  "plan_version": r["plan_version"]},
+        fingerprint=f"{r['tier']}:{r['sla_s']}:{r['rep_id']}",
+    )
 
 
-def prorated_targets(periods: list[tuple[dt.datetime, str]],
-                     targets: dict[str, dict[str, dict[str, int]]], role: str,
-                     start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float, list[str]]]:
-    """What the plan asked of `role` between start and end, each version for its own time.
+def idle_rep_signal(r: dict[str, Any]) -> Signal:
+    """A rep with no touch at all for longer than the plan allows."""
+    last = utc(r["last_touch_at"])
+    return Signal(
+        tenant=r["tenant"], signal_id=f"idle_rep:{r['rep_id']}:{last:%Y%m%dT%H%M%S}",
+        kind="idle_rep", rep_id=r["rep_id"], team_id=r["team_id"],
+        subject_type="rep", subject_id=r["rep_id"], activity="any_touch",
+        message=(f"Rep {r['rep_id']}: no call, email or meeting for {_days(r['idle_s'])} "
+                 f"(last: {r['last_channel']} on {last:%Y-%m-%d}; plan: "
+                 f"{_days(r['idle_after_s'])}); check in with them: time off, blocked, or "
+                 f"activities not logged?"),
+        evidence={"idle_s": r["idle_s"], "idle_after_s": r["idle_after_s"],
+                  "last_touch_at": last.isoformat(), "plan_version": r["plan_version"]},
+        fingerprint=f"{r['idle_after_s']}",
+    )
+
+
+_MESSAGES = {
+    "stuck_deal": stuck_deal_signal, "deal_inactive": inactive_deal_signal,
+    "untouched_account": untouched_account_signal, "cadence_behind": cadence_behind_signal,
+    "lead_sla": lead_sla_signal, "idle_rep": idle_rep_signal,
+}
+
+
+def _pieces_words(pieces: list[tuple[int, int, str]]) -> list[str]:
+    return [f"{weekly}/week for {seconds / 86_400:.1f}d under {version}"
+            for weekly, seconds, version in pieces]
+
+
+def activity_mix_signal(r: dict[str, Any], now: dt.datetime) -> Signal:
+    """A rep whose high-impact activity over the last 7 days trails the plan.
 
     Args:
-        periods: (effective_from, plan_version), sorted by effective_from.
-        targets: plan_version -> role -> activity -> weekly target.
-        role: the rep's role.
-        start: window start.
-        end: window end.
-
-    Returns:
-        activity -> (planned count, or the time-weighted percentage for percent targets;
-        the pieces in words, e.g. ["200/week for 3.5d under v1"]).
+        r: a `rule_activity_mix` row (basis 'count': below its pro-rated target; 'share': calls
+            vs emails off the plan's mix; `rep_ratios`: the rep's other activities vs plan).
+        now: the evaluation time.
     """
-    sums: dict[str, float] = {}
-    weights: dict[str, float] = {}
-    words: dict[str, list[str]] = {}
-    for i, (effective_from, version) in enumerate(periods):
-        until = periods[i + 1][0] if i + 1 < len(periods) else end
-        seconds = (min(end, until) - max(start, effective_from)).total_seconds()
-        if seconds <= 0:
-            continue
-        for activity, weekly in targets.get(version, {}).get(role, {}).items():
-            sums[activity] = sums.get(activity, 0.0) + weekly * seconds
-            weights[activity] = weights.get(activity, 0.0) + seconds
-            words.setdefault(activity, []).append(
-                f"{weekly}/week for {seconds / 86_400:.1f}d under {version}")
-    out = {}
-    for activity, total in sums.items():
-        if activity in PERCENT_ACTIVITIES:
-            out[activity] = (total / weights[activity], words[activity])
-        else:
-            out[activity] = (total / WEEK_S, words[activity])
-    return out
-
-
-def activity_mix(sink: ClickHouseSink, tenant: str, now: dt.datetime) -> list[Signal]:
-    """Reps whose high-impact activities over the last 7 days trail the plan.
-
-    The target is pro-rated over the plan versions in force during those 7 days, so a plan
-    change only counts from its effective date.
-    """
-    plan = plan_in_force(sink, tenant, now)
-    if plan is None:
-        return []
-    periods = [(utc(r[0]), r[1]) for r in sink.query(q.sql(sink, q.PLAN_PERIODS),
-                                                     {"tenant": tenant, "now": now}).rows]
-    start = max(now - dt.timedelta(seconds=WEEK_S), periods[0][0])
-    if (now - start).total_seconds() < plan.activity_mix_min_elapsed_s:
-        return []
-    base = {"tenant": tenant, "plan_version": plan.plan_version, "now": now,
-            "since": start, "default_tier": plan.default_tier}
-    actuals = sink.query(q.sql(sink, q.REP_WINDOW_ACTUALS), base).dicts()
-    leads = {r["rep_id"]: r for r in sink.query(q.sql(sink, q.REP_WINDOW_LEADS), base).dicts()}
-    org = {r[0]: (r[1], r[2]) for r in sink.query(q.sql(sink, q.REP_ROLES),
-                                                  {"tenant": tenant, "now": now}).rows}
-    targets: dict[str, dict[str, dict[str, int]]] = {}
-    for version, role, activity, target in sink.query(q.sql(sink, q.TARGETS), base).rows:
-        targets.setdefault(version, {}).setdefault(role, {})[activity] = target
+    rep, activity, role = r["rep_id"], r["activity"], r["role"]
+    start = utc(r["window_start"])
     days = (now - start).total_seconds() / 86_400
     window = "the last 7 days" if days >= 6.99 else f"the last {days:.1f} days"
-    out = []
-    for rep in actuals:
-        # the org's role and team in force now; the plan's default role only for unknown reps
-        role, team_id = org.get(rep["rep_id"], ("", ""))
-        role = role or plan.default_role
-        rep = {**rep, "team_id": team_id or rep["team_id"]}
-        planned_by = prorated_targets(periods, targets, role, start, now)
-        ratios: dict[str, float] = {}
-        shortfalls = []
-        for activity, (planned, pieces) in sorted(planned_by.items()):
-            if activity in PERCENT_ACTIVITIES:
-                lead = leads.get(rep["rep_id"])
-                if not lead or not lead["leads"] or planned <= 0:
-                    continue
-                actual = round(100 * lead["in_time"] / lead["leads"])
-            else:
-                actual = rep[activity]
-                if planned < 1:
-                    continue
-            ratios[activity] = actual / planned
-            if ratios[activity] < plan.activity_mix_min_ratio:
-                shortfalls.append((activity, actual, planned, pieces))
-        for activity, actual, planned, pieces in shortfalls:
-            words = _ACTIVITY_WORDS[activity]
-            basis = "; ".join(pieces) if len(pieces) > 1 else pieces[0].split(" for ")[0]
-            if activity in PERCENT_ACTIVITIES:
-                what = f"{actual}% of {words} in {window} vs {planned:.0f}% planned"
-            else:
-                what = (f"{actual} {words} in {window} vs {planned:.0f} planned "
-                        f"({basis}, {role})")
-            ahead = [f"{_ACTIVITY_WORDS[a]} at {ratio:.0%}" for a, ratio in sorted(ratios.items())
-                     if ratio >= 1 and a != activity]
-            mix = f"; {', '.join(ahead)} of plan" if ahead else ""
-            out.append(Signal(
-                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}",
-                kind="activity_mix", rep_id=rep["rep_id"], team_id=rep["team_id"],
-                subject_type="rep", subject_id=rep["rep_id"], activity=activity,
-                message=f"Rep {rep['rep_id']}: {what}{mix}; move time to {words}.",
-                evidence={"activity": activity, "actual": actual, "planned": round(planned, 1),
-                          "window_start": start.isoformat(), "role": role, "pieces": pieces,
-                          "ratios": {a: round(x, 3) for a, x in ratios.items()},
-                          "plan_version": plan.plan_version},
-                # rewritten when the shortfall moves by a tenth of plan, not on every event
-                fingerprint=f"{role}:{int(10 * actual / planned)}",
-            ))
-        share = share_shortfall(rep, planned_by, plan.activity_mix_min_ratio)
-        if share and share[0] not in {s[0] for s in shortfalls}:
-            activity, actual_share, planned_share = share
-            other = "emails_sent" if activity == "call_attempts" else "call_attempts"
-            words = _ACTIVITY_WORDS[activity]
-            out.append(Signal(
-                tenant=tenant, signal_id=f"activity_mix:{rep['rep_id']}:{activity}",
-                kind="activity_mix", rep_id=rep["rep_id"], team_id=rep["team_id"],
-                subject_type="rep", subject_id=rep["rep_id"], activity=activity,
-                message=(f"Rep {rep['rep_id']}: {words} are {actual_share:.0%} of calls and "
-                         f"emails in {window} vs {planned_share:.0%} planned "
-                         f"({rep['call_attempts']} calls, {rep['emails_sent']} emails); move "
-                         f"time from {_ACTIVITY_WORDS[other]} to {words}."),
-                evidence={"activity": activity, "actual_share": round(actual_share, 3),
-                          "planned_share": round(planned_share, 3),
-                          "call_attempts": rep["call_attempts"],
-                          "emails_sent": rep["emails_sent"], "role": role,
-                          "window_start": start.isoformat(), "plan_version": plan.plan_version},
-                fingerprint=f"{role}:share:{int(10 * actual_share / planned_share)}",
-            ))
-    return out
-
-
-def share_shortfall(actual: dict[str, Any], planned: dict[str, tuple[float, list[str]]],
-                    min_ratio: float) -> tuple[str, float, float] | None:
-    """The channel whose share of calls + emails trails the plan's share, if any.
-
-    A rep can beat every weekly count and still skip calls: 220 calls and 900 emails against a
-    plan of 200 and 150 is 20% calls where the plan asks for 57%.
-
-    Returns:
-        (activity, its actual share, its planned share), or None when the mix is on plan.
-    """
-    if "call_attempts" not in planned or "emails_sent" not in planned:
-        return None
-    p_calls, p_emails = planned["call_attempts"][0], planned["emails_sent"][0]
-    a_calls, a_emails = actual["call_attempts"], actual["emails_sent"]
-    if p_calls < 1 or p_emails < 1 or a_calls + a_emails == 0:
-        return None
-    plan_share = p_calls / (p_calls + p_emails)
-    call_share = a_calls / (a_calls + a_emails)
-    if call_share / plan_share < min_ratio:
-        return "call_attempts", call_share, plan_share
-    if (1 - call_share) / (1 - plan_share) < min_ratio:
-        return "emails_sent", 1 - call_share, 1 - plan_share
-    return None
+    words = _ACTIVITY_WORDS[activity]
+    ratios = dict(r["rep_ratios"])
+    common = {"tenant": r["tenant"], "signal_id": f"activity_mix:{rep}:{activity}",
+              "kind": "activity_mix", "rep_id": rep, "team_id": r["team_id"],
+              "subject_type": "rep", "subject_id": rep, "activity": activity}
+    if r["basis"] == "share":
+        other = "emails_sent" if activity == "call_attempts" else "call_attempts"
+        calls, emails = r["call_attempts"], r["emails_sent"]
+        return Signal(
+            **common,
+            message=(f"Rep {rep}: {words} are {r['actual_share']:.0%} of calls and emails in "
+                     f"{window} vs {r['planned_share']:.0%} planned ({calls} calls, {emails} "
+                     f"emails); move time from {_ACTIVITY_WORDS[other]} to {words}."),
+            evidence={"activity": activity, "actual_share": round(r["actual_share"], 3),
+                      "planned_share": round(r["planned_share"], 3), "call_attempts": calls,
+                      "emails_sent": emails, "role": role, "window_start": start.isoformat(),
+                      "plan_version": r["plan_version"]},
+            fingerprint=f"{role}:share:{int(10 * r['actual_share'] / r['planned_share'])}",
+        )
+    actual, planned = int(r["actual"]), r["planned"]
+    pieces = _pieces_words(r["pieces"])
+    basis = "; ".join(pieces) if len(pieces) > 1 else (pieces[0].split(" for ")[0]
+                                                        if pieces else "")
+    if activity in PERCENT_ACTIVITIES:
+        what = f"{actual}% of {words} in {window} vs {planned:.0f}% planned"
+    else:
+        what = f"{actual} {words} in {window} vs {planned:.0f} planned ({basis}, {role})"
+    ahead = [f"{_ACTIVITY_WORDS[a]} at {ratio:.0%}" for a, ratio in sorted(ratios.items())
+             if ratio >= 1 and a != activity]
+    mix = f"; {', '.join(ahead)} of plan" if ahead else ""
+    return Signal(
+        **common,
+        message=f"Rep {rep}: {what}{mix}; move time to {words}.",
+        evidence={"activity": activity, "actual": actual, "planned": round(planned, 1),
+                  "window_start": start.isoformat(), "role": role, "pieces": pieces,
+                  "ratios": {a: round(x, 3) for a, x in ratios.items()},
+                  "plan_version": r["plan_version"]},
+        # rewritten when the shortfall moves by a tenth of plan, not on every event
+        fingerprint=f"{role}:{int(10 * actual / planned)}",
+    )
 
 
 # --- reconcile -------------------------------------------------------------------------------

@@ -1,0 +1,181 @@
+"""The coaching rules, each one view (sinks/ddl/0013_rules.sql), and their readers agreeing.
+
+The signal evaluator and the Grafana alert rules (as provisioned, evaluated the way Grafana
+does) must name the same entities on the same data, for every rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from touchline.dashboards import check as chk
+from touchline.dashboards.provisioning_files import rules_file
+from touchline.plan import rules
+from touchline.plan.signals import evaluate
+
+pytestmark = pytest.mark.integration
+
+D = dt.timedelta(days=1)
+H = dt.timedelta(hours=1)
+OUTBOUND_8 = ["email", "call", "email", "call", "call", "email", "call", "email"]
+
+#: alert uid -> (signal kind, the labels naming the entity, in the rule's entity order)
+ALERT_ENTITIES = {
+    "touchline-stuck-deal": ("stuck_deal", ("opportunity",)),
+    "touchline-deal-inactive": ("deal_inactive", ("opportunity",)),
+    "touchline-untouched-account": ("untouched_account", ("account",)),
+    "touchline-cadence-behind": ("cadence_behind", ("rep", "cadence")),
+    "touchline-speed-to-lead": ("lead_sla", ("prospect",)),
+    "touchline-activity-mix": ("activity_mix", ("rep", "activity")),
+    "touchline-idle-rep": ("idle_rep", ("rep",)),
+}
+
+
+def _every_rule_fires(s, now):
+    """One scenario in which each rule fires for some entities and not for others."""
+    s.load_plan()
+    for rep, role in (("sdr-1", "sdr"), ("sdr-2", "sdr"), ("ae-1", "ae"), ("idle-1", "sdr")):
+        s.rep(rep, role)
+    s.account("acc-smb", "B", "smb", owner="ae-1")
+    s.account("acc-ent", "B", "enterprise", owner="ae-1")
+    s.account("acc-a", "A", "smb", owner="sdr-1")
+    s.account("acc-c", "C", "smb", owner="sdr-2")
+    # stuck: smb proposal 10d (SLA 7d); enterprise discovery 20d is within its 90d SLA but no
+    # touch on its account for 20d (inactive after 14d); the smb deal's account is busy
+    s.opportunity("opp-stuck", "acc-smb", "ae-1", "proposal", now - 10 * D)
+    s.opportunity("opp-quiet", "acc-ent", "ae-1", "discovery", now - 20 * D)
+    s.opportunity("opp-fine", "acc-smb", "ae-1", "demo", now - 2 * D)
+    rows = [s.activity("meeting", now - 1 * D, "ae-1", account_id="acc-smb"),
+            s.activity("call", now - 20 * D, "ae-1", account_id="acc-ent")]
+    # untouched: tier A 10d (limit 7d) fires, tier C 10d (limit 30d) does not
+    rows += [s.activity("call", now - 10 * D, "sdr-1", account_id="acc-a"),
+             s.activity("call", now - 10 * D, "sdr-2", account_id="acc-c")]
+    # cadence: sdr-1 did step 1 only for 4 prospects 8 days in; sdr-2 is on track
+    start = now - 8 * D - 2 * H
+    for i in range(4):
+        rows.append(s.activity("email", start, "sdr-1", prospect_id=f"p1-{i}",
+                               account_id="acc-a", cadence_id="outbound-8", cadence_step=1))
+        for step, offset in ((1, 0), (2, 1), (3, 3), (4, 5)):
+            rows.append(s.activity(OUTBOUND_8[step - 1], start + offset * D, "sdr-2",
+                                   prospect_id=f"p2-{i}", account_id="acc-c",
+                                   cadence_id="outbound-8", cadence_step=step))
+    # speed to lead: one lead 3h untouched (tier A, 1h), one touched in 10 minutes
+    rows += [s.activity("lead", now - 3 * H, "sdr-1", prospect_id="lead-late", account_id="acc-a"),
+             s.activity("lead", now - 2 * H, "sdr-2", prospect_id="lead-ok", account_id="acc-c"),
+             s.activity("call", now - 2 * H + 10 * dt.timedelta(minutes=1), "sdr-2",
+                        prospect_id="lead-ok", account_id="acc-c")]
+    # activity vs plan: sdr-2 dials a lot but mostly emails (mix); idle-1 stopped 9.5 days ago
+    rows += [s.activity("call", now - 6 * D + i * 30 * dt.timedelta(minutes=1), "sdr-2")
+             for i in range(220)]
+    rows += [s.activity("email", now - 6 * D + i * 9 * dt.timedelta(minutes=1), "sdr-2")
+             for i in range(900)]
+    rows.append(s.activity("call", now - 9.5 * D, "idle-1", account_id="acc-c"))
+    rows.append(s.activity("call", now - 1 * D, "sdr-1"))  # sdr-1 is behind, not idle
+    s.insert_activities(rows)
+
+
+def _alert_entities(sink, tenant, now):
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for group in rules_file()["groups"]:
+        for rule in group["rules"]:
+            if rule["uid"] not in ALERT_ENTITIES:
+                continue
+            kind, labels = ALERT_ENTITIES[rule["uid"]]
+            result = chk.evaluate(sink, rule, group["name"], now)
+            assert not result.error, (rule["uid"], result.error)
+            out[kind] = {(f.labels["tenant"], *(f.labels[x] for x in labels))
+                         for f in result.firing if f.labels["tenant"] == tenant}
+    return out
+
+
+def _signal_entities(signals):
+    out: dict[str, set[tuple[str, ...]]] = {k: set() for k in rules.KINDS}
+    for sig in signals:
+        rule = rules.BY_KIND[sig.kind]
+        ids = {"opportunity_id": sig.subject_id, "account_id": sig.subject_id,
+               "prospect_id": sig.subject_id, "cadence_id": sig.subject_id,
+               "rep_id": sig.rep_id, "activity": sig.activity}
+        out[sig.kind].add((sig.tenant, *(ids[c] for c in rule.entity)))
+    return out
+
+
+def test_alerts_and_signals_name_the_same_entities_for_every_rule(scenario, now):
+    s = scenario
+    _every_rule_fires(s, now)
+    signals = _signal_entities(evaluate(s.sink, now, [s.tenant]))
+    alerts = _alert_entities(s.sink, s.tenant, now)
+    assert set(alerts) == set(rules.KINDS)  # every rule has an alert
+    for kind in rules.KINDS:
+        assert signals[kind], f"{kind}: the scenario must make the rule fire"
+        assert alerts[kind] == signals[kind], kind
+    t = s.tenant
+    assert signals["stuck_deal"] == {(t, "opp-stuck")}
+    assert signals["deal_inactive"] == {(t, "opp-quiet")}
+    # tier A 10 days (limit 7d) and tier B 20 days (14d); tier C 10 days is within its 30d
+    assert signals["untouched_account"] == {(t, "acc-a"), (t, "acc-ent")}
+    assert signals["cadence_behind"] == {(t, "sdr-1", "outbound-8")}
+    assert signals["lead_sla"] == {(t, "lead-late")}
+    assert signals["idle_rep"] == {(t, "idle-1")}
+    assert (t, "sdr-2", "call_attempts") in signals["activity_mix"]  # 20% calls vs 57%
+
+
+def test_the_comparison_can_fail(scenario, now):
+    """An alert query that drops one entity no longer matches the signals."""
+    s = scenario
+    _every_rule_fires(s, now)
+    signals = _signal_entities(evaluate(s.sink, now, [s.tenant]))
+    rule = next(r for g in rules_file()["groups"] for r in g["rules"]
+                if r["uid"] == "touchline-idle-rep")
+    query = next(d for d in rule["data"] if d["refId"] == "A")
+    query["model"]["rawSql"] += "\nWHERE rep_id != 'idle-1'"
+    result = chk.evaluate(s.sink, rule, "touchline-coaching", now)
+    assert {(f.labels["tenant"], f.labels["rep"]) for f in result.firing
+            if f.labels["tenant"] == s.tenant} != signals["idle_rep"]
+
+
+def test_thresholds_come_from_the_plan(scenario, now):
+    """A plan that allows 10 idle days and 30 inactive days silences both rules."""
+    s = scenario
+    s.load_plan(edits={"idle_rep_after: 3d": "idle_rep_after: 10d",
+                       "deal_inactive_after: 14d": "deal_inactive_after: 30d"})
+    s.rep("idle-1", "sdr")
+    s.account("acc-ent", "B", "enterprise", owner="ae-1")
+    s.opportunity("opp-quiet", "acc-ent", "ae-1", "discovery", now - 20 * D)
+    s.insert_activities([s.activity("call", now - 9.5 * D, "idle-1", account_id="acc-ent")])
+    found = evaluate(s.sink, now, [s.tenant])
+    assert [x for x in found if x.kind in ("idle_rep", "deal_inactive")] == []
+    later = evaluate(s.sink, now + 21 * D, [s.tenant])  # 30.5 days after the last call
+    assert {x.kind for x in later if x.kind in ("idle_rep", "deal_inactive")} == {"idle_rep",
+                                                                                "deal_inactive"}
+
+
+def test_a_cadence_ends_on_reply_meeting_bounce_and_unsubscribe(scenario, now):
+    s = scenario
+    s.load_plan()
+    start = now - 8 * D - 2 * H  # steps 1-4 due; only step 1 done: two steps behind
+    rows = []
+    exits = {"p-reply": ("email", {"email_action": "replied"}),
+             "p-meeting": ("meeting", {"meeting_status": "scheduled"}),
+             "p-bounce": ("email", {"email_action": "bounced"}),
+             "p-unsub": ("email", {"email_action": "unsubscribed"}),
+             "p-open": None}
+    for p, exit_event in exits.items():
+        rows.append(s.activity("email", start, "sdr-1", prospect_id=p, cadence_id="outbound-8",
+                               cadence_step=1))
+        rows.append(s.activity("call", start + D, "sdr-1", prospect_id=p,
+                               cadence_id="outbound-8", cadence_step=2))
+        if exit_event:
+            kind, fields = exit_event
+            rows.append(s.activity(kind, start + 2 * D, "sdr-1", prospect_id=p, **fields))
+    s.insert_activities(rows)
+    got = {r["prospect_id"]: r for r in rules.rows(s.sink, "cadence_progress", s.tenant, now,
+                                                   rep="")}
+    assert {p: got[p]["exit_reason"] for p in exits} == {
+        "p-reply": "replied", "p-meeting": "meeting", "p-bounce": "bounced",
+        "p-unsub": "unsubscribed", "p-open": ""}
+    assert got["p-reply"]["exit_step"] == 2  # credited to the step before the reply
+    assert [p for p in exits if got[p]["active"]] == ["p-open"]
+    # four of the five left the cadence: one prospect behind is not enough for a signal
+    assert [x for x in evaluate(s.sink, now, [s.tenant]) if x.kind == "cadence_behind"] == []
