@@ -19,7 +19,8 @@ OptionalId = Annotated[str | None, Field(default=None, min_length=1, max_length=
 Stage = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 CallOutcome = Literal["connected", "no_answer", "busy", "voicemail", "failed"]
-EmailAction = Literal["sent", "delivered", "opened", "clicked", "replied", "bounced"]
+EmailAction = Literal[
+    "sent", "delivered", "opened", "clicked", "replied", "bounced", "unsubscribed"]
 MeetingStatus = Literal["scheduled", "held", "no_show", "cancelled"]
 DispositionKind = Literal["qualify", "disqualify", "postpone", "archive", "revisit"]
 LeadStatus = Literal["created", "assigned"]
@@ -95,7 +96,7 @@ class Call(ActivityBase):
 
 
 class Email(ActivityBase):
-    """An email lifecycle step: sent, delivered, opened, clicked, replied or bounced."""
+    """An email lifecycle step: sent, delivered, opened, clicked, replied, bounced, unsubscribed."""
 
     type: Literal["email"]
     action: EmailAction
