@@ -37,7 +37,7 @@ def broker_kind() -> Broker:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A running broker for the whole session."""
+    """A running broker for the whole test run."""
     existing = os.environ.get("TOUCHLINE_TEST_KAFKA")
     if existing:
         yield existing
@@ -81,7 +81,7 @@ def tansu_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def pipeline_factory(tmp_path: Path, kafka_bootstrap: str) -> Iterator:
-    """Pipelines on the session broker, each with its own topics, group and ClickHouse."""
+    """Pipelines on the test run's broker, each with its own topics, group and ClickHouse."""
     made: list[Pipeline] = []
 
     def make(workers: int = 1, partitions: int = 4, bootstrap: str | None = None,

@@ -45,7 +45,7 @@ class Broker:
     """What the broker under test does where noida-db and Apache Kafka differ."""
 
     name: str
-    #: evicts a group member that died without leaving (after the session timeout)
+    #: evicts a group member that died without leaving (after the group member timeout)
     evicts_dead_members: bool
     #: keeps every produce it acknowledged (acks=all) across a restart
     keeps_acknowledged: bool
@@ -66,7 +66,7 @@ BROKERS = {"noida": NOIDA, "kafka": KAFKA}
 _chosen = os.environ.get("TOUCHLINE_TEST_BROKER", "noida").strip().lower() or "noida"
 if _chosen not in BROKERS:
     raise ValueError(f"TOUCHLINE_TEST_BROKER={_chosen!r}: use one of {sorted(BROKERS)}")
-#: the kind of broker this run starts (session broker, restart tests, own brokers)
+#: the kind of broker this run starts (the test run's broker, restart tests, own brokers)
 BROKER = BROKERS[_chosen]
 
 

@@ -113,7 +113,7 @@ class Service:
 
 def spawn(name: str, argv: list[str], log: Path, env: dict[str, str],
           death_signal: int = signal.SIGTERM) -> subprocess.Popen:
-    """Start a child in its own session (Ctrl-C reaches only us), logging to `log`.
+    """Start a child detached from our terminal (Ctrl-C reaches only us), logging to `log`.
 
     The child gets `death_signal` when the process that started it dies, however it dies
     (`kill -9` included): no orphaned stack keeps running.

@@ -79,7 +79,7 @@ def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     assert at_kill < len(truth.unique_valid)
     # the same worker comes back: on noida-db it takes its partitions back at once (static
     # group membership); on Kafka it joins as a new member, and gets them once the broker has
-    # evicted the dead one (session timeout, 10 s)
+    # evicted the dead one (group member timeout, 10 s)
     p.add_worker("worker-1")
     producer.join(120)
     assert producer.error is None, f"the producer failed: {producer.error}"

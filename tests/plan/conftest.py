@@ -1,4 +1,4 @@
-"""Fixtures for the plan tests: one real embedded ClickHouse per session, a tenant per test.
+"""Fixtures for the plan tests: one real embedded ClickHouse per test run, a tenant per test.
 
 Scenarios insert canonical rows (activities, opportunity_state, accounts, reps) with known
 truth; every query of touchline.plan filters by tenant, so a fresh tenant isolates a test.

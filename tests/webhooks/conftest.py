@@ -1,6 +1,6 @@
 """Fixtures of the webhook tests: a real Kafka-wire broker, the real aiohttp server on it.
 
-`broker` wraps the suite's session broker (tests/conftest.py `kafka_bootstrap`: noida-db,
+`broker` wraps the test run's broker (tests/conftest.py `kafka_bootstrap`: noida-db,
 Apache Kafka with TOUCHLINE_TEST_BROKER=kafka, or TOUCHLINE_TEST_KAFKA). `own_broker_factory`
 starts a broker of a test's own (one it may stop), of the same kind (tests/harness.py
 `start_test_broker`), on a free port with a temp data dir, stopped by SIGTERM to its PID
@@ -38,7 +38,7 @@ SECRETS = {
     "salesforce_relay_token": "salesforce-relay-test-token",
 }
 PUBLIC_BASE_URL = "https://ingest.touchline.example"
-#: this session's vendor raw topics: never the default `raw.<source>`, which every pipeline
+#: this test run's vendor raw topics: never the default `raw.<source>`, which every pipeline
 #: worker of the suite consumes (the map_<source> agents run in all of them)
 RAW_PREFIX = f"rawtest{uuid.uuid4().hex[:8]}."
 
@@ -109,7 +109,7 @@ class Broker(Kafka):
 
 @pytest.fixture(scope="session")
 def broker(kafka_bootstrap: str) -> Iterator[Kafka]:
-    """The session broker, with this session's vendor raw topics (deleted at the end)."""
+    """The test run's broker, with this run's vendor raw topics (deleted at the end)."""
     kafka = Kafka(kafka_bootstrap)
     topics = [raw_topic_for(s, RAW_PREFIX) for s in SOURCES]
     kafka.create_topics(topics)
@@ -123,7 +123,7 @@ def broker(kafka_bootstrap: str) -> Iterator[Kafka]:
 
 @pytest.fixture
 def topic_of() -> Callable[[str], str]:
-    """source -> this session's vendor raw topic."""
+    """source -> this test run's vendor raw topic."""
     return lambda source: raw_topic_for(source, RAW_PREFIX)
 
 
@@ -162,7 +162,7 @@ def make_settings(bootstrap: str, sendgrid_public_key: str = "", **webhooks: obj
 async def ingest(
     broker: Kafka, sendgrid_keys: tuple[object, str]
 ) -> AsyncIterator[TestClient]:
-    """The real ingest app on a real port, producing to the session broker."""
+    """The real ingest app on a real port, producing to the test run's broker."""
     settings = make_settings(broker.bootstrap, sendgrid_keys[1])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
