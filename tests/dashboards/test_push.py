@@ -109,6 +109,7 @@ def run_push(*args: str) -> tuple[int, list[str]]:
     return out.exit_code, out.output.splitlines()
 
 
+@pytest.mark.integration
 def test_push_creates_everything_grafana_needs(grafana: GrafanaServer) -> None:
     code, lines = run_push()
     assert code == 0, lines
@@ -144,6 +145,7 @@ def test_push_creates_everything_grafana_needs(grafana: GrafanaServer) -> None:
         "touchline-team-enterprise-manager"]
 
 
+@pytest.mark.integration
 def test_second_push_changes_nothing(grafana: GrafanaServer) -> None:
     assert run_push()[0] == 0
     before, writes = grafana.state.snapshot(), list(grafana.state.writes)
@@ -154,6 +156,7 @@ def test_second_push_changes_nothing(grafana: GrafanaServer) -> None:
     assert grafana.state.writes == writes
 
 
+@pytest.mark.integration
 def test_push_writes_only_what_changed(grafana: GrafanaServer,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_push()[0] == 0
@@ -178,6 +181,7 @@ def test_push_writes_only_what_changed(grafana: GrafanaServer,
         "password": "rotated"}
 
 
+@pytest.mark.integration
 def test_wrong_token_is_one_line_and_writes_nothing(grafana: GrafanaServer) -> None:
     code, lines = run_push("--token", "not-the-token")
     assert code == 1
@@ -187,6 +191,7 @@ def test_wrong_token_is_one_line_and_writes_nothing(grafana: GrafanaServer) -> N
     assert grafana.state.writes == []
 
 
+@pytest.mark.integration
 def test_unreachable_grafana_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
@@ -196,6 +201,7 @@ def test_unreachable_grafana_is_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
                         "(connection refused): check --url / TOUCHLINE_GRAFANA_URL")
 
 
+@pytest.mark.integration
 def test_the_api_checks_references_so_order_matters(grafana: GrafanaServer) -> None:
     """Rules before their data source, or policies before their contact points, are refused
     as Grafana refuses them: the server is strict enough for push's order to be tested."""

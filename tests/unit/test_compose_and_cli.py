@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -162,6 +163,7 @@ def test_reader_and_row_policies_are_created_at_start_under_one_name() -> None:
     assert "grafana_ro" not in readme and reader in readme
 
 
+@pytest.mark.integration
 def test_worker_healthcheck_fails_without_progress_reports(tmp_path: Path) -> None:
     """The workers' healthcheck query, run for real: unhealthy with no report, healthy after."""
     test = SERVICES["worker-1"]["healthcheck"]["test"][1]
