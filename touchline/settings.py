@@ -43,8 +43,9 @@ class KafkaSettings(BaseModel):
     embedded_port: int = 29092
     #: codec of every batch touchline produces (raw events, forwarded rows, dead letters).
     #: Brokers store batches as sent, so lz4 keeps the embedded broker's store, which it
-    #: rewrites after every change, several times smaller (README "Performance"); `none` to
-    #: turn it off. Consumers read any codec whatever this says.
+    #: rewrites after every change, several times smaller
+    #: (docs/decisions/0003-lz4-producers.md); `none` to turn it off. Consumers read any
+    #: codec whatever this says.
     compression: Literal["lz4", "zstd", "gzip", "snappy", "none"] = "lz4"
 
     @property
@@ -75,15 +76,16 @@ class PipelineSettings(BaseModel):
     """Semantics of the stream: batching, lateness, dedup."""
 
     #: raw messages taken per validation batch, and the longest a batch waits. Measured on 2
-    #: cores (README "Performance"): 500 messages (100k events of touchline's producers) keep
-    #: a backlog in batches small enough for two to overlap (2,000 gave one batch of 400k
-    #: events and no overlap), and 0.25 s keeps freshness p99 under 2 s at half the max rate
+    #: cores (docs/decisions/0004-batch-defaults.md): 500 messages (100k events of
+    #: touchline's producers) keep a backlog in batches small enough for two to overlap (2,000
+    #: gave one batch of 400k events and no overlap), and 0.25 s keeps freshness p99 under 2 s
+    #: at half the max rate
     batch_messages: int = Field(500, ge=1)
     batch_seconds: float = Field(0.25, gt=0, le=10)
     #: validate/record batches in flight per worker: while one batch waits for ClickHouse
     #: and the broker, the next is validated (offsets still commit only past contiguous
-    #: finished messages). 2: 68-70k events/s per worker vs 55-58k with 1 (README
-    #: "Performance")
+    #: finished messages). 2: 68-70k events/s per worker vs 55-58k with 1
+    #: (docs/performance.md)
     concurrency: int = Field(2, ge=1, le=8)
     #: how far behind its tenant's watermark an event is deduplicated in memory; an older
     #: event (a backfill) is deduplicated against the stored rows instead, and stage histories
@@ -99,7 +101,7 @@ class PipelineSettings(BaseModel):
     #: system when freed (0: glibc's adaptive default). The adaptive default raises the limit
     #: after the first large free, so the dedup window's big set tables then come from the
     #: heap and leave holes: in a soak that heap grew 46 -> 147 MB, 45 MB of it free
-    #: (README "Memory")
+    #: (docs/decisions/0005-mmap-threshold.md)
     mmap_threshold_bytes: int = Field(256 * 1024, ge=0, le=32 * 1024 * 1024)
 
 
