@@ -128,6 +128,33 @@ class OrgSettings(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+class NotifySettings(BaseModel):
+    """The coaching notifier (docs/coaching.md): where signals and digests go, and how often."""
+
+    #: routing YAML (teams and managers to email, Slack, webhooks); unset = nothing is sent
+    routing_path: Path | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    mail_from: str = "touchline@localhost"
+    #: one message per recipient and channel at most every `batch_s` (signals wait that long)
+    batch_s: float = Field(300.0, ge=0)
+    poll_s: float = Field(15.0, gt=0)
+    #: a claimed notification neither sent nor failed after this long is tried again
+    lease_s: float = Field(600.0, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    #: the weekly digest goes out on this ISO weekday (1 = Monday; 0 = never) at this UTC hour
+    digest_weekday: int = Field(1, ge=0, le=7)
+    digest_hour: int = Field(7, ge=0, le=23)
+
+    @field_validator("routing_path", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
 class Settings(BaseSettings):
     """All of touchline's configuration."""
 
@@ -150,6 +177,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     security: SecuritySettings = SecuritySettings()
     org: OrgSettings = OrgSettings()
+    notify: NotifySettings = NotifySettings()
 
     def clickhouse_dsn(self) -> str:
         """The DSN to use: the configured one, or the embedded engine under data_dir."""
