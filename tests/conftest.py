@@ -25,6 +25,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "on noida-db and on Apache Kafka (TOUCHLINE_TEST_BROKER=kafka) by .ci/run")
 
 
+#: fixtures that start or reach a service: a test using one (directly or through another
+#: fixture) must carry the `integration` marker, so `-m "not integration"` stays a unit run
+SERVICE_FIXTURES = frozenset({
+    "kafka_bootstrap", "evicting_bootstrap", "tansu_bootstrap", "broker_factory",
+    "pipeline_factory", "broker", "own_broker_factory", "ingest",  # brokers, workers, webhooks
+    "seeded", "sink", "engine", "data_dir", "year",  # the embedded ClickHouse engine
+    "store", "store_running", "stack", "panel", "grafana",  # store, stack, HTTP servers
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse to run a test that starts a service without the `integration` marker."""
+    unmarked = [item.nodeid for item in items
+                if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("integration") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests start a service but lack @pytest.mark.integration (tests/conftest.py "
+            f"SERVICE_FIXTURES): {', '.join(unmarked[:10])}"
+            + (f" and {len(unmarked) - 10} more" if len(unmarked) > 10 else ""))
+
+
 def pytest_report_header() -> str:
     return f"touchline test broker: {BROKER.name} (TOUCHLINE_TEST_BROKER)"
 
