@@ -239,6 +239,26 @@ class Pipeline:
             time.sleep(0.5)
         raise AssertionError(f"timed out waiting for {what} (last error: {last_exc})")
 
+    def wait_assigned(self, workers: int = 1, timeout: float = 120.0) -> None:
+        """Until `workers` workers report every raw partition between them (their last second).
+
+        The group has formed and its members are consuming: what is produced from now on is
+        split between them. Tests that kill a worker mid-stream wait for this before they
+        produce, so that the stream is not over before the worker has started (a worker's
+        start, and on Kafka the group's join, take longer on a busy machine).
+        """
+        kafka = self.settings.kafka
+
+        def assigned() -> bool:
+            rows = self.rows(
+                "SELECT partition, argMax(worker, ts) FROM {db}.pipeline_metrics "
+                "WHERE topic = {t:String} AND ts > now64(3) - INTERVAL 3 SECOND "
+                "GROUP BY partition", t=kafka.raw_topic)
+            return (len(rows) == kafka.partitions
+                    and len({worker for _, worker in rows}) == workers)
+
+        self.wait_until(assigned, timeout, f"{workers} worker(s) to share the raw partitions")
+
     def wait_rows(self, table: str, n: int, timeout: float = 90.0) -> None:
         self.wait_until(lambda: self.scalar(f"SELECT count() FROM {{db}}.{table}") >= n,
                         timeout, f"{n} rows in {table}")

@@ -44,6 +44,7 @@ def test_sigkill_three_times_with_batches_that_fill(pipeline_factory, seed):
 
 def kill_three_times_and_check(p, rng: random.Random) -> None:
     truth = simulated(40_000, seed=31)
+    p.wait_assigned()
     producer = produce_in_background(p, truth.payloads, rate=5000)
     p.wait_rows("activities", 500)
     for _ in range(3):
@@ -62,6 +63,7 @@ def test_sigkill_during_a_rebalance(pipeline_factory):
     """Invariant: a worker killed while a second one joins (partitions moving) loses nothing."""
     truth = simulated(25_000, seed=32)
     p = pipeline_factory()
+    p.wait_assigned()
     producer = produce_in_background(p, truth.payloads, rate=5000)
     p.wait_rows("activities", 1000)
     p.add_worker("worker-2")       # triggers a rebalance

@@ -95,6 +95,7 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     broker = broker_factory(port, data)
     truth = simulated(15_000, seed=22)
     p = pipeline_factory(bootstrap=f"127.0.0.1:{port}")
+    p.wait_assigned()
     producer = produce_in_background(p, truth.payloads, rate=3000)
     p.wait_rows("activities", 1000)
     kafka = p.settings.kafka

@@ -72,6 +72,7 @@ def produce_in_background(p, payloads, rate: float) -> Producer:
 def test_sigkill_mid_stream_then_restart_gives_exact_totals(pipeline_factory):
     truth = simulated(40_000)
     p = pipeline_factory()
+    p.wait_assigned()
     producer = produce_in_background(p, truth.payloads, rate=8000)
     p.wait_rows("activities", 2000)
     at_kill = p.scalar("SELECT count() FROM {db}.activities")
@@ -96,6 +97,7 @@ def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory,
     # there the survivor would wait for the killed worker to come back (docs/brokers.md).
     truth = simulated(30_000, seed=12)
     p = pipeline_factory(workers=2, bootstrap=evicting_bootstrap, static_membership=False)
+    p.wait_assigned(workers=2)
     producer = produce_in_background(p, truth.payloads, rate=6000)
     p.wait_until(lambda: p.scalar(
         "SELECT uniqExact(worker) FROM {db}.pipeline_metrics WHERE topic = {t:String} "
