@@ -286,8 +286,14 @@ WHERE {TENANT} AND occurred_at >= toStartOfWeek(now('UTC'), 1) AND {REP_ONE}"""
 
 # --- variables -----------------------------------------------------------------------------------
 
-VAR_TENANTS = "SELECT DISTINCT tenant FROM touchline.reps ORDER BY tenant"
-VAR_TEAMS = f"SELECT DISTINCT team_id FROM touchline.reps WHERE {TENANT} ORDER BY team_id"
+#: the loaded org (docs/org.md): teams of the org file, even one with no rep yet, and the teams
+#: of the reps in force now (`reps`, which the simulator fills too)
+ORG_TEAMS = """(
+    SELECT tenant, team_id FROM touchline.teams
+    UNION ALL
+    SELECT tenant, team_id FROM touchline.reps)"""
+VAR_TENANTS = f"SELECT DISTINCT tenant FROM {_in(ORG_TEAMS, 0)} ORDER BY tenant"
+VAR_TEAMS = f"SELECT DISTINCT team_id FROM {_in(ORG_TEAMS, 0)} WHERE {TENANT} ORDER BY team_id"
 VAR_TEAM_REPS = f"""SELECT rep_id FROM {_in(CURRENT_REPS, 0)}
 WHERE {TENANT} AND {TEAM} ORDER BY rep_id"""
 VAR_REPS = f"SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT} ORDER BY rep_id"

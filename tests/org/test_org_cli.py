@@ -186,7 +186,7 @@ def test_list_shows_who_is_in_force_now(sink, tenant):
     assert "no rep is in force now (load an org: touchline org load org.yaml)" in empty.output
 
 
-def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant):
+def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant, tmp_path):
     from touchline.dashboards import queries as q
 
     def picker(sql, team=""):
@@ -202,3 +202,9 @@ def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant):
     assert picker(q.VAR_TEAM_REPS, "team-east") == ["rep-cy", "rep-omar"]
     assert picker(q.VAR_TEAM_REPS, "team-west") == ["rep-ana", "rep-ben", "rep-maya"]
     assert picker(q.VAR_REPS) == ["rep-ana", "rep-ben", "rep-cy", "rep-maya", "rep-omar"]
+    # a team of the org file with no rep yet is in the team picker too
+    teams = tmp_path / "teams.yaml"
+    teams.write_text("teams: [{team_id: team-west}, {team_id: team-east}, {team_id: team-new}]\n")
+    assert run_org(sink, "load", str(teams), "--tenant", tenant).exit_code == 0
+    assert picker(q.VAR_TEAMS) == ["team-east", "team-new", "team-west"]
+    assert picker(q.VAR_TEAM_REPS, "team-new") == []
