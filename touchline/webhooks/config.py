@@ -29,7 +29,9 @@ class WebhookSettings(BaseModel):
     #: vendor raw topics are `<prefix><source>` (raw.twilio, raw.sendgrid, ...)
     raw_topic_prefix: str = "raw."
     #: the public URL vendors call (scheme://host[:port], no trailing slash); Twilio and HubSpot
-    #: sign the URL they called, which differs from what the server sees behind a proxy
+    #: sign the URL they called, which differs from what the server sees behind a proxy.
+    #: Unset: signatures are checked against the server's own configured address
+    #: (http://<web.host>:<web.ingest_port>), never against the request's Host header
     public_base_url: str = ""
     #: YAML identity map: phones, emails, CRM ids -> rep / team / account / prospect
     identity_map_path: Path = Path("examples/identities.yaml")
@@ -44,3 +46,15 @@ class WebhookSettings(BaseModel):
     sendgrid_max_age_s: int = Field(600, ge=0)
     #: how long a request waits for the broker's acknowledgement before answering 503
     broker_timeout_s: float = Field(5.0, gt=0, le=60)
+    #: a request body not received whole within this is refused (408) and its connection
+    #: closed: a client that stalls mid-body cannot hold a connection open
+    body_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: requests of one client address in progress at once; more get 429
+    max_requests_per_client: int = Field(64, ge=1)
+    #: Twilio replay horizon: an identical signed callback seen within it is answered 200 and
+    #: not stored again. Longer than the pipeline's dedup span (7 days): a callback without a
+    #: Timestamp is dated by its arrival, so only this cache bounds its replays (in memory:
+    #: a restart forgets it; docs/webhooks.md)
+    twilio_replay_window_s: int = Field(8 * 24 * 3600, ge=60)
+    #: callbacks remembered for the replay check (the oldest are forgotten first)
+    twilio_replay_cache_size: int = Field(200_000, ge=1000)

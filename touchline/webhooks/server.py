@@ -27,12 +27,16 @@ from touchline.schemas.vendors import MappingError, hubspot, outreach, salesforc
 from touchline.settings import Settings
 from touchline.webhooks import signatures
 from touchline.webhooks.config import SOURCES, WebhookSettings
+from touchline.webhooks.edge_limits import ClientSlots, ReplayCache, replay_key
 from touchline.webhooks.envelope import KEPT_HEADERS, Envelope
 
 log = logging.getLogger(__name__)
 
 
 COUNTERS: web.AppKey[dict[str, Counter[str]]] = web.AppKey("counters", dict)
+#: the base URL signatures are checked against when PUBLIC_BASE_URL is unset
+SIGNED_BASE: web.AppKey[str] = web.AppKey("signed_base", str)
+REPLAYS: web.AppKey[ReplayCache] = web.AppKey("twilio_replays", ReplayCache)
 
 
 class Producer(Protocol):
@@ -71,11 +75,19 @@ def _header(request: web.Request, name: str) -> str:
     return value
 
 
+def signed_base(settings: Settings) -> str:
+    """The base URL Twilio and HubSpot signatures are checked against.
+
+    PUBLIC_BASE_URL, or else the server's own configured address; never the Host header a
+    request brings (a request signed for another host must not pass).
+    """
+    base = settings.webhooks.public_base_url.rstrip("/")
+    return base or f"http://{settings.web.host}:{settings.web.ingest_port}"
+
+
 def _public_url(request: web.Request, wh: WebhookSettings) -> str:
     """The URL the vendor called (what Twilio and HubSpot sign)."""
-    if wh.public_base_url:
-        return wh.public_base_url.rstrip("/") + request.path_qs
-    return str(request.url)
+    return request.app[SIGNED_BASE] + request.path_qs
 
 
 def _check_age(timestamp: str, max_age_s: int, unit_ms: bool) -> None:
@@ -176,59 +188,93 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _read_body_in_time(request: web.Request, limit: int, timeout_s: float) -> bytes:
+    """The body, unless it takes longer than `timeout_s` to arrive (408)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(request, limit)
+    except TimeoutError as exc:
+        raise Rejected(408, "slow_body", f"body not received within {timeout_s:g} s") from exc
+
+
 def make_app(settings: Settings, producer: Producer) -> web.Application:
     """The ingest HTTP app; `producer` must be started (and stopped) by the caller."""
     wh: WebhookSettings = settings.webhooks
     limit = settings.web.max_body_bytes
     counters: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
     started = datetime.now(UTC)
+    slots = ClientSlots(wh.max_requests_per_client)
+    replays = ReplayCache(wh.twilio_replay_window_s, wh.twilio_replay_cache_size)
 
     def endpoint(source: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
-            count = counters[source]
-            count["requests"] += 1
-            request_id = uuid.uuid4().hex
-            try:
-                if not getattr(wh, SECRETS[source]).get_secret_value():
-                    raise Rejected(403, "not_configured", f"{source} secret is not configured")
-                body = await _read_body(request, limit)
-                key = VERIFIERS[source](request, body, wh)
-            except Rejected as exc:
-                count[exc.counter] += 1
-                log.info("%s %s rejected %s: %s", source, request_id, exc.status, exc.message)
-                return web.json_response({"error": exc.message}, status=exc.status)
-            kept = {h: request.headers[h] for h in KEPT_HEADERS[source] if h in request.headers}
-            envelope = Envelope.of(
-                body,
-                source=source,
-                received_at=datetime.now(UTC),
-                url=_public_url(request, wh),
-                method=request.method,
-                content_type=request.headers.get("Content-Type", ""),
-                headers=kept,
-                request_id=request_id,
-            )
-            try:
-                await asyncio.wait_for(
-                    producer.send_and_wait(
-                        raw_topic_for(source, wh.raw_topic_prefix),
-                        envelope.model_dump_json().encode(),
-                        key=(key or request_id).encode(),
-                    ),
-                    timeout=wh.broker_timeout_s,
-                )
-            except Exception as exc:  # any failure to store means "not stored"
-                count["broker_unavailable"] += 1
-                log.warning("%s %s not stored: %r", source, request_id, exc)
+            client = request.remote or ""
+            if not slots.take(client):
+                counters[source]["too_many_requests"] += 1
                 return web.json_response(
-                    {"error": "not stored: broker unavailable, retry later"},
-                    status=503,
-                    headers={"Retry-After": "5"},
-                )
-            count["accepted"] += 1
-            return web.json_response({"accepted": True, "request_id": request_id})
+                    {"error": f"more than {slots.limit} requests in progress from {client}"},
+                    status=429, headers={"Retry-After": "5"})
+            try:
+                return await accept(source, request)
+            finally:
+                slots.give_back(client)
 
         return handle
+
+    async def accept(source: str, request: web.Request) -> web.Response:
+        count = counters[source]
+        count["requests"] += 1
+        request_id = uuid.uuid4().hex
+        replayed = ""
+        try:
+            if not getattr(wh, SECRETS[source]).get_secret_value():
+                raise Rejected(403, "not_configured", f"{source} secret is not configured")
+            body = await _read_body_in_time(request, limit, wh.body_timeout_s)
+            key = VERIFIERS[source](request, body, wh)
+        except Rejected as exc:
+            count[exc.counter] += 1
+            log.info("%s %s rejected %s: %s", source, request_id, exc.status, exc.message)
+            response = web.json_response({"error": exc.message}, status=exc.status)
+            if exc.status == 408:
+                response.force_close()
+            return response
+        if source == "twilio":  # signed, maybe undated: an identical one was already stored
+            replayed = replay_key(request.headers["X-Twilio-Signature"], _public_url(request, wh))
+            if replays.seen(replayed):
+                count["replayed"] += 1
+                return web.json_response({"accepted": True, "duplicate": True})
+        kept = {h: request.headers[h] for h in KEPT_HEADERS[source] if h in request.headers}
+        envelope = Envelope.of(
+            body,
+            source=source,
+            received_at=datetime.now(UTC),
+            url=_public_url(request, wh),
+            method=request.method,
+            content_type=request.headers.get("Content-Type", ""),
+            headers=kept,
+            request_id=request_id,
+        )
+        try:
+            await asyncio.wait_for(
+                producer.send_and_wait(
+                    raw_topic_for(source, wh.raw_topic_prefix),
+                    envelope.model_dump_json().encode(),
+                    key=(key or request_id).encode(),
+                ),
+                timeout=wh.broker_timeout_s,
+            )
+        except Exception as exc:  # any failure to store means "not stored"
+            count["broker_unavailable"] += 1
+            log.warning("%s %s not stored: %r", source, request_id, exc)
+            return web.json_response(
+                {"error": "not stored: broker unavailable, retry later"},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
+        count["accepted"] += 1
+        if replayed:
+            replays.add(replayed)
+        return web.json_response({"accepted": True, "request_id": request_id})
 
     async def metrics(_request: web.Request) -> web.Response:
         sources = {s: dict(c) for s, c in counters.items()}
@@ -240,6 +286,8 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
 
     app = web.Application(client_max_size=limit + 1)
     app[COUNTERS] = counters
+    app[SIGNED_BASE] = signed_base(settings)
+    app[REPLAYS] = replays
     for source in SOURCES:
         app.router.add_post(f"/webhooks/{source}", endpoint(source))
     app.router.add_get("/metrics", metrics)
@@ -350,6 +398,12 @@ async def run_ingest_server(settings: Settings, stop: asyncio.Event | None = Non
             settings.web.host,
             settings.web.ingest_port,
         )
+        if not settings.webhooks.public_base_url:
+            log.warning(
+                "PUBLIC_BASE_URL is not set: Twilio and HubSpot signatures are checked against "
+                "%s/webhooks/<source>, never against a request's Host header; set "
+                "TOUCHLINE_WEBHOOKS__PUBLIC_BASE_URL to the URL vendors call",
+                signed_base(settings))
         await stop.wait()
     finally:
         connecting.cancel()
