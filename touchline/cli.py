@@ -247,6 +247,9 @@ def simulate(duration: float | None, count: int | None, jsonl: Path | None,
     """
     from touchline.simulation_run import run_simulation, write_org_file
 
+    if jsonl is not None and count is None and duration is None and sim["history_days"] <= 0:
+        raise click.UsageError("--jsonl needs --count, --duration or --history-days (a file of "
+                               "history alone: --history-days 365)")
     settings = settings_or_exit()
     sim["seed"] = _seed(sim["seed"])
     start_utc = start.replace(tzinfo=UTC) if start else None

@@ -208,3 +208,34 @@ def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant, tmp_path):
     assert run_org(sink, "load", str(teams), "--tenant", tenant).exit_code == 0
     assert picker(q.VAR_TEAMS) == ["team-east", "team-new", "team-west"]
     assert picker(q.VAR_TEAM_REPS, "team-new") == []
+
+
+def test_engine_errors_are_one_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from touchline.cli import main
+    from touchline.services import free_port
+    from touchline.settings import get_settings
+
+    def run_main(*args):
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(main, list(args))
+        finally:
+            get_settings.cache_clear()
+        assert "Traceback" not in result.output and result.exit_code != 0
+        return result.output.strip().splitlines()
+
+    monkeypatch.setenv("TOUCHLINE_DATA_DIR", str(tmp_path / "nothing"))
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(free_port()))
+    assert run_main("org", "list") == [
+        f"Error: no data yet in {tmp_path / 'nothing' / 'clickhouse'}: run `touchline demo` to "
+        "try it with simulated events, or `touchline up` and send your own"]
+    assert not (tmp_path / "nothing").exists()
+    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__DSN", f"http://127.0.0.1:{free_port()}")
+    [line] = run_main("org", "load", str(EXAMPLE_ORG))
+    assert line.startswith("Error: cannot reach ClickHouse (") and "touchline up" in line
+    [*_, line] = run_main("simulate", "--jsonl", str(tmp_path / "x.jsonl"), "--history-days", "0",
+                          "--seed", "1")
+    assert line == ("Error: --jsonl needs --count, --duration or --history-days (a file of "
+                    "history alone: --history-days 365)")

@@ -8,17 +8,15 @@ store when one owns the embedded engine).
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 
+from touchline.cli_errors import friendly
 from touchline.org.loader import OrgError, org_summary, read_org
 from touchline.schemas.org import Org
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.errors import SinkUnavailable, SqlError
 
 IN_FORCE = """
 SELECT rep_id, name, role, team_id, manager_rep_id, active_from
@@ -36,38 +34,23 @@ SELECT (SELECT count() FROM {db}.teams WHERE tenant = {tenant:String}) AS teams,
 
 
 @contextmanager
-def _sink(ctx: click.Context) -> Iterator[ClickHouseSink]:
-    """The caller's sink, or one opened (and closed) for this command."""
+def _sink(ctx: click.Context, reading: bool = False) -> Iterator[ClickHouseSink]:
+    """The caller's sink, or one opened (and closed) for this command.
+
+    A command that only reads creates nothing: with no data yet it says what to run.
+    """
     given = ctx.obj.get("sink") if isinstance(ctx.obj, dict) else None
     if given is not None:
         yield given
         return
-    from touchline.connect import open_sink
+    from touchline.connect import open_reader, open_sink
     from touchline.settings import get_settings
 
-    sink = open_sink(get_settings())
+    sink = (open_reader if reading else open_sink)(get_settings())
     try:
         yield sink
     finally:
         sink.close()
-
-
-def _engine_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Engine errors become one line saying what to run (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SinkUnavailable as exc:
-            raise click.ClickException(f"ClickHouse is not available ({exc}): start the "
-                                       "stack (`touchline up`) or check "
-                                       "TOUCHLINE_CLICKHOUSE__DSN") from None
-        except SqlError as exc:
-            raise click.ClickException(f"ClickHouse: {exc} (run `touchline sink init`)"
-                                       ) from None
-
-    return wrapper
 
 
 def _read(files: tuple[str, ...], tenant: str | None) -> Org:
@@ -109,7 +92,7 @@ def org_validate(files: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--tenant", help="Load for this tenant (default: the file's, else the settings').")
 @click.pass_context
-@_engine_errors
+@friendly
 def org_load(ctx: click.Context, files: tuple[str, ...], tenant: str | None) -> None:
     """Validate an org file and load it: each section in the file replaces the stored one.
 
@@ -129,12 +112,12 @@ def org_load(ctx: click.Context, files: tuple[str, ...], tenant: str | None) -> 
 @org.command("list")
 @click.option("--tenant", help="Tenant (default: the settings' tenant).")
 @click.pass_context
-@_engine_errors
+@friendly
 def org_list(ctx: click.Context, tenant: str | None) -> None:
     """Teams, reps and accounts loaded, and who is in force now (team, role, manager)."""
     tenant = _tenant(ctx, None, tenant)
     now = dt.datetime.now(dt.UTC)
-    with _sink(ctx) as sink:
+    with _sink(ctx, reading=True) as sink:
         db = sink.database
         counts = sink.query(COUNTS.replace("{db}", db), {"tenant": tenant}).dicts()[0]
         rows = sink.query(IN_FORCE.replace("{db}", db), {"tenant": tenant, "now": now}).rows
