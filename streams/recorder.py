@@ -19,6 +19,7 @@ from faust.streams import _current_event
 from touchline.settings import PipelineSettings, get_settings
 from touchline.streams import progress, stage_memory, writer
 from touchline.streams.dedup import bucket_ms_for
+from touchline.streams.dwell import before_kept, merge, split
 from touchline.streams.recording import (
     BatchResult,
     TenantWindows,
@@ -47,16 +48,24 @@ def as_current(event: object) -> None:
 
 
 def _missing_histories(partition: int, rows: list[dict[str, Any]]) -> set[str]:
-    """Keys of opportunities these rows change whose history is not in memory.
+    """Keys of opportunities these rows change whose history is not (all) in memory.
 
-    Indexes a (re)assigned partition's histories first (recovered from the changelog).
+    That is: not in memory at all, or kept truncated (dwell.py) while a change sorts before
+    its oldest kept change. Indexes a (re)assigned partition's histories first (recovered
+    from the changelog).
     """
     history = stage_history_by_opportunity
     if not stage_index.indexed(partition):
         stage_memory.index_partition(stage_index, history, partition,
                                      get_settings().kafka.partitions)
-    return {key for key in (f"{row['tenant']}|{row['opportunity_id']}" for row in rows
-                            if row["type"] == "stage_change") if key not in history}
+    missing = set()
+    for row in rows:
+        if row["type"] == "stage_change":
+            key = f"{row['tenant']}|{row['opportunity_id']}"
+            kept = history.get(key) if key in history else None
+            if kept is None or before_kept(kept, [row["occurred_at"], row["event_id"]]):
+                missing.add(key)
+    return missing
 
 
 async def _read_back(old: list[dict[str, Any]],
@@ -105,9 +114,13 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
         as_current(event)
         last_event[msg.partition] = event
         for key in missing:
-            if key in histories and key not in history:  # another batch may have one now
+            if key not in histories:
+                continue
+            if key not in history:  # another batch may have loaded or started one meanwhile
                 history[key] = histories[key]
-                stage_index.note(msg.partition, key, histories[key][-1][0])
+            elif split(history[key])[0] is not None:  # truncated: the whole history, and
+                history[key] = merge(histories[key], split(history[key])[1])[0]  # in flight
+            stage_index.note(msg.partition, key, history[key][-1][0])
         result = record_batch(
             rows, await windows.get(msg.partition, ()), rules,
             topic=msg.topic, partition=msg.partition, offset=msg.offset, stored=stored,

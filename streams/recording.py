@@ -23,7 +23,15 @@ from touchline.sinks.rows import (
 )
 from touchline.streams import writer
 from touchline.streams.dedup import HOUR_MS, DedupWindow
-from touchline.streams.dwell import Change, add_change, change_extras, change_outcome, visits
+from touchline.streams.dwell import (
+    Change,
+    change_extras,
+    change_outcome,
+    merge,
+    split,
+    truncate,
+    visits,
+)
 from touchline.streams.stage_memory import StageIndex
 
 #: rows per `activities` insert: a backlog batch can hold hundreds of thousands of rows; the
@@ -128,27 +136,33 @@ def record_batch(
 
 def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change]],
                    now: int, index: StageIndex | None, partition: int) -> None:
-    touched: dict[str, list[Change]] = {}
+    """Merge each opportunity's changes of this batch and plan the rows they change.
+
+    One merge per opportunity per batch, and only the visits from the one before its earliest
+    change of the batch on are rewritten (a replay rewrites the rows it may have lost), so the
+    work per batch is bounded by `KEPT_CHANGES`, not by how many changes a deal ever had.
+    """
+    new: dict[str, list[Change]] = {}
     for row in result.rows:
-        if row["type"] != "stage_change":
-            continue
-        key = f"{row['tenant']}|{row['opportunity_id']}"
-        change = [row["occurred_at"], row["event_id"], row["from_stage"], row["to_stage"],
-                  row["account_id"], row["rep_id"], row["team_id"], row["is_closed"],
-                  row["is_won"], row["vendor_stage"], row["editor_id"]]
-        merged, is_new = add_change(list(touched.get(key) or history.get(key) or []), change)
+        if row["type"] == "stage_change":
+            new.setdefault(f"{row['tenant']}|{row['opportunity_id']}", []).append([
+                row["occurred_at"], row["event_id"], row["from_stage"], row["to_stage"],
+                row["account_id"], row["rep_id"], row["team_id"], row["is_closed"],
+                row["is_won"], row["vendor_stage"], row["editor_id"]])
+    for key, changes in new.items():
+        stored = history.get(key) or []
+        summary, _ = split(stored)
+        merged, first, is_new = merge(stored, changes)
         if is_new:
-            history[key] = merged
+            history[key] = truncate(summary, merged)
             if index is not None:
                 index.note(partition, key, merged[-1][0])
-        touched[key] = merged  # rewritten even if not new: a replay must restore the rows
-    for key, changes in touched.items():
         tenant, opportunity_id = key.split("|", 1)
-        latest = changes[-1]
-        account, rep, team = latest[4], latest[5], latest[6]
-        owner = {"tenant": tenant, "opportunity_id": opportunity_id, "account_id": account,
-                 "rep_id": rep, "team_id": team, "version": now}
-        for change, visit in zip(changes, visits(changes), strict=True):
+        latest = merged[-1]
+        owner = {"tenant": tenant, "opportunity_id": opportunity_id, "account_id": latest[4],
+                 "rep_id": latest[5], "team_id": latest[6], "version": now}
+        start = max(first - 1, 0)
+        for change, visit in zip(merged[start:], visits(merged, start), strict=True):
             closed, won = change_outcome(change)
             result.stage_visit_rows.append({
                 **owner, "stage": visit.stage,
@@ -160,9 +174,10 @@ def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change
         closed, won = change_outcome(latest)
         vendor_stage, editor = change_extras(latest)
         result.opportunity_rows.append({
-            **owner, "current_stage": latest[3],
-            "stage_entered_at": latest[0], "first_seen_at": changes[0][0],
-            "stage_changes": len(changes), "is_closed": int(closed), "is_won": int(won),
+            **owner, "current_stage": latest[3], "stage_entered_at": latest[0],
+            "first_seen_at": summary[0] if summary is not None else merged[0][0],
+            "stage_changes": (summary[2] if summary is not None else 0) + len(merged),
+            "is_closed": int(closed), "is_won": int(won),
             "vendor_stage": vendor_stage, "editor_id": editor,
         })
 

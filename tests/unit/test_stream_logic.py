@@ -7,7 +7,7 @@ import pytest
 
 from touchline.settings import PipelineSettings
 from touchline.streams.dedup import HOUR_MS, DedupWindow
-from touchline.streams.dwell import add_change, visits
+from touchline.streams.dwell import SUMMARY, before_kept, merge, truncate, visits
 from touchline.streams.partitioning import partition_for
 from touchline.streams.raw_batches import UnsplittableMessage, split_events
 from touchline.streams.recording import record_batch
@@ -37,11 +37,13 @@ def test_dedup_window_evicts_whole_old_hours():
 
 
 def test_dwell_out_of_order_and_idempotent():
-    h, new = add_change([], [30, "s2", "discovery", "demo", "a", "r", "t"])
-    h, _ = add_change(h, [0, "s1", "", "discovery", "a", "r", "t"])
-    h, _ = add_change(h, [50, "s3", "demo", "proposal", "a", "r", "t"])
-    h2, again = add_change(h, [0, "s1", "", "discovery", "a", "r", "t"])
-    assert new and not again and h2 == h
+    h, _, new = merge([], [[30, "s2", "discovery", "demo", "a", "r", "t"]])
+    h, first, _ = merge(h, [[0, "s1", "", "discovery", "a", "r", "t"]])
+    assert first == 0
+    h, first, _ = merge(h, [[50, "s3", "demo", "proposal", "a", "r", "t"]])
+    assert first == 2  # visits from the one before it on are the ones it changes
+    h2, first, again = merge(h, [[0, "s1", "", "discovery", "a", "r", "t"]])
+    assert new and not again and h2 == h and first == 0
     assert [(v.stage, v.entered_ms, v.exited_ms, v.next_stage) for v in visits(h)] == [
         ("discovery", 0, 30, "demo"), ("demo", 30, 50, "proposal"), ("proposal", 50, None, "")]
     assert visits(h)[0].dwell_s == 0.03
@@ -145,3 +147,17 @@ def test_eviction_lags_by_the_batches_in_flight():
     w.add("at-60000", 60_000)
     windows.evict(0)  # the cutoff of three evictions ago (20 s - 10 s) has passed it
     assert "early" not in w and "at-20000" in w
+
+
+def test_a_history_keeps_its_latest_changes_behind_a_summary():
+    changes = [[i * 10, f"e{i:03d}", "", f"s{i}", "a", "r", "t"] for i in range(12)]
+    kept = truncate(None, changes, keep=5)
+    assert kept[0] == [0, SUMMARY, 7] and [c[1] for c in kept[1:]] == [
+        "e007", "e008", "e009", "e010", "e011"]
+    merged, first, new = merge(kept, [[115, "e012", "", "s12", "a", "r", "t"]])
+    assert new and first == 5 and len(merged) == 6
+    again = truncate(kept[0], merged, keep=5)
+    assert again[0] == [0, SUMMARY, 8] and again[1][1] == "e008"
+    # a change older than the oldest kept one needs the whole history first
+    assert before_kept(again, [75, "e-old"]) and not before_kept(again, [95, "e-new"])
+    assert not before_kept(changes, [0, "x"])  # nothing was dropped from a short one
