@@ -290,6 +290,7 @@ def _mount_optional() -> None:
         ("touchline.dashboards.cli", ("dashboards", "alerts")),
         ("touchline.webhooks.cli", ("serve",)),
         ("touchline.plan.cli", ("plan", "report", "signals")),
+        ("touchline.coaching.cli", ("notifier", "digest")),
         ("touchline.org.cli", ("org",)),
         ("touchline.stages_cli", ("stages",)),
         ("touchline.bench.cli", ("bench",)),

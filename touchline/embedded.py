@@ -168,6 +168,12 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
         click.echo(f"touchline: webhooks at http://{settings.web.host}:{settings.web.ingest_port}"
                    f"/webhooks/<vendor> (secrets: {settings.data_dir / 'webhook-secrets.env'} "
                    "unless configured)")
+        from touchline.coaching.process import start_notifier
+
+        notifier, about = start_notifier(settings)
+        if notifier is not None:
+            stack.add(notifier)
+        click.echo(f"touchline: coaching notifier {about}")
         if panel and (url := start_panel(settings, sink)):
             click.echo(f"touchline: control panel at {url}")
         if simulator_args is not None:
