@@ -68,6 +68,19 @@ def truncate(summary: Change | None, merged: list[Change],
     return [[first_seen, SUMMARY, dropped], *merged[drop:]]
 
 
+def current_stage_entered(changes: list[Change]) -> int:
+    """When the opportunity entered its current stage.
+
+    That is the first of the trailing changes that all name it: a CRM's several stages mapped
+    to one plan stage (Prospecting, Qualification -> discovery) are one stay there. Looks at
+    the changes given (a truncated history's kept ones).
+    """
+    i = len(changes) - 1
+    while i > 0 and changes[i - 1][3] == changes[i][3]:
+        i -= 1
+    return changes[i][0]
+
+
 def change_outcome(change: Change) -> tuple[bool, bool]:
     """(closed, won) the change recorded; for a seven-item change, from its stage name."""
     if len(change) > 8:

@@ -27,6 +27,7 @@ from touchline.streams.dwell import (
     Change,
     change_extras,
     change_outcome,
+    current_stage_entered,
     merge,
     split,
     truncate,
@@ -174,7 +175,8 @@ def _stage_changes(result: BatchResult, history: MutableMapping[str, list[Change
         closed, won = change_outcome(latest)
         vendor_stage, editor = change_extras(latest)
         result.opportunity_rows.append({
-            **owner, "current_stage": latest[3], "stage_entered_at": latest[0],
+            **owner, "current_stage": latest[3],
+            "stage_entered_at": current_stage_entered(merged),
             "first_seen_at": summary[0] if summary is not None else merged[0][0],
             "stage_changes": (summary[2] if summary is not None else 0) + len(merged),
             "is_closed": int(closed), "is_won": int(won),

@@ -161,3 +161,14 @@ def test_a_history_keeps_its_latest_changes_behind_a_summary():
     # a change older than the oldest kept one needs the whole history first
     assert before_kept(again, [75, "e-old"]) and not before_kept(again, [95, "e-new"])
     assert not before_kept(changes, [0, "x"])  # nothing was dropped from a short one
+
+
+def test_the_current_stage_was_entered_at_the_first_change_that_named_it():
+    from touchline.streams.dwell import current_stage_entered
+
+    # Prospecting, Qualification and Needs Analysis all map to discovery: one stay there
+    changes = [[0, "a", "", "discovery"], [10, "b", "", "demo"], [20, "c", "", "discovery"],
+               [30, "d", "", "discovery"], [40, "e", "", "discovery"]]
+    assert current_stage_entered(changes) == 20
+    assert current_stage_entered(changes[:2]) == 10
+    assert current_stage_entered(changes[:1]) == 0
