@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -165,14 +166,21 @@ class Org(_Entry):
         """The sections this org sets, in load order."""
         return [name for name in SECTIONS if getattr(self, name) is not None]
 
+    @cached_property
+    def periods(self) -> dict[str, list[RepPeriod]]:
+        """Rep id -> their periods, oldest first (reps in file order)."""
+        out: dict[str, list[RepPeriod]] = {}
+        for p in self.reps or []:
+            out.setdefault(p.rep_id, []).append(p)
+        return {rep_id: sorted(ps, key=lambda p: p.active_from) for rep_id, ps in out.items()}
+
     def rep_ids(self) -> list[str]:
         """Every rep id, in file order, once."""
-        return list(dict.fromkeys(r.rep_id for r in self.reps or []))
+        return list(self.periods)
 
     def period_in_force(self, rep_id: str, at: dt.datetime) -> RepPeriod | None:
         """The rep's period covering `at`; else the latest that started; else the first."""
-        periods = sorted((p for p in self.reps or [] if p.rep_id == rep_id),
-                         key=lambda p: p.active_from)
+        periods = self.periods.get(rep_id, [])
         for p in periods:
             if p.in_force(at):
                 return p
@@ -193,13 +201,16 @@ def org_problems(org: Org) -> list[str]:
     problems: list[str] = []
     teams = {t.team_id for t in org.teams} if org.teams is not None else None
     reps = set(org.rep_ids()) if org.reps is not None else None
+    seen_teams: set[str] = set()
     for i, team in enumerate(org.teams or []):
-        if [t.team_id for t in org.teams or []].index(team.team_id) != i:
+        if team.team_id in seen_teams:
             problems.append(f"{_where('teams', i)}.team_id: {team.team_id!r} is listed twice")
+        seen_teams.add(team.team_id)
         if reps is not None and team.manager_rep_id and team.manager_rep_id not in reps:
             problems.append(f"{_where('teams', i)}.manager_rep_id: {team.manager_rep_id!r} is "
                             "not a rep of this file")
     owners: dict[tuple[str, str], str] = {}
+    earlier: dict[str, list[int]] = {}  # rep id -> positions of their periods so far
     for i, rep in enumerate(org.reps or []):
         where = _where("reps", i)
         if rep.active_to is not None and rep.active_to <= rep.active_from:
@@ -210,12 +221,13 @@ def org_problems(org: Org) -> list[str]:
         if reps is not None and rep.manager_rep_id and rep.manager_rep_id not in reps:
             problems.append(f"{where}.manager_rep_id: {rep.manager_rep_id!r} is not a rep of "
                             "this file")
-        for j, other in enumerate((org.reps or [])[:i]):
-            if (other.rep_id == rep.rep_id and rep.active_from < other.end
-                    and other.active_from < rep.end):
+        for j in earlier.setdefault(rep.rep_id, []):
+            other = (org.reps or [])[j]
+            if rep.active_from < other.end and other.active_from < rep.end:
                 problems.append(f"{where}: period of {rep.rep_id} overlaps {_where('reps', j)} "
                                 "(a rep is in one team at a time: end one period where the "
                                 "next begins)")
+        earlier[rep.rep_id].append(i)
         for kind in REP_IDENTITIES:
             for value in getattr(rep, kind):
                 key = (kind, value.strip().lower() if kind == "emails" else value.strip())

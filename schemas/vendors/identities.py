@@ -100,7 +100,7 @@ class IdentityMapFile(_Entry):
         """
         reps = []
         for rep_id in org.rep_ids():
-            periods = [p for p in org.reps or [] if p.rep_id == rep_id]
+            periods = org.periods[rep_id]
             current = org.period_in_force(rep_id, at)
             assert current is not None  # every rep id comes from a period
 
