@@ -33,7 +33,7 @@ import orjson
 import pyarrow as pa
 from aiohttp import web
 
-from touchline.sinks.clickhouse import ClickHouseSink, encode_result
+from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.store_auth import (
     ensure_secret,
@@ -41,6 +41,7 @@ from touchline.sinks.store_auth import (
     read_secret,
     secret_required,
 )
+from touchline.sinks.store_client import encode_result
 
 if TYPE_CHECKING:
     from touchline.settings import Settings
