@@ -59,7 +59,7 @@ def notifier(routing_path: Path | None, once: bool) -> None:
             click.echo(f"notifier {owner}: {len(routing.routes)} route(s), a pass every "
                        f"{settings.notify.poll_s:.0f} s, batches of {settings.notify.batch_s:.0f}"
                        " s")
-            run.run_forever()
+            run.run_forever(heartbeat=settings.data_dir / "notifier.alive")
     except KeyboardInterrupt:
         pass
     except (SinkUnavailable, SqlError) as exc:

@@ -19,6 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from touchline.coaching import messages as m
 from touchline.coaching import transports as tx
@@ -168,13 +169,21 @@ class Notifier:
         log.info("notifier: %s to %s: %s", channel, route.name, batch.subject())
         result.sent.append(bid)
 
-    def run_forever(self, stop: object = None) -> None:
-        """Passes every poll_s until interrupted; a store outage waits and tries again."""
-        while stop is None or not getattr(stop, "is_set", lambda: False)():
+    def run_forever(self, heartbeat: Path | None = None) -> None:
+        """Passes every poll_s until interrupted; a store outage waits and tries again.
+
+        Args:
+            heartbeat: a file touched after every pass that reached ClickHouse (the
+                container's health check reads its age).
+        """
+        while True:
             try:
                 outcome = self.run_once()
                 if outcome.sent or outcome.failed:
                     log.info("notifier: %s", outcome)
+                if heartbeat is not None:
+                    heartbeat.parent.mkdir(parents=True, exist_ok=True)
+                    heartbeat.touch()
             except (SinkUnavailable, SqlError) as exc:
                 log.warning("notifier: ClickHouse: %s; trying again in %.0f s", exc,
                             self.settings.poll_s)
