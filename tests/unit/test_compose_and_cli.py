@@ -38,8 +38,17 @@ NOT_LONG_RUNNING = {"init", "simulator"}
 
 
 def _volumes(service: dict) -> dict[str, str]:
-    """target -> source of a service's `source:target[:mode]` mounts."""
-    return {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+    """target -> source of a service's `source:target[:mode]` mounts.
+
+    A source given as `${VAR:-default}` counts as its default.
+    """
+    mounts = {}
+    for volume in service.get("volumes", []):
+        match = re.fullmatch(r"(\$\{\w+:-[^}]*\}|[^:]+):([^:]+)(?::\w+)?", volume)
+        assert match, volume
+        source = re.sub(r"^\$\{\w+:-([^}]*)\}$", r"\1", match.group(1))
+        mounts[match.group(2)] = source
+    return mounts
 
 
 def test_compose_validates_against_the_compose_specification() -> None:
