@@ -54,7 +54,7 @@ class WebhookSettings(BaseModel):
     #: Twilio replay horizon: an identical signed callback seen within it is answered 200 and
     #: not stored again. Longer than the pipeline's dedup span (7 days): a callback without a
     #: Timestamp is dated by its arrival, so only this cache bounds its replays (in memory:
-    #: a restart forgets it; docs/webhooks.md)
+    #: a restart forgets it; touchline/webhooks/README.md)
     twilio_replay_window_s: int = Field(8 * 24 * 3600, ge=60)
     #: callbacks remembered for the replay check (the oldest are forgotten first)
     twilio_replay_cache_size: int = Field(200_000, ge=1000)
