@@ -14,6 +14,7 @@ from tests.org.conftest import run_org
 from touchline.cli import main
 from touchline.org.loader import read_org
 from touchline.schemas.activity import parse_activity
+from touchline.schemas.vendors.stage_map import DEFAULT_STAGE_MAP
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +121,9 @@ def test_crm_deals_send_vendor_stages_without_from_stage(year):
     assert all(e.is_closed is None and e.is_won is None for e in by_source["hubspot"])
     assert all(e.vendor_stage is None and e.from_stage for e in by_source["simulator"]
                if e.to_stage != "discovery")
+    # the stage each CRM name stands for is the one the vendor mappers' stage map gives it
+    pairs = {(e.source, e.vendor_stage, e.to_stage) for e in changes if e.vendor_stage}
+    assert {(src, name, DEFAULT_STAGE_MAP.lookup(src, name)) for src, name, _ in pairs} == pairs
 
 
 def test_enterprise_deals_move_for_months(year):
