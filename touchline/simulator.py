@@ -33,6 +33,9 @@ from typing import Any
 
 import orjson
 
+from touchline.schemas.vendors.stage_map import DEFAULT_PIPELINE
+from touchline.schemas.vendors.stage_map import DEFAULTS as CRM_DEFAULTS
+
 CADENCES = {
     "outbound-8": ["email", "call", "email", "call", "call", "email", "call", "email"],
     "inbound-fast": ["call", "email", "call", "call", "email"],
@@ -49,15 +52,13 @@ PRODUCT_LINES = {"platform": 5, "analytics": 3, "payments": 2}
 CUSTOMER_SHARE = 0.3
 #: share of a deal's stage moves that lose it, by motion (renewals are lost less often)
 LOSS_RATE = {"acquisition": 0.2, "upsell": 0.2, "retention": 0.1}
-#: the simulator's stages as each CRM's default pipeline names them (Salesforce's standard
-#: StageName picklist, HubSpot's internal dealstage values; schemas/vendors/stage_map.py maps
-#: them back). HubSpot's default pipeline has no proposal stage: its deals skip it.
+#: the simulator's stages as each CRM's default pipeline names them: for each plan stage, the
+#: first name the vendor mappers' default stage map gives it (Salesforce's standard StageName
+#: picklist, HubSpot's internal dealstage values). HubSpot's default pipeline has no proposal
+#: stage: its deals skip it.
 CRM_STAGE_NAMES = {
-    "salesforce": {"discovery": "Prospecting", "demo": "Value Proposition",
-                   "proposal": "Proposal/Price Quote", "negotiation": "Negotiation/Review",
-                   "won": "Closed Won", "lost": "Closed Lost"},
-    "hubspot": {"discovery": "appointmentscheduled", "demo": "presentationscheduled",
-                "negotiation": "contractsent", "won": "closedwon", "lost": "closedlost"},
+    source: {stage: name for name, stage in reversed(pipelines[DEFAULT_PIPELINE].items())}
+    for source, pipelines in CRM_DEFAULTS.items()
 }
 #: deals whose id hashes (crc32 % 4) to these live in a CRM; the rest are the simulator's own
 CRM_BY_HASH = {0: "salesforce", 1: "hubspot"}
