@@ -41,7 +41,7 @@ def forbidden_in_ast(ast_lines: Iterable[str], table_functions: frozenset[str]) 
         while parents and parents[-1][0] >= depth:
             parents.pop()
         parent = parents[-1][1] if parents else ""
-        if node == "Set":
+        if node == "Set" and parent != "Explain":  # EXPLAIN's own options are no settings
             return "a read-only query cannot change settings (SETTINGS clause)"
         if node == "Function" and parent in ("TableExpression", "InsertQuery"):
             lowered = name.lower()

@@ -191,8 +191,10 @@ def _refuses_every_escape(sink: ClickHouseSink, tmp_path: Path, receiver: _Recei
             sink.query_raw(sql, fmt="TabSeparated")
     assert receiver.hits == 0
     assert not written.exists()
-    # what readers are for still works, table functions that only compute included
+    # what readers are for still works: table functions that only compute, EXPLAIN's options
     assert sink.query("SELECT sum(number) FROM numbers(4)").scalar() == 6
+    assert sink.query("EXPLAIN indexes = 1 SELECT count() FROM touchline.activities "
+                      "WHERE tenant = 'a'").rows
 
 
 def test_read_only_queries_reach_no_file_and_no_network_through_the_store(
