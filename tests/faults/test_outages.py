@@ -245,8 +245,10 @@ def test_permission_denied_on_clickhouse_dir_is_one_clear_line(tmp_path):
         port = int(env["TOUCHLINE_CLICKHOUSE__STORE_PORT"])
         from touchline.services import wait_for_port
         wait_for_port(port, proc, "store", 60)
+        from touchline.settings import ClickHouseSettings, Settings
         from touchline.sinks.clickhouse import ClickHouseSink
-        sink = ClickHouseSink(f"store://127.0.0.1:{port}").start()
+        url = Settings(data_dir=data, clickhouse=ClickHouseSettings(store_port=port)).store_url()
+        sink = ClickHouseSink(url).start()  # the store's secret file names the DSN
         assert sink.query("SELECT count() FROM touchline.activities").scalar() == 0
         sink.close()
     finally:
