@@ -168,6 +168,9 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
         click.echo(f"touchline: webhooks at http://{settings.web.host}:{settings.web.ingest_port}"
                    f"/webhooks/<vendor> (secrets: {settings.data_dir / 'webhook-secrets.env'} "
                    "unless configured)")
+        if not settings.webhooks.public_base_url:
+            click.echo("touchline: Twilio/HubSpot signatures are checked against that address "
+                       "(TOUCHLINE_WEBHOOKS__PUBLIC_BASE_URL unset), never a request's Host")
         from touchline.coaching.process import start_notifier
 
         notifier, about = start_notifier(settings)
