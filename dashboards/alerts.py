@@ -101,7 +101,7 @@ ALERTS: list[AlertSpec] = [
         uid="touchline-speed-to-lead", title="New lead not touched within SLA",
         group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="sla_ratio",
         threshold=COACHING_THRESHOLD, range_s=3600, pending="0s",
-        labels={"signal": "speed_to_lead", "audience": "manager"},
+        labels={"signal": "lead_sla", "audience": "manager"},
         summary=("Lead {{ $labels.prospect }} ({{ $labels.account }}, tier {{ $labels.tier }}) "
                  "has waited {{ $labels.waiting_hours }} h without a touch; the SLA is "
                  "{{ $labels.sla_hours }} h."),

@@ -111,17 +111,22 @@ def rules_file() -> dict[str, Any]:
 
 
 def contact_points_file() -> dict[str, Any]:
-    """provisioning/alerting/contact-points.yaml: one contact point = one receiver each."""
-    points = []
+    """provisioning/alerting/contact-points.yaml: a contact point per route, one receiver each.
+
+    A route's email, Slack and webhook integrations share its name.
+    """
+    points: dict[str, dict[str, Any]] = {}
     for cp in notifications.contact_points():
         data = as_json(cp)
-        points.append({"orgId": ORG_ID, "name": data["name"], "receivers": [{
+        point = points.setdefault(data["name"], {"orgId": ORG_ID, "name": data["name"],
+                                                 "receivers": []})
+        point["receivers"].append({
             "uid": data["uid"],
             "type": data["type"],
             "settings": data["settings"],
             "disableResolveMessage": data["disableResolveMessage"],
-        }]})
-    return {"apiVersion": 1, "contactPoints": points}
+        })
+    return {"apiVersion": 1, "contactPoints": list(points.values())}
 
 
 def policies_file() -> dict[str, Any]:
@@ -158,7 +163,7 @@ def provisioning_files() -> dict[str, str]:
             dashboards_file(), "Dashboard provider: the generated dashboards, read-only"),
         "alerting/rules.yaml": to_yaml(rules_file(), "Alert rules on leading indicators"),
         "alerting/contact-points.yaml": to_yaml(
-            contact_points_file(), "Contact points: ops, managers, one per team"),
+            contact_points_file(), "Contact points: ops and one per route (examples/routing.yaml)"),
         "alerting/policies.yaml": to_yaml(
-            policies_file(), "Notification policy tree: route by audience and team"),
+            policies_file(), "Notification policy tree: by audience, team and manager"),
     }

@@ -300,54 +300,74 @@ VAR_REPS = f"SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT} ORDER BY 
 
 # --- alert rules (one numeric column = the value; string columns = labels) ----------------------
 
-ALERT_STUCK_DEAL = f"""SELECT tenant, team_id AS team, rep_id AS rep, opportunity_id AS opportunity,
+def _with_manager(sql: str) -> str:
+    """An alert query with a `manager` label: the team's manager in the org ('' if none).
+
+    Notification policies route a manager's teams by it (dashboards/notifications.py).
+    """
+    return f"""SELECT a.*, m.manager AS manager
+FROM (
+    {_in(sql.strip(), 4)}) AS a
+LEFT JOIN (SELECT tenant, team_id, any(manager_rep_id) AS manager
+           FROM touchline.teams GROUP BY tenant, team_id) AS m
+    ON a.tenant = m.tenant AND a.team = m.team_id"""
+
+
+ALERT_STUCK_DEAL = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, opportunity_id AS opportunity,
        account_id AS account, segment, stage,
        toString(round(dwell_s / 86400, 1)) AS days_in_stage,
        toString(round(sla_s / 86400, 1)) AS stage_sla_days,
        dwell_s / sla_s AS sla_ratio
-FROM {rule("rule_stuck_deals", ALL_TENANTS)}"""
+FROM {rule("rule_stuck_deals", ALL_TENANTS)}""")
 
-ALERT_DEAL_INACTIVE = f"""SELECT tenant, team_id AS team, rep_id AS rep,
+ALERT_DEAL_INACTIVE = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep,
        opportunity_id AS opportunity, account_id AS account, segment, stage,
        toString(toDate(last_activity_at)) AS last_activity_on,
        toString(round(inactive_after_s / 86400, 1)) AS inactive_after_days,
        inactive_s / 86400 AS days_inactive
-FROM {rule("rule_inactive_deals", ALL_TENANTS)}"""
+FROM {rule("rule_inactive_deals", ALL_TENANTS)}""")
 
 #: an account with no activity at all counts as one limit past (ratio just over 1)
-ALERT_UNTOUCHED_ACCOUNT = f"""SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
+ALERT_UNTOUCHED_ACCOUNT = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
        account_name, tier,
        if(untouched_s IS NULL, 'never', toString(round(untouched_s / 86400, 1)))
            AS days_since_touch,
        toString(round(threshold_s / 86400, 1)) AS untouched_after_days,
        ifNull(untouched_s, threshold_s + 1) / threshold_s AS untouched_ratio
-FROM {rule("rule_untouched_accounts", ALL_TENANTS)}"""
+FROM {rule("rule_untouched_accounts", ALL_TENANTS)}""")
 
-ALERT_CADENCE_BEHIND = f"""SELECT tenant, team_id AS team, rep_id AS rep, cadence_id AS cadence,
+ALERT_CADENCE_BEHIND = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, cadence_id AS cadence,
        toString(active) AS prospects_in_cadence, toString(threshold_steps) AS steps_behind,
        next_channel, toFloat64(behind) AS prospects_behind
-FROM {rule("rule_cadences_behind", ALL_TENANTS)}"""
+FROM {rule("rule_cadences_behind", ALL_TENANTS)}""")
 
-ALERT_SPEED_TO_LEAD = f"""SELECT tenant, team_id AS team, rep_id AS rep, prospect_id AS prospect,
+ALERT_SPEED_TO_LEAD = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, prospect_id AS prospect,
        account_id AS account, tier, toString(round(sla_s / 3600, 1)) AS sla_hours,
        toString(round(waiting_s / 3600, 1)) AS waiting_hours,
        waiting_s / sla_s AS sla_ratio
-FROM {rule("rule_leads_over_sla", ALL_TENANTS)}"""
+FROM {rule("rule_leads_over_sla", ALL_TENANTS)}""")
 
 #: the value is how far the rep trails: planned - done (count), or the planned share minus the
 #: actual share of calls and emails (share)
-ALERT_ACTIVITY_MIX = f"""SELECT tenant, team_id AS team, rep_id AS rep, activity, role, basis,
+ALERT_ACTIVITY_MIX = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, activity, role, basis,
        toString(round(actual)) AS done, toString(round(planned)) AS planned_so_far,
        toString(round(100 * actual_share)) AS share_percent,
        toString(round(100 * planned_share)) AS planned_share_percent,
        if(basis = 'count', planned - actual, planned_share - actual_share) AS shortfall
-FROM {rule("rule_activity_mix", ALL_TENANTS)}"""
+FROM {rule("rule_activity_mix", ALL_TENANTS)}""")
 
-ALERT_IDLE_REP = f"""SELECT tenant, team_id AS team, rep_id AS rep, last_channel,
+ALERT_IDLE_REP = _with_manager(f"""
+SELECT tenant, team_id AS team, rep_id AS rep, last_channel,
        toString(toDate(last_touch_at)) AS last_touch_on,
        toString(round(idle_after_s / 86400, 1)) AS idle_after_days,
        idle_s / 86400 AS days_idle
-FROM {rule("rule_idle_reps", ALL_TENANTS)}"""
+FROM {rule("rule_idle_reps", ALL_TENANTS)}""")
 
 ALERT_DLQ_SPIKE = """SELECT d.reason AS reason, toString(d.rejected) AS rejected_events,
        100 * d.rejected / greatest(1, d.rejected, m.events_in) AS dlq_percent

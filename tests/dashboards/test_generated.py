@@ -112,10 +112,38 @@ def test_every_team_has_a_route_and_a_contact_point() -> None:
     policy = yaml.safe_load(
         (Path(build.ROOT) / "provisioning/alerting/policies.yaml").read_text())["policies"][0]
     routed = {r["object_matchers"][0][2]: r["receiver"] for r in policy["routes"]}
-    for team in notifications.TEAMS:
-        assert routed[team] in names
-    assert policy["receiver"] in names
+    config = notifications.routing()
+    for route in config.routes:
+        target = route.team or route.manager
+        if target:
+            assert routed[target] == notifications.receiver_name(route) in names
+    default = next(r for r in config.routes if r.default)
+    assert policy["receiver"] == notifications.receiver_name(default) in names
     assert routed["ops"] == notifications.OPS_RECEIVER
+    east = next(p for p in contact_points_file()["contactPoints"]
+                if p["name"] == "touchline-team-east-manager")
+    (email,) = east["receivers"]
+    assert email["settings"]["addresses"] == "${TOUCHLINE_ALERTS_TEAM_EAST_EMAIL}"
+
+
+def test_a_new_team_in_the_routing_file_gets_a_contact_point_and_a_route() -> None:
+    from touchline.coaching.routing import parse_routing
+    from touchline.dashboards import notifications
+    from touchline.dashboards.provisioning_files import as_json
+
+    config = parse_routing("routes:\n  - team: team-north\n    email: [n@example.com]\n"
+                           "  - manager: mgr-7\n    slack: https://hooks.example.com/x\n"
+                           "    kinds: [stuck_deal, idle_rep]\n")
+    points = {as_json(cp)["name"]: as_json(cp) for cp in notifications.contact_points(config)}
+    assert set(points) == {"touchline-ops", "touchline-managers", "touchline-team-north-manager",
+                           "touchline-manager-mgr-7"}
+    assert points["touchline-team-north-manager"]["settings"]["addresses"] == "n@example.com"
+    assert points["touchline-manager-mgr-7"]["type"] == "slack"
+    assert "touchline-managers" in points  # no default route: the fallback stays
+    policy = as_json(notifications.notification_policy(config))
+    matchers = [r["object_matchers"] for r in policy["routes"]]
+    assert [["team", "=", "team-north"]] in matchers
+    assert [["manager", "=", "mgr-7"], ["signal", "=~", "stuck_deal|idle_rep"]] in matchers
 
 
 def test_datasource_provisioning_reads_credentials_from_env() -> None:

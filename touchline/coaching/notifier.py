@@ -199,7 +199,8 @@ def send(route: Route, channel: str, batch: m.Batch, settings: NotifySettings,
         RoutingError: a secret the route refers to is not set.
     """
     if channel == "email":
-        msg = m.email_message(batch, settings.mail_from, route.email, now, bid)
+        msg = m.email_message(batch, settings.mail_from, [expand_env(a) for a in route.email],
+                              now, bid)
         tx.send_email(settings, msg)
     elif channel == "slack" and route.slack:
         tx.post_json(expand_env(route.slack), m.slack_payload(batch))

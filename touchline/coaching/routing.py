@@ -78,9 +78,9 @@ class Route(_Strict):
     @field_validator("email")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if not _EMAIL.match(v)]
+        bad = [v for v in value if not (_EMAIL.match(v) or _ENV_REF.fullmatch(v))]
         if bad:
-            raise ValueError(f"not an email address: {', '.join(bad)}")
+            raise ValueError(f"not an email address or ${{ENV_VAR}}: {', '.join(bad)}")
         return value
 
     @field_validator("slack")
