@@ -15,7 +15,7 @@ import click
 
 from touchline.settings import KafkaSettings
 
-SECTIONS = ("baselines", "e2e", "freshness", "queries", "soak")
+SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "soak")
 
 
 def _count(text: str) -> int:
@@ -47,6 +47,17 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--events", default=None, help="events per end-to-end run (default 600k; 100k quick)")
 @click.option("--per-message", default=200, show_default=True, type=click.IntRange(1, 5000),
               help="events per raw (JSONL) Kafka message")
+@click.option("--framings", default="batch,single", show_default=True,
+              help="framings for handtuned and e2e: batch (--per-message events per "
+                   "message), single (one event per message)")
+@click.option("--single-events", default=None,
+              help="events of the one-event-per-message runs (default 200k; 50k quick)")
+@click.option("--workers", default="1", show_default=True,
+              help="worker counts of the e2e runs of the batch framing, e.g. 1,2")
+@click.option("--edge-connections", default=64, show_default=True,
+              type=click.IntRange(1, 4096), help="concurrent connections of the edge load")
+@click.option("--edge-seconds", default=20.0, show_default=True,
+              type=click.FloatRange(2, 3600), help="how long the edge load runs")
 @click.option("--query-rows", default=None, callback=lambda c, p, v: v,
               help="activity row counts for the query section (default 10M,100M; 1M quick)")
 @click.option("--query-runs", default=20, show_default=True, type=click.IntRange(3, 1000),
@@ -76,7 +87,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
-          query_rows: str | None, query_runs: int, soak_seconds: float | None,
+          framings: str, single_events: str | None, workers: str, edge_connections: int,
+          edge_seconds: float, query_rows: str | None, query_runs: int, soak_seconds: float | None,
           soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
           max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None,
@@ -90,6 +102,12 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
     opts = {
         "events": _count(events) if events else (100_000 if quick else 600_000),
         "per_message": per_message,
+        "framings": _framings(framings),
+        "single_events": _count(single_events) if single_events
+        else (50_000 if quick else 200_000),
+        "workers": [int(w) for w in workers.split(",") if w.strip()],
+        "edge_connections": edge_connections,
+        "edge_seconds": 5.0 if quick else edge_seconds,
         "query_rows": _sizes(None, None, query_rows) if query_rows
         else ([1_000_000] if quick else [10_000_000, 100_000_000]),
         "query_runs": query_runs,
@@ -114,12 +132,20 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
     click.echo(f"results: {path}")
 
 
+def _framings(value: str) -> list[str]:
+    parts = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [p for p in parts if p not in ("batch", "single")]
+    if bad or not parts:
+        raise click.BadParameter(f"framings {bad or value!r}: choose from batch, single")
+    return parts
+
+
 def _log(text: str) -> None:
     click.echo(f"[{datetime.now(UTC):%H:%M:%S}] {text}", err=True)
 
 
 async def _run(opts: dict[str, Any]) -> dict[str, Any]:
-    from touchline.bench import baselines, machine, payloads, queries, runs
+    from touchline.bench import baselines, edge, handtuned, machine, payloads, queries, runs
     from touchline.bench.stack import Scenario, broker
 
     Scenario.pipeline_overrides = {
@@ -129,14 +155,23 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
     sections, per = opts["sections"], opts["per_message"]
-    needs_stream = any(s in sections for s in ("baselines", "e2e", "freshness", "soak"))
+    needs_stream = any(s in sections for s in ("baselines", "handtuned", "e2e", "freshness",
+                                                  "soak"))
+    parts = opts["partitions"]
     if needs_stream:
-        _log(f"generating {opts['events']:,} simulator events")
         t = time.monotonic()
-        events = payloads.events(opts["events"], seed=11)
-        parts = opts["partitions"]
+        batch_needed = "batch" in opts["framings"] or any(
+            s in sections for s in ("baselines", "freshness", "soak"))
+        n_batch = opts["events"] if batch_needed else 0
+        _log(f"generating {n_batch:,} simulator events")
+        events = payloads.events(n_batch, seed=11)
         warm = payloads.messages(payloads.events(2 * per * parts, seed=12), per, parts)
         messages = payloads.messages(events, per, parts)
+        framed = {"batch": (messages, warm, per)}
+        if "single" in opts["framings"]:
+            singles = payloads.events(opts["single_events"], seed=14)
+            framed["single"] = (payloads.messages(singles, 1, parts),
+                                payloads.messages(payloads.events(400, seed=15), 1, parts), 1)
         results["generate_seconds"] = round(time.monotonic() - t, 1)
     with tempfile.TemporaryDirectory(prefix="tl-bench-") as tmp:
         root = Path(tmp)
@@ -146,9 +181,9 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 _log(f"queries: generating {n:,} activity rows straight into ClickHouse")
                 results["queries"][f"{n:,}"] = await asyncio.to_thread(
                     queries.run, root / f"q{n}", n, opts["query_runs"], _log)
-        if not needs_stream:
+        service, bootstrap = broker(root) if needs_stream or "edge" in sections else (None, "")
+        if service is None:
             return results
-        service, bootstrap = broker(root)
         Scenario.broker_pid = service.proc.pid
         try:
             if "baselines" in sections:
@@ -168,14 +203,32 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 b["chdb_insert"] = await asyncio.to_thread(baselines.chdb_insert,
                                                            events[:300_000])
                 results["baselines"] = b
-            if "e2e" in sections:
-                results["e2e"] = []
-                for workers in (1, 2):
-                    _log(f"e2e: {workers} worker(s), {len(events):,} events")
-                    results["e2e"].append(await runs.end_to_end(
-                        root, bootstrap, messages, warm, per, workers, opts["partitions"]))
-                    _log(f"  {results['e2e'][-1]['events_per_s']:,} events/s")
-            max_rate = (results["e2e"][0]["events_per_s"] if results.get("e2e")
+            for framing in opts["framings"] if needs_stream else ():
+                msgs, warm_msgs, per_msg = framed[framing]
+                n = len(msgs) * per_msg
+                if "handtuned" in sections:
+                    _log(f"hand-tuned pipeline, {framing}: {n:,} events")
+                    results.setdefault("handtuned", []).append(dict(
+                        await handtuned.measure(root, bootstrap, msgs, warm_msgs, per_msg,
+                                                parts), framing=framing))
+                    _log(f"  {results['handtuned'][-1]['events_per_s']:,} events/s")
+                if "e2e" in sections:
+                    for workers in opts["workers"] if framing == "batch" else [1]:
+                        _log(f"e2e {framing}: {workers} worker(s), {n:,} events")
+                        results.setdefault("e2e", []).append(dict(
+                            await runs.end_to_end(root, bootstrap, msgs, warm_msgs, per_msg,
+                                                  workers, parts), framing=framing))
+                        _log(f"  {results['e2e'][-1]['events_per_s']:,} events/s")
+            if "edge" in sections:
+                _log(f"edge: {opts['edge_connections']} connections for "
+                     f"{opts['edge_seconds']:.0f}s into one `touchline serve`")
+                results["edge"] = await edge.measure(root, bootstrap, opts["edge_connections"],
+                                                     opts["edge_seconds"], parts)
+                _log(f"  {results['edge']['requests_per_s']:,} requests/s")
+            if not needs_stream:
+                return results
+            batch_runs = [e for e in results.get("e2e", []) if e["framing"] == "batch"]
+            max_rate = (batch_runs[0]["events_per_s"] if batch_runs
                         else opts["max_rate"] or 20_000.0)
             if "freshness" in sections:
                 rate = max_rate / 2

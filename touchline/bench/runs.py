@@ -37,6 +37,20 @@ async def _warm(sc: Scenario, warm: list[bytes], workers: int) -> int:
     return n
 
 
+async def idle_cores(sc: Scenario, seconds: float = 3.0) -> dict[str, float]:
+    """Cores each process uses with nothing to do: heartbeats, metrics rows, count() polls.
+
+    Polled every 0.25 s, about what `wait_count(adaptive=True)` does in the middle of a
+    run; a slow run pays this for longer, so its cost per event is shown net of it too.
+    """
+    cpu0, t0 = sc.cpu(), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        await asyncio.to_thread(sc.count)
+        await asyncio.sleep(0.25)
+    cpu1, elapsed = sc.cpu(), time.monotonic() - t0
+    return {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 3) for k in cpu1}
+
+
 class RssSampler:
     """Samples the workers' RSS every `every` seconds in a thread."""
 
@@ -70,15 +84,18 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
         base = await _warm(sc, warm, workers)
         events = len(messages) * per_message
         k = sc.settings.kafka
+        idle = await idle_cores(sc)
         with RssSampler(sc) as rss:
             cpu0 = sc.cpu()
             t0 = time.monotonic()
             send = asyncio.create_task(produce(k, messages))
-            done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05)
+            done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05,
+                                           True)
             produce_s = await send
         seconds = done - t0
         cpu1 = sc.cpu()
-        cores = {k: round((cpu1[k] - cpu0.get(k, 0.0)) / seconds, 2) for k in cpu1}
+        used = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
+        cores = {k: round(v / seconds, 2) for k, v in used.items()}
         span = sc.sink.query(
             "SELECT toUnixTimestamp64Milli(max(ingested_at)) - toUnixTimestamp64Milli("
             "min(ingested_at)), count() FROM touchline.activities WHERE kafka_offset >= 0"
@@ -92,6 +109,12 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
             "events_per_s_per_worker": round(events / seconds / workers),
             "rows_total": int(span[1]),
             "cpu_cores_used": cores,
+            "cpu_seconds": {k: round(v, 3) for k, v in used.items()},
+            "cpu_us_per_event": {k: round(v / events * 1e6, 1) for k, v in used.items()},
+            "idle_cpu_cores": idle,
+            "cpu_us_per_event_net_of_idle": {
+                k: round(max(0.0, v - idle.get(k, 0.0) * seconds) / events * 1e6, 1)
+                for k, v in used.items()},
             "peak_rss_mb": [round(p / 1024, 1) for p in peaks],
             "rss_mb_max_sampled": [round(max(s[1][i] for s in rss.samples) / 1024, 1)
                                    for i in range(workers)] if rss.samples else [],

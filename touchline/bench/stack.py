@@ -114,14 +114,30 @@ class Scenario:
         """Rows in `activities`."""
         return int(self.sink.query("SELECT count() FROM touchline.activities").scalar())
 
-    def wait_count(self, n: int, timeout: float, poll: float = 0.05) -> float:
-        """Block until `activities` holds `n` rows; returns the monotonic time it did."""
-        deadline = time.monotonic() + timeout
+    def wait_count(self, n: int, timeout: float, poll: float = 0.05,
+                   adaptive: bool = False) -> float:
+        """Block until `activities` holds `n` rows; returns the monotonic time it did.
+
+        With `adaptive`, polls are spaced by a third of the time the rows still missing
+        should take at the rate seen so far (at most 1 s, at least `poll`): each poll is a
+        query in the store, and 20 a second would cost it a fixed share of a core that a slow
+        run would count as cost per event. The last polls come every `poll` seconds, so the
+        end is seen as precisely as with a fixed interval.
+        """
+        start, deadline = time.monotonic(), time.monotonic() + timeout
+        first = None
         while time.monotonic() < deadline:
-            if self.count() >= n:
-                return time.monotonic()
+            got = self.count()
+            now = time.monotonic()
+            if got >= n:
+                return now
             self.check_alive()
-            time.sleep(poll)
+            wait = poll
+            if adaptive:
+                first = got if first is None else first
+                rate = (got - first) / max(now - start, 1e-3)
+                wait = poll if rate <= 0 else min(1.0, max(poll, (n - got) / rate / 3))
+            time.sleep(wait)
         raise BenchError(f"only {self.count()} of {n} rows after {timeout:.0f}s "
                          f"(worker log: {self.workers()[0].log})")
 
