@@ -39,6 +39,7 @@ def open_sink(settings: Settings) -> ClickHouseSink:
         database=settings.clickhouse.database,
         username=settings.clickhouse.username,
         password=settings.clickhouse.password.get_secret_value(),
+        read_timeout_s=settings.clickhouse.read_timeout_s,
     ).start()
 
 
