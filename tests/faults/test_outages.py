@@ -72,8 +72,9 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     recorded twice and nothing is invented.
 
     On Apache Kafka (acks=all, SIGTERM: a controlled shutdown) the broker keeps every
-    acknowledged message, so there the invariant is exact: lost 0, every produced event is
-    one row or one DLQ entry (`assert_exact`). The bound below exists only for noida-db.
+    acknowledged message, so there the invariant is exact: lost 0, every valid event produced
+    is exactly one row, every bad line the broker holds one dead letter. The bound below
+    exists only for noida-db.
 
     noida-db acknowledges a produce before its store is saved, so a restart while producing
     drops the last few hundred milliseconds of acknowledged messages (measured; README,
@@ -120,11 +121,21 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     assert everything.unique_valid <= truth.unique_valid
     if broker_kind.keeps_acknowledged:  # Kafka: lost 0, exactly
         assert everything.unique_valid == truth.unique_valid
-        # (a retried produce may store a message twice: sets)
         assert set(everything.invalid_payloads) == set(truth.invalid_payloads)
+        # touchline's producer is not idempotent (noida-db rejects the retries of an
+        # idempotent one after a restart: touchline/produce.py), so a batch whose answer the
+        # stop cut off is sent again and may be stored twice: its valid events are one row
+        # each all the same (event_id), each stored copy of a bad line is one dead letter
+        stored_twice = len(everything.payloads) - len(truth.payloads)
+        print(f"broker restart ({broker_kind.name}): {stored_twice} events stored twice by "
+              "the producer's retries")
         wait_all_rows(p, truth.unique_valid, 240, "all rows after the broker restart")
         p.wait_settled(timeout=240)
-        assert_exact(p, truth)
+        recorded = [r[0] for r in p.rows("SELECT event_id FROM {db}.activities")]
+        assert sorted(recorded) == sorted(truth.unique_valid)  # each once, none missing
+        assert p.scalar("SELECT sum(touches) FROM {db}.touch_counts WHERE entity_type = "
+                        "'rep'") == truth.touches
+        assert p.scalar("SELECT count() FROM {db}.dlq_events FINAL") == everything.invalid
         return
     p.wait_settled(timeout=240)  # everything read (lag 0) and the counts still
     read_before = dict(p.rows(  # how far the worker had read before the stop
