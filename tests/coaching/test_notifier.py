@@ -46,7 +46,8 @@ routes:
       url: {http_receiver.url('/hook')}
       secret: ${{TEST_HOOK_SECRET}}
 """)
-    settings = NotifySettings(smtp_port=port, batch_s=60, mail_from="touchline@example.com")
+    settings = NotifySettings(smtp_port=port, batch_s=60, mail_from="touchline@example.com",
+                              digest_weekday=0)
     return tenant, team, box, http_receiver, routing, settings
 
 
@@ -186,7 +187,7 @@ routes:
     reconcile(sink, [_signal(tenant, managed, "ae-1", "opp-m"),
                      _signal(tenant, managed, "ae-1", "acc-m", kind="untouched_account"),
                      _signal(tenant, other, "ae-3", "opp-o")], t0, [tenant])
-    settings = NotifySettings(smtp_port=port, batch_s=0)
+    settings = NotifySettings(smtp_port=port, batch_s=0, digest_weekday=0)
     Notifier(sink, routing, settings, "notifier-a").run_once(t0 + dt.timedelta(seconds=1))
     got = {tuple(r): msg.get_body(("plain",)).get_content() for r, msg in box.messages}
     assert "opp-m" in got[("boss@example.com",)] and "acc-m" not in got[("boss@example.com",)]

@@ -11,12 +11,16 @@ again as the next attempt.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
 from touchline.sinks.clickhouse import ClickHouseSink
+
+#: wait after claiming, so a rival notifier's claim of the same moment is visible
+SETTLE_S = 1.0
 
 _TS6 = pa.timestamp("us", tz="UTC")
 _TS3 = pa.timestamp("ms", tz="UTC")
@@ -120,6 +124,12 @@ class Ledger:
         rows = self.sink.query(self._sql(_WINNERS),
                                {"claims": [(k, a) for k, a in attempts.items()]}).rows
         return {key for key, winner in rows if winner == self.owner}
+
+    def claim_and_settle(self, attempts: dict[str, int], now: dt.datetime) -> set[str]:
+        """Claim, wait SETTLE_S for rival claims to land, and return the keys this one won."""
+        self.claim(attempts, now)
+        time.sleep(SETTLE_S)
+        return self.won(attempts)
 
     def record(self, deliveries: list[Delivery], attempts: dict[str, int], status: str,
                now: dt.datetime, batch_id: str, error: str = "",

@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 #: signals that changed longer ago than this are not announced any more
 LOOKBACK_S = 7 * 86_400
-#: wait after claiming, so a rival notifier's claim of the same moment is visible
-SETTLE_S = 1.0
 
 _CHANGED_SIGNALS = """
 SELECT tenant, signal_id, kind, status, team_id, rep_id, message, fired_at, resolved_at
@@ -53,10 +51,12 @@ class PassResult:
     sent: list[str] = field(default_factory=list)  # batch ids
     failed: list[str] = field(default_factory=list)
     waiting: int = 0
+    digests: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (f"{len(self.sent)} message(s) sent, {len(self.failed)} failed, "
-                f"{self.waiting} event(s) waiting for their batch")
+                f"{self.waiting} event(s) waiting for their batch, "
+                f"{len(self.digests)} digest(s) sent")
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -100,6 +100,7 @@ class Notifier:
                  owner: str) -> None:
         self.sink, self.routing, self.settings = sink, routing, settings
         self.ledger = Ledger(sink, owner, settings.lease_s, settings.max_attempts)
+        self._digests_done: dt.date | None = None
 
     def run_once(self, now: dt.datetime | None = None) -> PassResult:
         """One pass: route, batch, claim, send, record."""
@@ -129,7 +130,21 @@ class Notifier:
                 result.waiting += len(items)
                 continue
             self._deliver(routes[recipient], channel, items, due, now, result)
+        result.digests = self._digests(managers, now)
         return result
+
+    def _digests(self, managers: dict[str, str], now: dt.datetime) -> list[str]:
+        """Last week's digests, once per week (a pass after they went out reads nothing)."""
+        from touchline.coaching.digest_send import scheduled_digests
+
+        week = now.date() - dt.timedelta(days=now.weekday())
+        if self._digests_done == week:
+            return []
+        sent = scheduled_digests(self.sink, self.routing, self.settings, self.ledger,
+                                 managers, now)
+        if sent or now.isoweekday() > self.settings.digest_weekday:
+            self._digests_done = week
+        return sent
 
     def _announceable(self, items: list[tuple[Delivery, m.SignalEvent]]
                       ) -> list[tuple[Delivery, m.SignalEvent]]:
@@ -143,9 +158,7 @@ class Notifier:
                  items: list[tuple[Delivery, m.SignalEvent]], due: dict[str, int],
                  now: dt.datetime, result: PassResult) -> None:
         attempts = {d.key: due[d.key] for d, _ in items}
-        self.ledger.claim(attempts, now)
-        time.sleep(SETTLE_S)
-        won = self.ledger.won(attempts)
+        won = self.ledger.claim_and_settle(attempts, now)
         items = [(d, e) for d, e in items if d.key in won]
         if not items:
             return
