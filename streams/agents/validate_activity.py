@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from touchline.settings import get_settings
-from touchline.streams import progress
+from touchline.streams import bulk_intake, progress
 from touchline.streams.app import app
 from touchline.streams.recorder import record_messages
 from touchline.streams.topics import activity_topic, dead_letter_topic, raw_activity_topic
@@ -51,19 +51,26 @@ async def validate_activity(stream):  # noqa: D103
     settings = get_settings()
     partitions, rules = settings.kafka.partitions, settings.pipeline
     stage = activity_topic.get_topic_name()
-    async for events in stream.take_events(rules.batch_messages, within=rules.batch_seconds):
+    # each fetch of the raw topic arrives as one list (streams/bulk_intake.py); iterating the
+    # stream's channel once subscribes the topic, as `async for` over the stream would
+    bulk_intake.install()
+    intake = bulk_intake.register(app, raw_activity_topic.get_topic_name(),
+                                  max_waiting_bytes=rules.max_message_bytes * 4)
+    aiter(stream.channel)
+    async for messages in intake.batches(rules.batch_messages, rules.batch_events,
+                                         within=rules.batch_seconds):
         out, now = Validated(), now_ms()
         local: list[tuple[Any, list[dict[str, Any]]]] = []
         counts = []
-        for event in events:
-            msg, one = event.message, Validated()
+        for msg in messages:
+            one = Validated()
             validate_message(
                 msg.value, one, topic=msg.topic, partition=msg.partition, offset=msg.offset,
                 origin=_origin(msg.headers), partitions=partitions, rules=rules, now_ms=now,
             )
             rows = one.rows_by_partition.pop(msg.partition, None)
-            if rows:
-                local.append((event, rows))
+            if rows:  # the recorder writes tables in the context of the row's message
+                local.append((app.create_event(msg.key, msg.value, msg.headers, msg), rows))
             for p, forward in one.rows_by_partition.items():
                 out.rows_by_partition[p] += forward
             out.dead_letters += one.dead_letters
@@ -82,3 +89,4 @@ async def validate_activity(stream):  # noqa: D103
         for msg, events_in, rejected in counts:
             progress.count_validated(msg.topic, msg.partition, msg.offset,
                                      events_in=events_in, rejected=rejected)
+        bulk_intake.ack(app, messages)
