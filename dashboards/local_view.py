@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from touchline.dashboards.catalog import CatalogDashboard, dashboard, dashboards
+from touchline.dashboards.local_one_on_one import add_routes as add_one_on_one_routes
 from touchline.dashboards.local_view_page import PAGE
 from touchline.dashboards.macros import ALL, MacroError, QueryContext, VariableValue, expand
 from touchline.dashboards.sqlcheck import expanded
@@ -166,6 +167,7 @@ def make_app(sink: ClickHouseSink, host: str = "127.0.0.1") -> web.Application:
     app.router.add_get("/api/dashboards", _dashboards)
     app.router.add_get("/api/variables/{uid}", _variables)
     app.router.add_get("/api/panel/{uid}/{index}", _panel)
+    add_one_on_one_routes(app)
     return app
 
 

@@ -67,6 +67,8 @@ class VariableSpec:
     sql: str
     multi: bool = False
     include_all: bool = False
+    #: False keeps the query's order (its first option is the default)
+    sort: bool = True
 
 
 def datasource() -> DataSourceRef:
@@ -132,7 +134,7 @@ def build_variable(spec: VariableSpec) -> QueryVariable:
            .query({"editorType": "sql", "format": 1, "queryType": "sql",
                    "rawSql": spec.sql, "refId": f"var-{spec.name}"})
            .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
-           .sort(VariableSort.ALPHABETICAL_ASC)
+           .sort(VariableSort.ALPHABETICAL_ASC if spec.sort else VariableSort.DISABLED)
            .multi(spec.multi)
            .include_all(spec.include_all))
     if spec.include_all:

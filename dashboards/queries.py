@@ -280,6 +280,64 @@ WHERE {REP_ONE}
 ORDER BY dwell_s / greatest(ifNull(sla_s, 0), 1) DESC
 LIMIT 20"""
 
+#: the rep's high-impact activities in the time range and in the range before it, against the
+#: weekly target of the rep's role pro-rated to the range's length
+REP_PERIOD_VS_PLAN = f"""SELECT t.activity AS activity, ifNull(d.this_period, 0) AS this_period,
+       ifNull(d.previous_period, 0) AS previous_period,
+       round(t.weekly_target * dateDiff('second', $__fromTime, $__toTime) / 604800, 1)
+           AS planned
+FROM {_in(CURRENT_REPS, 0)} AS r
+INNER JOIN {_in(CURRENT_TARGETS, 0)} AS t ON t.tenant = r.tenant AND t.role = r.role
+LEFT JOIN (
+    SELECT activity, countIf(occurred_at >= $__fromTime) AS this_period,
+           countIf(occurred_at < $__fromTime) AS previous_period
+    FROM touchline.activities
+    ARRAY JOIN {_in(PLAN_ACTIVITIES, 4)} AS activity
+    WHERE {TENANT} AND {REP_ONE} AND occurred_at <= $__toTime
+      AND occurred_at >= $__fromTime - toIntervalSecond(dateDiff('second', $__fromTime,
+                                                                 $__toTime))
+    GROUP BY activity) AS d ON d.activity = t.activity
+WHERE r.{TENANT} AND r.{REP_ONE} AND t.activity != 'leads_touched_within_sla'
+ORDER BY activity"""
+
+#: day by day in the range: each high-impact activity done, and the role's weekly target spread
+#: over five working days
+REP_DAY_BY_DAY = f"""SELECT toString(toDate(d.occurred_at)) AS day, d.activity AS activity,
+       count() AS done, round(any(t.weekly_target) / 5, 1) AS planned_per_day
+FROM (
+    SELECT occurred_at, activity
+    FROM touchline.activities
+    ARRAY JOIN {_in(PLAN_ACTIVITIES, 4)} AS activity
+    WHERE {TENANT} AND {REP_ONE} AND $__timeFilter(occurred_at) AND {DAYS_OF_RANGE}) AS d
+LEFT JOIN (
+    SELECT t.activity AS activity, t.weekly_target AS weekly_target
+    FROM {_in(CURRENT_REPS, 4)} AS r
+    INNER JOIN {_in(CURRENT_TARGETS, 4)} AS t ON t.tenant = r.tenant AND t.role = r.role
+    WHERE r.{TENANT} AND r.{REP_ONE}) AS t ON t.activity = d.activity
+GROUP BY day, activity
+ORDER BY day, activity"""
+
+REP_OPEN_SIGNALS = f"""SELECT fired_at, kind, subject_id, message
+FROM touchline.signals_current
+WHERE {TENANT} AND {REP_ONE} AND status = 'firing'
+ORDER BY fired_at DESC
+LIMIT 50"""
+
+#: the rep's deals that changed stage in the time range
+REP_DEAL_MOVES = f"""SELECT occurred_at AS moved_at, opportunity_id AS opportunity,
+       account_id AS account, from_stage, to_stage
+FROM touchline.activities
+WHERE {TENANT} AND {REP_ONE} AND type = 'stage_change' AND $__timeFilter(occurred_at)
+  AND {DAYS_OF_RANGE}
+ORDER BY moved_at DESC
+LIMIT 50"""
+
+REP_STUCK_DEALS = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
+       round(dwell_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
+FROM {rule("rule_stuck_deals")}
+WHERE {REP_ONE}
+ORDER BY dwell_s / sla_s DESC"""
+
 REP_TOUCHES_THIS_WEEK = f"""SELECT countIf(is_touch = 1) AS touches_this_week
 FROM touchline.activities
 WHERE {TENANT} AND occurred_at >= toStartOfWeek(now('UTC'), 1) AND {REP_ONE}"""
@@ -297,6 +355,19 @@ VAR_TEAMS = f"SELECT DISTINCT team_id FROM {_in(ORG_TEAMS, 0)} WHERE {TENANT} OR
 VAR_TEAM_REPS = f"""SELECT rep_id FROM {_in(CURRENT_REPS, 0)}
 WHERE {TENANT} AND {TEAM} ORDER BY rep_id"""
 VAR_REPS = f"SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT} ORDER BY rep_id"
+
+#: reps with cadence work first (most prospects behind in an active cadence, then most
+#: prospects in one), then the rest: the 1:1 view opens on a rep there is something to talk
+#: over with, not on the first name alphabetically
+VAR_REPS_BY_CADENCE_WORK = f"""SELECT r.rep_id AS rep_id
+FROM (SELECT DISTINCT rep_id FROM touchline.reps WHERE {TENANT}) AS r
+LEFT JOIN (
+    SELECT rep_id, countIf(active AND steps_behind > 0) AS behind,
+           countIf(active) AS cadence_work
+    FROM touchline.cadence_progress(tenant = ${{tenant:singlequote}}, rep = '',
+                                    now = now64(3, 'UTC'))
+    GROUP BY rep_id) AS c ON c.rep_id = r.rep_id
+ORDER BY c.behind DESC, c.cadence_work DESC, r.rep_id"""
 
 # --- alert rules (one numeric column = the value; string columns = labels) ----------------------
 

@@ -110,6 +110,8 @@ def _activities(now: dt.datetime) -> list[dict[str, Any]]:
     # stage changes (the raw events behind opportunity_state)
     rows.append(_activity(now, 20 * DAY, "stage_change", "r-east-2", "team-east", "acc-stuck",
                           opportunity_id="opp-stuck", from_stage="demo", to_stage="proposal"))
+    rows.append(_activity(now, 2 * DAY, "stage_change", "r-east-1", "team-east", "acc-busy",
+                          opportunity_id="opp-fresh", from_stage="", to_stage="discovery"))
     # a HubSpot stage of a custom pipeline the stage map does not know: kept as sent
     rows.append(_activity(now, 3 * DAY, "stage_change", "r-west-1", "team-west", "acc-west",
                           opportunity_id="opp-custom", to_stage="1029384",

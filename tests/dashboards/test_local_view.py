@@ -52,7 +52,9 @@ async def test_api_serves_the_dashboards_panels(seeded) -> None:
         assert data["columns"] == ["events_per_s"]
         assert after <= data["rows"][0][0] <= before and after > 0
 
-        resp = await client.get("/api/panel/touchline-rep/2?rep=r-east-2")
+        longest = next(p for p in dashboard("touchline-rep").panels
+                       if p.title == "My deals sitting longest")
+        resp = await client.get(f"/api/panel/touchline-rep/{longest.index}?rep=r-east-2")
         rows = (await resp.json())["rows"]
         assert [r[0] for r in rows] == ["opp-stuck", "opp-ent"]
 
