@@ -225,6 +225,7 @@ def report_cadences(ctx: click.Context, tenant: str | None, since: dt.datetime |
     Each rate is hits/prospects with a 95% Wilson interval. `--cadence A --cadence B`
     compares two cadences; `--vs-since/--vs-until` compares the period with another one.
     """
+    from touchline.plan import attribution as at
     from touchline.plan import report as rp
 
     tenant = _tenant(ctx, tenant)
@@ -235,6 +236,7 @@ def report_cadences(ctx: click.Context, tenant: str | None, since: dt.datetime |
         raise click.BadParameter("--since must be before --until", param_hint="--since")
     with _sink(ctx, read_only=True) as sink:
         data = rp.prospect_outcomes(sink, tenant, since_, until_, cadences=cadences)
+        exits = at.exit_reasons(sink, tenant, since_, until_, cadences)
         other = None
         if vs_since is not None:
             vs_since_ = _utc(vs_since)
@@ -251,12 +253,16 @@ def report_cadences(ctx: click.Context, tenant: str | None, since: dt.datetime |
         click.echo(rp.format_table("By step (converted after getting the step):",
                                    ("cadence", "step"), rp.by_step(data)))
         click.echo()
+        click.echo(at.format_credits(at.by_credited_step(data)))
+        click.echo()
     if by in ("touches", "both"):
         click.echo(rp.format_table("By touches received:", ("cadence", "touches"),
                                    rp.by_touches(data)))
         click.echo()
     totals = rp.totals(data)
     click.echo(rp.format_table("Per cadence:", ("cadence",), totals))
+    click.echo()
+    click.echo(at.format_exits(exits))
     if len(cadences) == 2 and all(c in totals for c in cadences):
         a, b = cadences
         click.echo(f"\nCompare {a} vs {b}:")

@@ -77,9 +77,10 @@ FROM pp
 LEFT JOIN by_prospect AS b ON pp.cadence_id = b.cadence_id AND pp.prospect_id = b.prospect_id
 LEFT JOIN deals AS d ON pp.cadence_id = d.cadence_id AND pp.prospect_id = d.prospect_id
 ORDER BY cadence_id, prospect_id
-SETTINGS join_use_nulls = 1
 """
 
+#: no SETTINGS in the query (a read-only reader may not change them): an outcome that never
+#: happened (minIf over no row, or a LEFT JOIN without a match) reads 1970-01-01
 _EPOCH = dt.datetime(1971, 1, 1)
 
 
