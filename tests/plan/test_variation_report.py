@@ -41,6 +41,26 @@ def test_rep_a_is_flagged_for_acquisition_only(scenario, now):
         ("upsell", "team-1", 1, 2)]
 
 
+def test_a_reps_peers_share_their_role(scenario, now):
+    """An AE is compared with AEs, an SDR with SDRs (roles from the org, else `reps`)."""
+    s = scenario
+    monday = seed_variation(s, now)
+    s.rep("rep-a", "sdr")
+    s.rep("rep-b", "sdr")
+    s.rep("rep-c", "ae")
+    roles = va.rep_roles(s.sink, s.tenant)
+    assert roles == {"rep-a": "sdr", "rep-b": "sdr", "rep-c": "ae"}
+    rows = va.counts(s.sink, s.tenant, monday, motion="acquisition")
+    groups = {g.group: g for g in va.spread(rows, "rep", "meetings_held", roles)}
+    a, c = groups["rep-a"], groups["rep-c"]
+    assert (a.role, a.peers.hits, a.peers.n) == ("sdr", 20, 100)  # rep-b only
+    assert (c.role, c.peers.n) == ("ae", 0)  # the only AE: nobody to compare with
+    assert c.flag == "" and a.flag == "below"
+    out = CliRunner().invoke(report, ["variation", "--weeks", "2", "--motion", "acquisition"],
+                             obj={"sink": s.sink, "tenant": s.tenant}).output
+    assert any(line.split()[:3] == ["team-1", "ae", "rep-c"] for line in out.splitlines())
+
+
 def test_report_variation_cli_table_and_json(scenario, now):
     s = scenario
     seed_variation(s, now)
@@ -51,9 +71,10 @@ def test_report_variation_cli_table_and_json(scenario, now):
     assert "Variation by rep: meetings held per 100 touches" in out
     lines = out.splitlines()
     acq = lines.index("acquisition:")
-    assert lines[acq + 1].split() == ["team", "rep", "touches", "meetings_held", "per", "100",
-                                      "[95%", "CI]", "rest", "of", "team", "[95%", "CI]", "flag"]
-    assert lines[acq + 2].split() == ["team-1", "rep-a", "100", "2", "2.0", "[0.6,", "7.0]",
+    assert lines[acq + 1].split() == ["team", "role", "rep", "touches", "meetings_held", "per",
+                                      "100", "[95%", "CI]", "same", "role", "in", "team", "[95%",
+                                      "CI]", "flag"]
+    assert lines[acq + 2].split() == ["team-1", "-", "rep-a", "100", "2", "2.0", "[0.6,", "7.0]",
                                       "19.0", "[14.2,", "25.0]", "below"]
     assert "upsell:" in lines and "unspecified:" in lines
     assert not any(line.endswith(("below", "above")) for line in lines[lines.index("upsell:"):])

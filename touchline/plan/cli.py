@@ -304,8 +304,8 @@ def report_variation(ctx: click.Context, tenant: str | None, by: str, motion: st
     """Spread of an activity rate between reps, teams, product lines or segments, per motion.
 
     Each rate is hits per 100 with a 95% Wilson interval, next to the same rate for the group's
-    peers (a rep's teammates; otherwise all other groups). `below`/`above` marks a group whose
-    interval does not overlap its peers'.
+    peers (a rep's teammates of the same role; otherwise all other groups). `below`/`above`
+    marks a group whose interval does not overlap its peers'.
     """
     from touchline.plan import variation as va
 
@@ -313,7 +313,8 @@ def report_variation(ctx: click.Context, tenant: str | None, by: str, motion: st
     since = va.first_week(weeks, dt.datetime.now(dt.UTC))
     with _sink(ctx, read_only=True) as sink:
         rows = va.counts(sink, tenant, since, motion or "", product_line, team)
-    groups = va.spread(rows, by, activity)
+        roles = va.rep_roles(sink, tenant) if by == "rep" else {}
+    groups = va.spread(rows, by, activity, roles)
     if fmt == "json":
         click.echo(json.dumps({
             "tenant": tenant, "since": since.isoformat(), "weeks": weeks, "by": by,

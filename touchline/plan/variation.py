@@ -2,11 +2,11 @@
 
 The counts come from the `motion_week_variation` view (sinks/ddl/0009), summed over whole ISO
 weeks. Each group's rate (e.g. meetings held per 100 touches) carries a 95% Wilson interval.
-The group is compared with the rest of its peers: for a rep, the other reps of the same team;
-for any other group, all the other groups. A group is flagged `below` or `above` when its
-interval and its peers' interval do not overlap. A plain "rate outside the team's interval"
-test would flag most reps once a team has a few hundred touches, so the report uses the overlap
-test.
+The group is compared with the rest of its peers: for a rep, the other reps of the same role in
+the same team (SDRs with SDRs); for any other group, all the other groups. A group is flagged
+`below` or `above` when its interval and its peers' interval do not overlap. A plain "rate
+outside the team's interval" test would flag most reps once a team has a few hundred touches,
+so the report uses the overlap test.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ ORDER BY motion, product_line, team_id, rep_id, segment
 """
 
 
+ROLES_SQL = """
+SELECT rep_id, role FROM {db}.rep_at(tenant = {tenant:String}, now = now64(3, 'UTC'))
+"""
+
+
 @dataclass(frozen=True)
 class GroupRate:
     """One group's rate, its peers' rate, and whether the two clearly differ."""
@@ -66,6 +71,8 @@ class GroupRate:
     team: str
     rate: Proportion
     peers: Proportion
+    #: a rep's role: their peers are the reps of the same role in their team
+    role: str = ""
 
     @property
     def flag(self) -> str:
@@ -77,7 +84,7 @@ class GroupRate:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly row."""
         return {
-            "motion": self.motion, "group": self.group, "team": self.team,
+            "motion": self.motion, "group": self.group, "team": self.team, "role": self.role,
             "hits": self.rate.hits, "n": self.rate.n, "rate": round(self.rate.rate, 4),
             "low": round(self.rate.low, 4), "high": round(self.rate.high, 4),
             "peers_hits": self.peers.hits, "peers_n": self.peers.n,
@@ -100,32 +107,45 @@ def counts(sink: ClickHouseSink, tenant: str, since: dt.datetime, motion: str = 
         "team": team}).dicts()
 
 
+def rep_roles(sink: ClickHouseSink, tenant: str) -> dict[str, str]:
+    """Each rep's role now: the org period in force, else the `reps` row (view rep_at)."""
+    return dict(sink.query(ROLES_SQL.replace("{db}", sink.database), {"tenant": tenant}).rows)
+
+
 def _proportion(hits: int, n: int) -> Proportion:
     # replies or wins counted in the window can belong to a base counted before it
     return wilson(min(hits, n), n)
 
 
-def spread(rows: list[dict[str, Any]], by: str, activity: str) -> list[GroupRate]:
-    """Each motion's groups with their rate and their peers' rate, ordered by motion, group."""
+def spread(rows: list[dict[str, Any]], by: str, activity: str,
+           roles: dict[str, str] | None = None) -> list[GroupRate]:
+    """Each motion's groups with their rate and their peers' rate, ordered by motion, group.
+
+    A rep's peers are the other reps of the same role in the same team (SDRs with SDRs, AEs
+    with AEs: an AE's meetings per touch say nothing about an SDR's); `roles` maps rep to role.
+    """
     metric = ACTIVITIES[activity]
-    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    roles = roles or {}
+    totals: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for r in rows:
         base = (r["opportunities_won"] + r["opportunities_lost"]
                 if metric.base == "opportunities_closed" else r[metric.base])
         group = r["team_id"] if by == "team" else r["rep_id"] if by == "rep" else r[by]
         team = r["team_id"] if by == "rep" else ""
-        total = totals[(r["motion"], team, group)]
+        role = roles.get(r["rep_id"], "") if by == "rep" else ""
+        total = totals[(r["motion"], team, role, group)]
         total[0] += r[metric.hits]
         total[1] += base
     out = []
-    for (motion, team, group), (hits, n) in sorted(
-            totals.items(), key=lambda kv: (_motion_order(kv[0][0]), kv[0][1], kv[0][2])):
+    for (motion, team, role, group), (hits, n) in sorted(
+            totals.items(),
+            key=lambda kv: (_motion_order(kv[0][0]), kv[0][1], kv[0][2], kv[0][3])):
         peer_hits = peer_n = 0
-        for (m, t, g), (h, k) in totals.items():
-            if m == motion and t == team and g != group:
+        for (m, t, ro, g), (h, k) in totals.items():
+            if m == motion and t == team and ro == role and g != group:
                 peer_hits, peer_n = peer_hits + h, peer_n + k
         out.append(GroupRate(motion, group, team, _proportion(hits, n),
-                             _proportion(peer_hits, peer_n)))
+                             _proportion(peer_hits, peer_n), role))
     return [g for g in out if g.rate.n or g.peers.n]
 
 
@@ -142,12 +162,13 @@ def _pct(p: Proportion) -> str:
 def format_table(groups: list[GroupRate], by: str, activity: str) -> str:
     """Per motion: group, hits/n, rate per 100 with its interval, peers' rate, flag."""
     metric = ACTIVITIES[activity]
-    peers = "rest of team" if by == "rep" else f"other {by.replace('_', ' ')}s"
-    header = [*(("team", "rep") if by == "rep" else (by,)), metric.base, metric.hits,
+    peers = "same role in team" if by == "rep" else f"other {by.replace('_', ' ')}s"
+    header = [*(("team", "role", "rep") if by == "rep" else (by,)), metric.base, metric.hits,
               "per 100 [95% CI]", f"{peers} [95% CI]", "flag"]
     lines: list[str] = []
     for motion in dict.fromkeys(g.motion for g in groups):
-        body = [[*((g.team, g.group) if by == "rep" else (g.group,)), str(g.rate.n),
+        body = [[*((g.team, g.role or "-", g.group) if by == "rep" else (g.group,)),
+                 str(g.rate.n),
                  str(g.rate.hits), _pct(g.rate), _pct(g.peers), g.flag]
                 for g in groups if g.motion == motion]
         lines += ["", f"{motion}:", *align(body, header)]
