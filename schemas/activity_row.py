@@ -50,39 +50,48 @@ ACTIVITY_COLUMNS: dict[str, str] = {
 
 
 def activity_row(event: ActivityEvent) -> dict[str, Any]:
-    """Flatten a validated event; ingest and Kafka coordinates are filled in later."""
-    get = event.__dict__.get
-    closed, won = (stage_outcome(event.to_stage, event.is_closed, event.is_won)
-                   if event.type == "stage_change" else (False, False))
+    """Flatten a validated event; ingest and Kafka coordinates are filled in later.
+
+    Reads the model's field values straight from its `__dict__` (pydantic v2 keeps them
+    there): one dict lookup each instead of an attribute lookup through the model class.
+    """
+    d = event.__dict__
+    get = d.get
+    kind = d["type"]
+    if kind == "stage_change":
+        closed, won = stage_outcome(d["to_stage"], d["is_closed"], d["is_won"])
+    else:
+        closed = won = False
+    status = get("status", "")
     return {
-        "event_id": event.event_id,
-        "tenant": event.tenant,
-        "type": event.type,
-        "occurred_at": int(event.occurred_at.timestamp() * 1000),
-        "source": event.source,
-        "rep_id": event.rep_id,
-        "team_id": event.team_id,
-        "account_id": event.account_id,
-        "prospect_id": event.prospect_id or "",
-        "opportunity_id": event.opportunity_id or "",
-        "cadence_id": event.cadence_id or "",
-        "cadence_step": event.cadence_step or 0,
+        "event_id": d["event_id"],
+        "tenant": d["tenant"],
+        "type": kind,
+        "occurred_at": int(d["occurred_at"].timestamp() * 1000),
+        "source": d["source"],
+        "rep_id": d["rep_id"],
+        "team_id": d["team_id"],
+        "account_id": d["account_id"],
+        "prospect_id": d["prospect_id"] or "",
+        "opportunity_id": d["opportunity_id"] or "",
+        "cadence_id": d["cadence_id"] or "",
+        "cadence_step": d["cadence_step"] or 0,
         "channel": event.channel,
         "is_touch": 1 if event.is_touch else 0,
         "direction": get("direction", ""),
         "outcome": get("outcome", ""),
         "duration_s": get("duration_s", 0),
         "email_action": get("action", ""),
-        "meeting_status": get("status", "") if event.type == "meeting" else "",
+        "meeting_status": status if kind == "meeting" else "",
         "from_stage": get("from_stage", "") or "",
         "to_stage": get("to_stage", ""),
         "disposition": get("disposition", ""),
-        "lead_status": get("status", "") if event.type == "lead" else "",
-        "schema_version": event.schema_version,
-        "motion": event.motion or "",
-        "product_line": event.product_line or "",
-        "editor_id": event.editor_id or "",
+        "lead_status": status if kind == "lead" else "",
+        "schema_version": d["schema_version"],
+        "motion": d["motion"] or "",
+        "product_line": d["product_line"] or "",
+        "editor_id": d["editor_id"] or "",
         "vendor_stage": get("vendor_stage", "") or "",
-        "is_closed": int(closed),
-        "is_won": int(won),
+        "is_closed": 1 if closed else 0,
+        "is_won": 1 if won else 0,
     }

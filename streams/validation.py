@@ -101,17 +101,23 @@ def validate_message(
         out.dead_letters.append(DeadLetter.of(raw, "invalid_json", str(exc), **where))
         return
     max_future = now_ms + rules.max_future_skew_s * 1000
+    max_event = rules.max_event_bytes
+
+    def at(line_no: int) -> dict[str, Any]:
+        """Where a dead letter's line came from (built only for a rejected line)."""
+        here = dict(where, line_no=line_no)
+        if locate is not None:
+            here["origin"] = locate(line_no)
+        return here
+
     for line_no, data in lines:
         out.events_in += 1
-        at = dict(where, line_no=line_no)
-        if locate is not None:
-            at["origin"] = locate(line_no)
-        if len(data) > rules.max_event_bytes:
+        if len(data) > max_event:
             out.dead_letters.append(
                 DeadLetter.of(
                     data[:65536], "too_large",
-                    f"event is {len(data)} bytes; the limit is {rules.max_event_bytes}",
-                    **at,
+                    f"event is {len(data)} bytes; the limit is {max_event}",
+                    **at(line_no),
                 )
             )
             continue
@@ -119,7 +125,8 @@ def validate_message(
             event = activity_adapter.validate_json(data)
         except ValidationError as exc:
             reason, error = describe(exc)
-            out.dead_letters.append(DeadLetter.of(data, reason, error, **at, **_identity(data)))
+            out.dead_letters.append(
+                DeadLetter.of(data, reason, error, **at(line_no), **_identity(data)))
             continue
         row = activity_row(event)
         if row["occurred_at"] > max_future:
@@ -130,11 +137,11 @@ def validate_message(
                     f"{format_duration((row['occurred_at'] - now_ms) / 1000)} ahead of the "
                     f"clock (at most {format_duration(rules.max_future_skew_s)}, "
                     "pipeline.max_future_skew_s): check the source's clock and timezone",
-                    event_id=event.event_id, tenant=event.tenant, **at,
+                    event_id=event.event_id, tenant=event.tenant, **at(line_no),
                 )
             )
             continue
-        if origin:  # lets `ingest --wait` match a later `late` reject to its line
-            row["_origin"], row["_line"] = at["origin"], at["line_no"]
-        target = partition_for(event.tenant, event.account_id, partitions)
+        if locate is not None:  # lets `ingest --wait` match a later `late` reject to its line
+            row["_origin"], row["_line"] = locate(line_no), line_no
+        target = partition_for(row["tenant"], row["account_id"], partitions)
         out.rows_by_partition[target].append(row)
