@@ -173,7 +173,7 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
                        "(TOUCHLINE_WEBHOOKS__PUBLIC_BASE_URL unset), never a request's Host")
         from touchline.coaching.process import start_notifier
 
-        notifier, about = start_notifier(settings)
+        notifier, about = start_notifier(settings, demo=simulator_args is not None)
         if notifier is not None:
             stack.add(notifier)
         click.echo(f"touchline: coaching notifier {about}")
