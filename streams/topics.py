@@ -5,6 +5,8 @@
 - activity_topic ("activities"): validated, normalised rows, one JSON array of rows per message,
   all rows of one message on the partition of their account (crc32(tenant|account) % N).
 - dead_letter_topic ("activities.dlq"): DeadLetter envelopes (schemas/dead_letter.py).
+- backfill_topic ("activities.backfill"): history loaded with `touchline ingest`, shaped as
+  raw_activity_topic; its own lane so that it never queues in front of live events.
 """
 
 from __future__ import annotations
@@ -25,4 +27,8 @@ activity_topic = app.topic(
 )
 dead_letter_topic = app.topic(
     _kafka.dlq_topic, value_serializer="raw", key_serializer="raw", partitions=_kafka.partitions
+)
+backfill_topic = app.topic(
+    _kafka.backfill_topic, value_serializer="raw", key_serializer="raw",
+    partitions=_kafka.partitions,
 )

@@ -93,6 +93,7 @@ class Pipeline:
             log_level="warn",
             kafka=KafkaSettings(
                 bootstrap=bootstrap, raw_topic=f"t{tag}.raw", activities_topic=f"t{tag}.act",
+                backfill_topic=f"t{tag}.backfill",
                 dlq_topic=f"t{tag}.dlq", partitions=partitions, embedded=False,
                 static_membership=static_membership,
                 empty_fetch_backoff_ms=empty_fetch_backoff_ms,

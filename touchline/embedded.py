@@ -34,7 +34,8 @@ PROGRESS_SQL = """
 SELECT
     (SELECT count() FROM {db}.activities) AS rows_written,
     (SELECT count() FROM {db}.dlq_events) AS rejected,
-    (SELECT sum(events_in) FROM {db}.pipeline_metrics WHERE topic = {raw:String}) AS events_in,
+    (SELECT sum(events_in) FROM {db}.pipeline_metrics
+     WHERE topic IN ({raw:String}, {backfill:String})) AS events_in,
     (SELECT sum(duplicates) FROM {db}.pipeline_metrics WHERE topic = {act:String}) AS duplicates
 """
 
@@ -54,6 +55,7 @@ def read_progress(sink: ClickHouseSink, settings: Settings, lag: LagReading) -> 
     """Counters from ClickHouse (through the store), with the broker's lag reading."""
     sql = PROGRESS_SQL.replace("{db}", sink.database)
     row = sink.query(sql, {"raw": settings.kafka.raw_topic,
+                           "backfill": settings.kafka.backfill_topic,
                            "act": settings.kafka.activities_topic}).dicts()[0]
     return Progress(**{k: int(v or 0) for k, v in row.items()}, lag=lag)
 

@@ -49,7 +49,7 @@ class LagWatch:
         """Watch the topics and consumer group of `settings` (no connection until `read`)."""
         k = settings.kafka
         self._bootstrap, self._group = k.bootstrap, settings.faust_app_id
-        self._topics = (k.raw_topic, k.activities_topic, k.dlq_topic)
+        self._topics = (k.raw_topic, k.backfill_topic, k.activities_topic, k.dlq_topic)
         self._partitions = k.partitions
         self._stall_after_s = stall_after_s
         self._consumer = None

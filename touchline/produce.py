@@ -9,7 +9,7 @@ rejects to file lines.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import orjson
 from kafka import KafkaProducer
@@ -58,7 +58,7 @@ def account_partition(payload: bytes, partitions: int) -> int:
 
 
 
-def oversized(settings: Settings, payload: bytes, origin: str) -> bytes:
+def oversized(settings: Settings, payload: bytes, origin: str, topic: str = "") -> bytes:
     """The dead letter (`too_large`) of one payload too large to send: its first 64 KiB.
 
     Over pipeline.max_message_bytes the broker would refuse the message and the send would
@@ -68,23 +68,26 @@ def oversized(settings: Settings, payload: bytes, origin: str) -> bytes:
     dead = DeadLetter.of(
         payload[:65536], "too_large",
         f"event is {len(payload)} bytes; the limit is {limit} (pipeline.max_message_bytes): "
-        "not sent", source_topic=settings.kafka.raw_topic, origin=origin)
+        "not sent", source_topic=topic or settings.kafka.raw_topic, origin=origin)
     return dead.model_copy(update={"payload_bytes": len(payload)}).model_dump_json().encode()
 
 
 def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 500,
                  rate: float | None = None, origin: str = "",
-                 max_bytes: int | None = None) -> int:
+                 max_bytes: int | None = None, topic: str | None = None,
+                 line_numbers: Sequence[int] | None = None) -> int:
     """Send payloads (one event each) in JSONL messages; returns how many events were sent.
 
     Each message holds events of one partition (their accounts'); with `origin`, its
     `touchline-origin` header names the file line of every event (`<origin>:@<l>,<l>,...`).
-    `rate` caps events per second (None: as fast as the broker takes them).
+    `rate` caps events per second (None: as fast as the broker takes them). `topic`: the
+    raw topic unless given (`touchline ingest` sends to the backfill topic). `line_numbers`:
+    each payload's line in its file, when they are not sent in file order.
     """
     max_bytes = max_bytes or settings.pipeline.max_message_bytes // 2
     partitions = settings.kafka.partitions
     prod = producer(settings)
-    topic = settings.kafka.raw_topic
+    topic = topic or settings.kafka.raw_topic
     sent = 0
     buffers: dict[int, tuple[list[bytes], list[int]]] = {}
     sizes: dict[int, int] = {}
@@ -105,14 +108,15 @@ def send_batches(settings: Settings, payloads: Iterable[bytes], *, batch: int = 
     try:
         for payload in payloads:
             if len(payload) > settings.pipeline.max_message_bytes:
+                line = line_numbers[sent] if line_numbers is not None else sent
                 futures.append(prod.send(settings.kafka.dlq_topic, oversized(
-                    settings, payload, f"{origin}:{sent}" if origin else "")))
+                    settings, payload, f"{origin}:{line}" if origin else "", topic)))
                 sent += 1
                 continue
             partition = account_partition(payload, partitions)
             lines, numbers = buffers.setdefault(partition, ([], []))
             lines.append(payload)
-            numbers.append(sent)
+            numbers.append(line_numbers[sent] if line_numbers is not None else sent)
             sizes[partition] = sizes.get(partition, 0) + len(payload) + 1
             sent += 1
             if len(lines) >= batch or sizes[partition] >= max_bytes:

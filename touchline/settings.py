@@ -25,6 +25,9 @@ class KafkaSettings(BaseModel):
     raw_topic: str = "activities.raw"
     activities_topic: str = "activities"
     dlq_topic: str = "activities.dlq"
+    #: history loaded with `touchline ingest` (any age): its own lane beside `raw_topic`, so
+    #: a year of backfill never queues in front of live events (docs/semantics.md)
+    backfill_topic: str = "activities.backfill"
     partitions: int = Field(4, ge=1, le=256)
     replication_factor: int = Field(1, ge=1)
     #: retention of raw and internal topics; short on the embedded broker (it keeps all in RAM)
@@ -86,6 +89,9 @@ class PipelineSettings(BaseModel):
     batch_messages: int = Field(20_000, ge=1)
     batch_events: int = Field(100_000, ge=1)
     batch_seconds: float = Field(0.25, gt=0, le=10)
+    #: backfill messages taken per batch: small, so that a backfill insert never keeps live
+    #: batches waiting for long (the worker writes one insert at a time)
+    backfill_batch_messages: int = Field(20, ge=1)
     #: validate/record batches in flight per worker: while one batch waits for ClickHouse
     #: and the broker, the next is validated (offsets still commit only past contiguous
     #: finished messages). 2: 68-70k events/s per worker vs 55-58k with 1

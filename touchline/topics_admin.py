@@ -21,7 +21,7 @@ def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
     """Topic name -> configs, for every topic touchline uses."""
     k = settings.kafka
     short = {"retention.ms": str(k.retention_ms)}
-    topics = {k.raw_topic: short, k.activities_topic: short,
+    topics = {k.raw_topic: short, k.backfill_topic: short, k.activities_topic: short,
               k.dlq_topic: {"retention.ms": str(7 * 24 * 3600 * 1000)}}
     for source in VENDOR_SOURCES:
         topics[f"{settings.webhooks.raw_topic_prefix}{source}"] = short
