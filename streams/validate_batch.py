@@ -20,6 +20,7 @@ import orjson
 
 from touchline.settings import Settings
 from touchline.streams import progress
+from touchline.streams.app import app
 from touchline.streams.recorder import record_messages
 from touchline.streams.topics import activity_topic, dead_letter_topic
 from touchline.streams.validation import Validated, validate_message
@@ -42,21 +43,21 @@ def origin_of(headers: object) -> str:
     return ""
 
 
-async def validate_and_record(events: Sequence[Any], settings: Settings) -> None:
-    """Validate and record one batch of raw-message events (Faust events, in offset order)."""
+async def validate_and_record(messages: Sequence[Any], settings: Settings) -> None:
+    """Validate and record one batch of raw messages (Faust messages, in offset order)."""
     partitions, rules = settings.kafka.partitions, settings.pipeline
     out, now = Validated(), now_ms()
     local: list[tuple[Any, list[dict[str, Any]]]] = []
     counts = []
-    for event in events:
-        msg, one = event.message, Validated()
+    for msg in messages:
+        one = Validated()
         validate_message(
             msg.value, one, topic=msg.topic, partition=msg.partition, offset=msg.offset,
             origin=origin_of(msg.headers), partitions=partitions, rules=rules, now_ms=now,
         )
         rows = one.rows_by_partition.pop(msg.partition, None)
         if rows:  # the recorder writes tables in the context of the row's message
-            local.append((event, rows))
+            local.append((app.create_event(msg.key, msg.value, msg.headers, msg), rows))
         for p, forward in one.rows_by_partition.items():
             out.rows_by_partition[p] += forward
         out.dead_letters += one.dead_letters

@@ -24,4 +24,4 @@ async def validate_backfill(stream):  # noqa: D103
     rules = settings.pipeline
     async for events in stream.take_events(rules.backfill_batch_messages,
                                            within=rules.batch_seconds):
-        await validate_and_record(events, settings)
+        await validate_and_record([event.message for event in events], settings)
