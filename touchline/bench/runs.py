@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from touchline.bench.payloads import live_messages
-from touchline.bench.stack import BenchError, Scenario, produce
+from touchline.bench.stack import BenchError, Scenario, produce, route
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -85,10 +85,11 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
         events = len(messages) * per_message
         k = sc.settings.kafka
         idle = await idle_cores(sc)
+        targets = [route(m, partitions) for m in messages]
         with RssSampler(sc) as rss:
             cpu0 = sc.cpu()
             t0 = time.monotonic()
-            send = asyncio.create_task(produce(k, messages))
+            send = asyncio.create_task(produce(k, messages, targets=targets))
             done = await asyncio.to_thread(sc.wait_count, base + events, 1800.0, 0.05,
                                            True)
             produce_s = await send
