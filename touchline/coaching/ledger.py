@@ -48,10 +48,13 @@ LEFT JOIN (SELECT notification_key, max(attempt) AS last_attempt,
            GROUP BY notification_key) AS c ON k.key = c.notification_key
 """
 
+#: claims travel as `<key>#<attempt>` strings: a parameter of tuples does not survive the
+#: store's JSON (a tuple arrives as a list)
 _WINNERS = """
 SELECT notification_key, argMin(owner, (claimed_at, owner)) AS winner
 FROM {db}.notification_claims
-WHERE (notification_key, attempt) IN {claims:Array(Tuple(String, UInt16))}
+WHERE notification_key IN {keys:Array(String)}
+  AND has({claims:Array(String)}, concat(notification_key, '#', toString(attempt)))
 GROUP BY notification_key
 """
 
@@ -121,8 +124,8 @@ class Ledger:
         """The keys whose earliest claim of that attempt is this claimant's."""
         if not attempts:
             return set()
-        rows = self.sink.query(self._sql(_WINNERS),
-                               {"claims": [(k, a) for k, a in attempts.items()]}).rows
+        rows = self.sink.query(self._sql(_WINNERS), {
+            "keys": list(attempts), "claims": [f"{k}#{a}" for k, a in attempts.items()]}).rows
         return {key for key, winner in rows if winner == self.owner}
 
     def claim_and_settle(self, attempts: dict[str, int], now: dt.datetime) -> set[str]:
