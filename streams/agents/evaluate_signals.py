@@ -2,15 +2,19 @@
 
 Emits: nothing.
 Side effects: every SIGNALS_INTERVAL_S, evaluates the coaching signals of every tenant with a
-plan (touchline.plan.signals) in the sink thread and writes only what changed to `signals`.
+plan (touchline.plan.signals) and writes only what changed to `signals`. It runs in a thread of
+its own, never in the sink thread that makes the rows durable: rule queries over a year of
+history take seconds, and inserts (live freshness) must not wait behind them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.errors import SqlError
+from touchline.sinks.errors import SinkError
 from touchline.streams import writer
 from touchline.streams.app import app
 
@@ -18,6 +22,7 @@ log = logging.getLogger(__name__)
 
 #: how often the signals are re-evaluated (seconds)
 SIGNALS_INTERVAL_S = 30.0
+_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signals")
 
 
 def _evaluate(sink: ClickHouseSink) -> str:
@@ -25,14 +30,14 @@ def _evaluate(sink: ClickHouseSink) -> str:
 
     try:
         return str(evaluate_and_reconcile(sink))
-    except SqlError as exc:  # a query bug must not stall the writer's retry loop
+    except SinkError as exc:  # a query bug or an outage: the next pass tries again
         log.error("signal evaluation failed: %s", exc)
         return f"failed: {exc}"
 
 
 async def evaluate_once() -> str:
-    """One Coach pass in the sink thread; returns what it wrote, in words."""
-    return await writer.write(_evaluate, "signals")
+    """One Coach pass in the signals thread; returns what it wrote, in words."""
+    return await asyncio.get_running_loop().run_in_executor(_thread, _evaluate, writer.sink())
 
 
 @app.timer(interval=SIGNALS_INTERVAL_S, on_leader=True)
