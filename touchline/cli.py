@@ -40,7 +40,8 @@ def _sim_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--out-of-order", default=0.05, show_default=True,
                      help="Share shifted back within the allowed lateness."),
         click.option("--late", default=0.003, show_default=True,
-                     help="Share older than the allowed lateness (go to the DLQ)."),
+                     help="Share older than the allowed lateness (a late CRM sync: deduplicated "
+                          "against the stored rows, counted once)."),
         click.option("--malformed", default=0.003, show_default=True, help="Share broken."),
     ]):
         fn = opt(fn)
