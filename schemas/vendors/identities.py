@@ -27,10 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from touchline.schemas.org import Org
+from touchline.schemas.vendors.config_file import read_yaml_model
 
 UNKNOWN_TEAM = "unknown"
 
@@ -222,18 +222,7 @@ class IdentityResolver:
     @classmethod
     def load(cls, path: Path) -> IdentityResolver:
         """Read and validate a YAML identity map."""
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise IdentityMapError(f"{path}: cannot read identity map: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise IdentityMapError(f"{path}: not valid YAML: {exc}") from exc
-        try:
-            return cls(IdentityMapFile.model_validate(raw))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise IdentityMapError(f"{path}: {loc}: {first['msg']}") from exc
+        return cls(read_yaml_model(path, IdentityMapFile, IdentityMapError, "identity map"))
 
     def unknown_for(self, kind: str, value: Any) -> str:
         """Count an unresolved identity and return its `unknown:<kind>:<value>` id."""

@@ -28,8 +28,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from touchline.schemas.vendors.config_file import read_yaml_model
 
 DEFAULT_PIPELINE = "default"
 
@@ -100,18 +101,7 @@ class StageMap:
         """The defaults plus the file at `path` (None: the defaults alone)."""
         if path is None:
             return cls()
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise StageMapError(f"{path}: cannot read the stage map: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise StageMapError(f"{path}: not valid YAML: {exc}") from exc
-        try:
-            return cls(StageMapFile.model_validate(raw))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise StageMapError(f"{path}: {loc}: {first['msg']}") from exc
+        return cls(read_yaml_model(path, StageMapFile, StageMapError, "stage map"))
 
     def lookup(self, source: str, name: str, pipeline: str | None = None) -> str | None:
         """The plan stage of a vendor stage name, or None when the map does not know it."""
