@@ -5,8 +5,9 @@ with `readonly = 1`, so it cannot write, run DDL or change a setting. Some table
 still reach outside the data: `file()` reads the host's files, `url()`/`remote()`/`s3()`/`mysql()`
 ... open network connections, `executable()` runs programs. Before a reader's statement runs,
 `EXPLAIN AST` shows every table expression; one that calls a table function outside
-`SAFE_TABLE_FUNCTIONS` is refused, as is a `SETTINGS` clause, and `formatQuery` proves the
-text is one statement (chdb would otherwise run `SELECT 1; DROP ...` as two).
+`SAFE_TABLE_FUNCTIONS` is refused, as are a `SETTINGS` clause and `INTO OUTFILE` (which writes
+a file as the engine's process), and `formatQuery` proves the text is one statement (chdb
+would otherwise run `SELECT 1; DROP ...` as two).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def forbidden_in_ast(ast_lines: Iterable[str], table_functions: frozenset[str]) 
         parent = parents[-1][1] if parents else ""
         if node == "Set" and parent != "Explain":  # EXPLAIN's own options are no settings
             return "a read-only query cannot change settings (SETTINGS clause)"
+        if node == "Literal" and parent == "SelectWithUnionQuery":  # INTO OUTFILE 'path'
+            return "a read-only query cannot write a file (INTO OUTFILE)"
         if node == "Function" and parent in ("TableExpression", "InsertQuery"):
             lowered = name.lower()
             if "." not in lowered and lowered in table_functions - SAFE_TABLE_FUNCTIONS:

@@ -173,6 +173,7 @@ TABLE_FUNCTION_READS = [
     "SELECT 1 WHERE 1 IN (SELECT length(raw_blob) FROM URL('http://127.0.0.1:{port}/z', "
     "'RawBLOB'))",
     "INSERT INTO FUNCTION file('{written}', 'RawBLOB') SELECT 'planted'",
+    "SELECT 'planted' INTO OUTFILE '{written}'",
     "SELECT 1 SETTINGS max_execution_time = 0",
     "SELECT 1; SELECT * FROM file('{secret_file}', 'RawBLOB')",
 ]
