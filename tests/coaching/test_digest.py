@@ -162,3 +162,27 @@ def test_the_notifier_sends_last_weeks_digest_on_its_day(sink, week, smtp_server
     assert len(box.messages) == len(first.digests)
     off = NotifySettings(smtp_port=port, batch_s=10**9, digest_weekday=0)
     assert Notifier(sink, routing, off, "notifier-c").run_once(now).digests == []
+
+
+def test_each_rep_gets_their_own_digest_at_their_org_email(sink, week, smtp_server):
+    s, monday, busy, quiet = week
+    port, box = smtp_server
+    t0 = s.now - 400 * D
+    sink.command(
+        "INSERT INTO touchline.org_rep_periods (tenant, rep_id, active_from, active_to, name, "
+        "email, role, team_id, manager_rep_id, is_deleted, version) VALUES "
+        f"('{s.tenant}', '{busy}', '{t0:%Y-%m-%d %H:%M:%S}', '2106-01-01 00:00:00', 'Busy', "
+        f"'{busy}@example.com', 'sdr', 'team-1', 'mgr-1', 0, 1)")
+    routing = parse_routing("routes:\n  - team: team-1\n    email: [manager@example.com]\n"
+                            "    rep_digests: true\n")
+    now = dt.datetime.now(dt.UTC)
+    settings = NotifySettings(smtp_port=port, batch_s=10**9, digest_weekday=now.isoweekday(),
+                              digest_hour=0)
+    sent = Notifier(sink, routing, settings, "notifier-r").run_once(now).digests
+    assert f"team-1 {week_label(monday)} email {busy}" in sent
+    mine = {tuple(r): m for r, m in box.messages if busy in m["Subject"]}
+    (msg,) = mine.values()
+    assert list(mine) == [(f"{busy}@example.com",)]
+    assert msg["Subject"] == f"touchline weekly digest: rep {busy} (team-1), {week_label(monday)}"
+    assert quiet not in msg.get_body(("plain",)).get_content()
+    assert Notifier(sink, routing, settings, "notifier-s").run_once(now).digests == []

@@ -18,6 +18,15 @@ from touchline.coaching.routing import Route, Routing, expand_env
 from touchline.settings import NotifySettings
 from touchline.sinks.clickhouse import ClickHouseSink
 
+#: reps of a team now, with their email (org file); reps without one get no digest of their own
+_REP_EMAILS = """
+SELECT rep_id, any(email) AS address FROM {db}.rep_periods
+WHERE tenant = {tenant:String} AND team_id = {team:String} AND email != ''
+  AND active_from <= {now:DateTime64(3, 'UTC')} AND active_to > {now:DateTime64(3, 'UTC')}
+GROUP BY rep_id
+ORDER BY rep_id
+"""
+
 _TEAMS_OF_WEEK = """
 SELECT DISTINCT tenant, team_id FROM {db}.rep_week_vs_target
 WHERE week_start = {week:DateTime64(3, 'UTC')} AND team_id != ''
@@ -117,4 +126,23 @@ def scheduled_digests(sink: ClickHouseSink, routing: Routing, settings: NotifySe
         except tx.DeliveryError:
             continue  # recorded; tried again on a later pass
         out += [f"{team} {week_label(week)} {c}" for c in sent]
+        if route.rep_digests:
+            out += _rep_digests(sink, settings, ledger, tenant, team, week, now)
+    return out
+
+
+def _rep_digests(sink: ClickHouseSink, settings: NotifySettings, ledger: Ledger, tenant: str,
+                 team: str, week: dt.datetime, now: dt.datetime) -> list[str]:
+    """Each rep of the team with an email in the org gets their own digest, once a week."""
+    rows = sink.query(_REP_EMAILS.replace("{db}", sink.database),
+                      {"tenant": tenant, "team": team, "now": now}).rows
+    out = []
+    for rep, address in rows:
+        own = Route(team=team, email=[address], digest=True)
+        d = build_digest(sink, tenant, team, week, now, rep=rep)
+        try:
+            sent = send_digest(sink, own, settings, ledger, d, now)
+        except tx.DeliveryError:
+            continue
+        out += [f"{team} {week_label(week)} {c} {rep}" for c in sent]
     return out

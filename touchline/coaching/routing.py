@@ -74,6 +74,8 @@ class Route(_Strict):
     kinds: list[str] = Field(default_factory=list)
     #: the weekly digest goes to this route too
     digest: bool = True
+    #: and each rep of the route's teams gets their own digest at their email in the org file
+    rep_digests: bool = False
 
     @field_validator("email")
     @classmethod
