@@ -49,8 +49,6 @@ class Broker:
     evicts_dead_members: bool
     #: keeps every produce it acknowledged (acks=all) across a restart
     keeps_acknowledged: bool
-    #: runs a log cleaner: compacted topics (Faust changelogs) lose overwritten values
-    compacts: bool
     #: the noida-db workarounds the workers run with on it: static group membership (it never
     #: evicts a dead member) and a pause after an empty fetch (it does not long-poll). On
     #: Kafka the tests run without them, to show that the pipeline does not need them there.
@@ -58,9 +56,9 @@ class Broker:
     empty_fetch_backoff_ms: int
 
 
-NOIDA = Broker("noida-db", evicts_dead_members=False, keeps_acknowledged=False, compacts=False,
+NOIDA = Broker("noida-db", evicts_dead_members=False, keeps_acknowledged=False,
                static_membership=True, empty_fetch_backoff_ms=25)
-KAFKA = Broker("kafka", evicts_dead_members=True, keeps_acknowledged=True, compacts=True,
+KAFKA = Broker("kafka", evicts_dead_members=True, keeps_acknowledged=True,
                static_membership=False, empty_fetch_backoff_ms=0)
 BROKERS = {"noida": NOIDA, "kafka": KAFKA}
 _chosen = os.environ.get("TOUCHLINE_TEST_BROKER", "noida").strip().lower() or "noida"
