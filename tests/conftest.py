@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import BROKER, Broker, Pipeline, start_test_broker
-from touchline.services import Service, free_port, start_tansu
+from touchline.services import Service, free_port, start_store, start_tansu
+from touchline.settings import ClickHouseSettings, Settings, get_settings
+from touchline.sinks.clickhouse import ClickHouseSink
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,3 +122,28 @@ def pipeline_factory(tmp_path: Path, kafka_bootstrap: str) -> Iterator:
     yield make
     for p in made:
         p.stop()
+
+
+@pytest.fixture(scope="module")
+def cli_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseSink]:
+    """A store process on its own data dir and port, schema applied, as `touchline up` runs it.
+
+    CLI commands of the module find it from the environment (TOUCHLINE_DATA_DIR and the store
+    port), so they take the store path a user's commands take while the stack runs.
+    """
+    data = tmp_path_factory.mktemp("store")
+    settings = Settings(data_dir=data, clickhouse=ClickHouseSettings(store_port=free_port()))
+    service = start_store(settings)
+    env = pytest.MonkeyPatch()
+    env.setenv("TOUCHLINE_DATA_DIR", str(data))
+    env.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(settings.clickhouse.store_port))
+    get_settings.cache_clear()
+    sink = ClickHouseSink(settings.store_url()).start()
+    sink.ensure_schema()
+    try:
+        yield sink
+    finally:
+        sink.close()
+        service.stop()
+        env.undo()
+        get_settings.cache_clear()

@@ -16,9 +16,6 @@ from click.testing import CliRunner
 from touchline.cli import main
 from touchline.schemas.activity import parse_activity
 from touchline.schemas.activity_row import activity_row
-from touchline.services import free_port, start_store
-from touchline.settings import ClickHouseSettings, Settings, get_settings
-from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.rows import activities_json
 
 pytestmark = pytest.mark.integration
@@ -41,36 +38,24 @@ def run(args: list[str]) -> str:
     return result.output
 
 
-def test_unmapped_stages_are_listed_through_the_store(tmp_path, monkeypatch):
-    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
-    store = start_store(settings)
-    monkeypatch.setenv("TOUCHLINE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(settings.clickhouse.store_port))
-    get_settings.cache_clear()
-    sink = ClickHouseSink(settings.store_url()).start()
-    try:
-        sink.ensure_schema()
-        sink.insert_json("activities", activities_json([
-            _change(1, "salesforce", "o1", to_stage="discovery", vendor_stage="Prospecting"),
-            _change(2, "salesforce", "o1", to_stage="Closed - Duplicate",
-                    vendor_stage="Closed - Duplicate", is_closed=True, is_won=False),
-            _change(3, "hubspot", "o2", to_stage="1029384", vendor_stage="1029384"),
-            _change(4, "hubspot", "o3", to_stage="1029384", vendor_stage="1029384"),
-            _change(5, "hubspot", "o3", to_stage="won", vendor_stage="closedwon"),
-        ]), "stages-cli")
-        first = run(["stages", "unmapped"])
-        assert "no plan is loaded for this tenant" in first and "touchline plan load" in first
-        run(["plan", "load", str(PLAN)])
-        listed = run(["stages", "unmapped"]).splitlines()
-        rows = [line.split() for line in listed[2:] if not line.startswith("add them")]
-        assert [(r[0], " ".join(r[1:-5]), r[-5], r[-4], r[-3]) for r in rows] == [
-            ("hubspot", "1029384", "2", "2", "open"),
-            ("salesforce", "Closed - Duplicate", "1", "1", "closed"),
-        ]
-        assert "stage map" in listed[-1]
-        mapped = run(["stages", "map"])
-        assert "salesforce  default   Closed Won" in mapped
-    finally:
-        sink.close()
-        store.stop()
-        get_settings.cache_clear()
+def test_unmapped_stages_are_listed_through_the_store(cli_store):
+    cli_store.insert_json("activities", activities_json([
+        _change(1, "salesforce", "o1", to_stage="discovery", vendor_stage="Prospecting"),
+        _change(2, "salesforce", "o1", to_stage="Closed - Duplicate",
+                vendor_stage="Closed - Duplicate", is_closed=True, is_won=False),
+        _change(3, "hubspot", "o2", to_stage="1029384", vendor_stage="1029384"),
+        _change(4, "hubspot", "o3", to_stage="1029384", vendor_stage="1029384"),
+        _change(5, "hubspot", "o3", to_stage="won", vendor_stage="closedwon"),
+    ]), "stages-cli")
+    first = run(["stages", "unmapped"])
+    assert "no plan is loaded for this tenant" in first and "touchline plan load" in first
+    run(["plan", "load", str(PLAN)])
+    listed = run(["stages", "unmapped"]).splitlines()
+    rows = [line.split() for line in listed[2:] if not line.startswith("add them")]
+    assert [(r[0], " ".join(r[1:-5]), r[-5], r[-4], r[-3]) for r in rows] == [
+        ("hubspot", "1029384", "2", "2", "open"),
+        ("salesforce", "Closed - Duplicate", "1", "1", "closed"),
+    ]
+    assert "stage map" in listed[-1]
+    mapped = run(["stages", "map"])
+    assert "salesforce  default   Closed Won" in mapped

@@ -13,32 +13,8 @@ from click.testing import CliRunner
 
 from tests.org.conftest import EXAMPLE_ORG
 from touchline.cli import main
-from touchline.services import free_port, start_store
-from touchline.settings import ClickHouseSettings, Settings, get_settings
-from touchline.sinks.clickhouse import ClickHouseSink
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
-    """A store process on its own data dir and port; CLI commands find it from the env."""
-    data = tmp_path_factory.mktemp("store-org")
-    settings = Settings(data_dir=data, clickhouse=ClickHouseSettings(store_port=free_port()))
-    service = start_store(settings)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TOUCHLINE_DATA_DIR", str(data))
-    mp.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(settings.clickhouse.store_port))
-    get_settings.cache_clear()
-    sink = ClickHouseSink(settings.store_url()).start()
-    sink.ensure_schema()
-    try:
-        yield sink
-    finally:
-        sink.close()
-        service.stop()
-        mp.undo()
-        get_settings.cache_clear()
 
 
 def run(*args: str):
@@ -57,12 +33,12 @@ def state(sink, tenant):
         for table in ("reps", "accounts")}
 
 
-def test_load_bad_file_and_reload_through_the_store(store, tmp_path):
+def test_load_bad_file_and_reload_through_the_store(cli_store, tmp_path):
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     loaded = run("org", "load", str(EXAMPLE_ORG), "--tenant", tenant)
     assert loaded.exit_code == 0, loaded.output
     assert f"loaded for tenant {tenant}: 2 teams, 5 reps (6 periods), 3 accounts" in loaded.output
-    before = state(store, tenant)
+    before = state(cli_store, tenant)
     assert [r[0] for r in before["reps"]] == ["rep-ana", "rep-ben", "rep-cy", "rep-maya",
                                              "rep-omar"]
     assert len(before["rep_periods"]) == 6 and len(before["accounts"]) == 3
@@ -72,7 +48,7 @@ def test_load_bad_file_and_reload_through_the_store(store, tmp_path):
     result = run("org", "load", str(bad), "--tenant", tenant)
     assert result.exit_code == 1
     assert f"{bad}: accounts[2].owner: unknown field (check the spelling)" in result.output
-    assert state(store, tenant) == before
+    assert state(cli_store, tenant) == before
 
     # Ben and acct-globex leave the file: gone from the org views, reps and accounts
     text = EXAMPLE_ORG.read_text()
@@ -83,7 +59,7 @@ def test_load_bad_file_and_reload_through_the_store(store, tmp_path):
     result = run("org", "load", str(smaller), "--tenant", tenant)
     assert result.exit_code == 0, result.output
     assert "removed: org_rep_periods=1, reps=1, accounts=1" in result.output
-    after = state(store, tenant)
+    after = state(cli_store, tenant)
     assert [r[0] for r in after["reps"]] == ["rep-ana", "rep-cy", "rep-maya", "rep-omar"]
     assert [r[0] for r in after["rep_periods"]] == ["rep-ana", "rep-cy", "rep-cy", "rep-maya",
                                                    "rep-omar"]

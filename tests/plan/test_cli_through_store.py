@@ -16,9 +16,6 @@ from click.testing import CliRunner
 
 from tests.plan.conftest import EXAMPLE_PLAN, Scenario, plan_text
 from touchline.cli import main
-from touchline.services import free_port, start_store
-from touchline.settings import ClickHouseSettings, Settings, get_settings
-from touchline.sinks.clickhouse import ClickHouseSink
 
 pytestmark = pytest.mark.integration
 
@@ -28,31 +25,10 @@ OUTBOUND_8 = ["email", "call", "email", "call", "call", "email", "call", "email"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory):
-    """A store process on its own data dir and port; CLI commands find it from the env."""
-    data = tmp_path_factory.mktemp("store-cli")
-    settings = Settings(data_dir=data, clickhouse=ClickHouseSettings(store_port=free_port()))
-    service = start_store(settings)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TOUCHLINE_DATA_DIR", str(data))
-    mp.setenv("TOUCHLINE_CLICKHOUSE__STORE_PORT", str(settings.clickhouse.store_port))
-    get_settings.cache_clear()
-    sink = ClickHouseSink(settings.store_url()).start()
-    sink.ensure_schema()
-    try:
-        yield sink
-    finally:
-        sink.close()
-        service.stop()
-        mp.undo()
-        get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def seeded(store, tmp_path_factory):
+def seeded(cli_store, tmp_path_factory):
     """A tenant with a plan, a rep behind on a cadence with replies and meetings, a late lead."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    s = Scenario(store, f"t-{uuid.uuid4().hex[:8]}", now)
+    s = Scenario(cli_store, f"t-{uuid.uuid4().hex[:8]}", now)
     plan = tmp_path_factory.mktemp("plan") / "plan.yaml"
     plan.write_text(plan_text(s.tenant, now - 60 * D))
     loaded = _run(["plan", "load", str(plan)])
