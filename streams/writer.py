@@ -6,6 +6,10 @@ engine is unreachable is retried with capped exponential back-off for as long as
 offsets are only committed after the write returns, so nothing is lost and the worker does
 not crash; the lag grows and is visible until ClickHouse is back.
 
+Live work goes first: a write made under `background()` (the backfill lane) waits in the
+sink thread's queue behind every live write, so a year of history loading never keeps a
+live batch waiting for more than the one write in progress.
+
 Only transient errors are retried. A block ClickHouse refuses for its content (too many
 partitions, a value of the wrong type) is split by the sink, and the rows it still refuses
 one by one are sent to the DLQ as `sink_rejected` with ClickHouse's reason before the write
@@ -16,11 +20,16 @@ be lost.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import itertools
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import orjson
 
@@ -32,8 +41,58 @@ from touchline.sinks.rejections import Rejected
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+LIVE, BACKGROUND = 0, 1
+#: the priority of the writes made in this task (and the tasks it starts)
+_priority: contextvars.ContextVar[int] = contextvars.ContextVar("write_priority", default=LIVE)
+
+
+class _SinkThread:
+    """One thread running the sink's calls, lower priority numbers first, FIFO within one."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Future, Callable[..., Any], tuple]] = (
+            queue.PriorityQueue())
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, priority: int, fn: Callable[..., T], *args: Any) -> Future:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="clickhouse",
+                                                daemon=True)
+                self._thread.start()
+        future: Future = Future()
+        self._queue.put((priority, next(self._order), future, fn, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            _, _, future, fn, args = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the awaiting task
+                future.set_exception(exc)
+
+
+_thread = _SinkThread()
 _sink: ClickHouseSink | None = None
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Writes made inside wait behind every live write (the backfill lane's)."""
+    token = _priority.set(BACKGROUND)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+def _in_sink_thread(fn: Callable[..., T], *args: Any) -> asyncio.Future:
+    return asyncio.wrap_future(_thread.submit(_priority.get(), fn, *args))
 
 
 def sink() -> ClickHouseSink:
@@ -49,7 +108,7 @@ def sink() -> ClickHouseSink:
 
 async def write_once(fn: Callable[[ClickHouseSink], T]) -> T:
     """Run fn(sink) in the sink thread once; a SinkError reaches the caller (no retry)."""
-    return await asyncio.get_running_loop().run_in_executor(_executor, fn, sink())
+    return await _in_sink_thread(fn, sink())
 
 
 def _run_taking_rejected(fn: Callable[[ClickHouseSink], T],
@@ -83,8 +142,7 @@ async def write(fn: Callable[[ClickHouseSink], T], what: str = "write") -> T:
     retried = False
     while True:
         try:
-            result, rejected = await asyncio.get_running_loop().run_in_executor(
-                _executor, _run_taking_rejected, fn, sink())
+            result, rejected = await _in_sink_thread(_run_taking_rejected, fn, sink())
             if rejected:
                 await dead_letter_rejected(rejected)
         except SinkError as exc:

@@ -2,8 +2,9 @@
 
 Does for history what validate_activity does for live events (streams/validate_batch.py), in a
 lane of its own: a year of history never queues in front of live events on `activities.raw`,
-and its batches are small (`pipeline.backfill_batch_messages`), so a backfill insert keeps a
-live batch waiting for little. Old events are deduplicated against the stored rows
+its batches are small (`pipeline.backfill_batch_messages`), and its ClickHouse work waits
+behind every live write (streams/writer.py `background`), so a backfill keeps a live batch
+waiting for one write at most. Old events are deduplicated against the stored rows
 (streams/recording.py), stage visits re-derived from each opportunity's stored history.
 
 Emits: rows for other partitions to `activities`, dead letters to `activities.dlq`.
@@ -13,6 +14,7 @@ Side effects: the rows' inserts; the batch is acknowledged only after they are d
 from __future__ import annotations
 
 from touchline.settings import get_settings
+from touchline.streams import writer
 from touchline.streams.app import app
 from touchline.streams.topics import backfill_topic
 from touchline.streams.validate_batch import validate_and_record
@@ -24,4 +26,5 @@ async def validate_backfill(stream):  # noqa: D103
     rules = settings.pipeline
     async for events in stream.take_events(rules.backfill_batch_messages,
                                            within=rules.batch_seconds):
-        await validate_and_record([event.message for event in events], settings)
+        with writer.background():
+            await validate_and_record([event.message for event in events], settings)

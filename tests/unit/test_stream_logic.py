@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -172,3 +174,30 @@ def test_the_current_stage_was_entered_at_the_first_change_that_named_it():
     assert current_stage_entered(changes) == 20
     assert current_stage_entered(changes[:2]) == 10
     assert current_stage_entered(changes[:1]) == 0
+
+
+async def test_background_writes_wait_behind_live_ones(monkeypatch):
+    import threading
+
+    from touchline.streams import writer
+
+    monkeypatch.setattr(writer, "_sink", "no sink: these calls do not use it")
+    gate, order = threading.Event(), []
+
+    def first(_sink):
+        gate.wait(5)  # holds the sink thread while the others queue up
+        order.append("first")
+
+    def named(name):
+        return lambda _sink: order.append(name)
+
+    hold = asyncio.ensure_future(writer.write_once(first))
+    await asyncio.sleep(0.05)
+    with writer.background():
+        backfill = asyncio.ensure_future(writer.write_once(named("backfill")))
+    await asyncio.sleep(0.05)
+    live = asyncio.ensure_future(writer.write_once(named("live")))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(hold, backfill, live)
+    assert order == ["first", "live", "backfill"]
