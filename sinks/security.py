@@ -15,56 +15,18 @@ has no access control, so this is for http(s):// DSNs only.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import SecretStr
+
+from touchline.settings import SecurityConfigError, SecuritySettings
 
 WRITER_ROLE = "touchline_writer_role"
 READER_ROLE = "touchline_reader_role"
 READONLY_PROFILE = "touchline_readonly"
 ALL_ROWS_POLICY = "touchline_all_tenants"
 TENANT_POLICY_PREFIX = "touchline_tenant_"
-
-
-class SecuritySettings(BaseModel):
-    """ClickHouse users of server mode (`touchline sink init --users`); passwords from env.
-
-    TOUCHLINE_SECURITY__WRITER_PASSWORD, TOUCHLINE_SECURITY__READER_PASSWORD and
-    TOUCHLINE_SECURITY__TENANT_READERS='{"acme": "<password>"}' (one reader user per tenant,
-    named `<tenant_user_prefix><tenant>`).
-    """
-
-    writer_user: str = Field("touchline_writer", min_length=1, max_length=64)
-    writer_password: SecretStr = SecretStr("")
-    reader_user: str = Field("touchline_reader", min_length=1, max_length=64)
-    reader_password: SecretStr = SecretStr("")
-    tenant_user_prefix: str = Field("touchline_reader_", max_length=48)
-    #: JSON object tenant -> password, kept whole as a secret (so no repr/env dump shows it)
-    tenant_readers: SecretStr = SecretStr("")
-    #: password hashing of the created users
-    auth: str = Field("sha256_password", pattern=r"^(sha256_password|double_sha1_password)$")
-
-    def tenant_passwords(self) -> dict[str, SecretStr]:
-        """Tenant -> reader password, from the `tenant_readers` JSON object."""
-        text = self.tenant_readers.get_secret_value().strip()
-        if not text:
-            return {}
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
-            raise SecurityConfigError(
-                'TOUCHLINE_SECURITY__TENANT_READERS must be a JSON object {"<tenant>": '
-                '"<password>", ...}')
-        return {tenant: SecretStr(password) for tenant, password in doc.items()}
-
-
-class SecurityConfigError(ValueError):
-    """The security settings cannot produce safe statements (the message says what to set)."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Build it once at the edge with `get_settings()` and pass parts of it inward.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,9 +14,6 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from touchline.sinks.security import SecuritySettings
-from touchline.webhooks.config import WebhookSettings
 
 
 class KafkaSettings(BaseModel):
@@ -165,6 +163,100 @@ class NotifySettings(BaseModel):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+#: vendors whose webhooks `touchline serve` takes: a raw topic and an agent each
+SOURCES = ("twilio", "sendgrid", "salesforce", "hubspot", "outreach")
+
+
+class WebhookSettings(BaseModel):
+    """Secrets and knobs of `touchline serve` and of the map_<source> agents."""
+
+    #: Twilio account auth token (X-Twilio-Signature, HMAC-SHA1)
+    twilio_auth_token: SecretStr = SecretStr("")
+    #: SendGrid Signed Event Webhook verification key (base64 DER, as shown in the SendGrid UI)
+    sendgrid_public_key: SecretStr = SecretStr("")
+    #: HubSpot app client secret (X-HubSpot-Signature-v3, HMAC-SHA256)
+    hubspot_client_secret: SecretStr = SecretStr("")
+    #: Outreach webhook secret (Outreach-Webhook-Signature, HMAC-SHA256 hex of the body)
+    outreach_secret: SecretStr = SecretStr("")
+    #: bearer token the Salesforce CDC relay sends (Salesforce itself pushes no HTTP webhooks)
+    salesforce_relay_token: SecretStr = SecretStr("")
+    #: vendor raw topics are `<prefix><source>` (raw.twilio, raw.sendgrid, ...)
+    raw_topic_prefix: str = "raw."
+    #: the public URL vendors call (scheme://host[:port], no trailing slash); Twilio and HubSpot
+    #: sign the URL they called, which differs from what the server sees behind a proxy.
+    #: Unset: signatures are checked against the server's own configured address
+    #: (http://<web.host>:<web.ingest_port>), never against the request's Host header
+    public_base_url: str = ""
+    #: YAML identity map: phones, emails, CRM ids -> rep / team / account / prospect
+    identity_map_path: Path = Path("examples/identities.yaml")
+    #: YAML stage map: the CRM's stage names -> the plan's stages, beside the built-in defaults
+    #: for Salesforce's and HubSpot's default pipelines (schemas/vendors/stage_map.py)
+    stage_map_path: Path | None = None
+    #: tenant of mapped events ('' = the top-level settings.tenant)
+    tenant: str = ""
+    #: HubSpot v3 requests older than this are rejected (HubSpot documents 5 minutes)
+    hubspot_max_age_s: int = Field(300, ge=1)
+    #: SendGrid signed requests older than this are rejected (0 = no age check)
+    sendgrid_max_age_s: int = Field(600, ge=0)
+    #: how long a request waits for the broker's acknowledgement before answering 503
+    broker_timeout_s: float = Field(5.0, gt=0, le=60)
+    #: a request body not received whole within this is refused (408) and its connection
+    #: closed: a client that stalls mid-body cannot hold a connection open
+    body_timeout_s: float = Field(10.0, gt=0, le=300)
+    #: requests of one client address in progress at once; more get 429
+    max_requests_per_client: int = Field(64, ge=1)
+    #: Twilio replay horizon: an identical signed callback seen within it is answered 200 and
+    #: not stored again. Longer than the pipeline's dedup span (7 days): a callback without a
+    #: Timestamp is dated by its arrival, so only this cache bounds its replays (in memory:
+    #: a restart forgets it; touchline/webhooks/README.md)
+    twilio_replay_window_s: int = Field(8 * 24 * 3600, ge=60)
+    #: callbacks remembered for the replay check (the oldest are forgotten first)
+    twilio_replay_cache_size: int = Field(200_000, ge=1000)
+
+    def raw_topic(self, source: str) -> str:
+        """The raw topic of a vendor's webhook Envelopes: `<raw_topic_prefix><source>`."""
+        return f"{self.raw_topic_prefix}{source}"
+
+
+class SecurityConfigError(ValueError):
+    """The security settings cannot produce safe statements (the message says what to set)."""
+
+
+class SecuritySettings(BaseModel):
+    """ClickHouse users of server mode (`touchline sink init --users`); passwords from env.
+
+    TOUCHLINE_SECURITY__WRITER_PASSWORD, TOUCHLINE_SECURITY__READER_PASSWORD and
+    TOUCHLINE_SECURITY__TENANT_READERS='{"acme": "<password>"}' (one reader user per tenant,
+    named `<tenant_user_prefix><tenant>`).
+    """
+
+    writer_user: str = Field("touchline_writer", min_length=1, max_length=64)
+    writer_password: SecretStr = SecretStr("")
+    reader_user: str = Field("touchline_reader", min_length=1, max_length=64)
+    reader_password: SecretStr = SecretStr("")
+    tenant_user_prefix: str = Field("touchline_reader_", max_length=48)
+    #: JSON object tenant -> password, kept whole as a secret (so no repr/env dump shows it)
+    tenant_readers: SecretStr = SecretStr("")
+    #: password hashing of the created users
+    auth: str = Field("sha256_password", pattern=r"^(sha256_password|double_sha1_password)$")
+
+    def tenant_passwords(self) -> dict[str, SecretStr]:
+        """Tenant -> reader password, from the `tenant_readers` JSON object."""
+        text = self.tenant_readers.get_secret_value().strip()
+        if not text:
+            return {}
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in doc.items()):
+            raise SecurityConfigError(
+                'TOUCHLINE_SECURITY__TENANT_READERS must be a JSON object {"<tenant>": '
+                '"<password>", ...}')
+        return {tenant: SecretStr(password) for tenant, password in doc.items()}
 
 
 class Settings(BaseSettings):

@@ -24,8 +24,7 @@ from kafka.errors import TopicAlreadyExistsError
 from pydantic import SecretStr
 
 from tests.harness import start_test_broker
-from touchline.settings import KafkaSettings, Settings, WebSettings
-from touchline.webhooks.config import SOURCES, WebhookSettings
+from touchline.settings import SOURCES, KafkaSettings, Settings, WebhookSettings, WebSettings
 from touchline.webhooks.server import make_app, raw_topic_for
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient
 
 from touchline.services import free_port
-from touchline.webhooks.config import SOURCES
+from touchline.settings import SOURCES
 from touchline.webhooks.server import make_app
 
 pytestmark = pytest.mark.integration

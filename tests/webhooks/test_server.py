@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
-from touchline.webhooks.config import SOURCES
+from touchline.settings import SOURCES
 from touchline.webhooks.envelope import Envelope
 from touchline.webhooks.server import make_app, raw_topic_for
 

@@ -24,9 +24,8 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from touchline.schemas.vendors import MappingError, hubspot, outreach, salesforce, sendgrid, twilio
-from touchline.settings import Settings
+from touchline.settings import SOURCES, Settings, WebhookSettings
 from touchline.webhooks import signatures
-from touchline.webhooks.config import SOURCES, WebhookSettings
 from touchline.webhooks.edge_limits import ClientSlots, ReplayCache, replay_key
 from touchline.webhooks.envelope import KEPT_HEADERS, Envelope
 
