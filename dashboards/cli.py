@@ -1,7 +1,7 @@
 """Command groups `touchline dashboards ...` and `touchline alerts ...`.
 
 Mounted by touchline/cli.py. Every command that needs ClickHouse opens it through
-`touchline.connect.open_sink` (the running store, or the engine itself).
+`touchline.sinks.connect.open_sink` (the running store, or the engine itself).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _open_sink() -> Any:
     """The sink, or one line saying what to run when there is no data yet (creates nothing)."""
-    from touchline.connect import open_reader
     from touchline.settings import get_settings
+    from touchline.sinks.connect import open_reader
 
     return open_reader(get_settings())
 

@@ -99,8 +99,8 @@ def sink() -> ClickHouseSink:
     """The worker's sink, opened on first use from the settings."""
     global _sink
     if _sink is None:
-        from touchline.connect import open_sink
         from touchline.settings import get_settings
+        from touchline.sinks.connect import open_sink
 
         _sink = open_sink(get_settings())
     return _sink

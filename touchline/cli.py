@@ -141,8 +141,8 @@ def query(sql: str, fmt: str, params: tuple[str, ...]) -> None:
     touchline query "SELECT * FROM activities LIMIT 5 FORMAT JSONEachRow"
     touchline query "SELECT * FROM activities WHERE rep_id = {rep:String}" --param rep=r-1 -f csv
     """  # noqa: D301 (\b: click keeps the examples' lines as they are)
-    from touchline.connect import open_reader
     from touchline.query_output import render_table, wire_format
+    from touchline.sinks.connect import open_reader
 
     parameters = {}
     for item in params:
@@ -176,7 +176,7 @@ def sink() -> None:
 @friendly
 def sink_init(users: bool) -> None:
     """Apply pending migrations (idempotent: a second run changes nothing)."""
-    from touchline.connect import open_sink
+    from touchline.sinks.connect import open_sink
     from touchline.sinks.security import SecurityConfigError, apply_access, is_server_dsn
 
     settings = settings_or_exit()

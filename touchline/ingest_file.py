@@ -19,9 +19,9 @@ from pathlib import Path
 
 import orjson
 
-from touchline.connect import open_sink
 from touchline.produce import send_batches
 from touchline.settings import Settings
+from touchline.sinks.connect import open_sink
 
 ID_CHUNK = 20_000
 

@@ -70,9 +70,9 @@ def _load_org(settings: Settings, sim: Simulator, start: datetime, history_days:
     Teams, rep periods (the mover's two included), reps and accounts: panels, pickers and
     signals see a real org.
     """
-    from touchline.connect import open_sink
     from touchline.org.tables import load_org
     from touchline.schemas.org import Org
+    from touchline.sinks.connect import open_sink
 
     org = Org.model_validate(sim.org_document(start, history_days))
     try:

@@ -45,8 +45,8 @@ def stage_map() -> None:
 @friendly
 def unmapped(tenant: str | None) -> None:
     """Stage names recorded that the tenant's plan does not have: map them or fix the plan."""
-    from touchline.connect import open_reader
     from touchline.settings import get_settings
+    from touchline.sinks.connect import open_reader
 
     settings = get_settings()
     sink = open_reader(settings)

@@ -1,7 +1,7 @@
 """`touchline org load|list` against the running stack's store, as a user runs them.
 
 While `touchline up`/`demo` runs, the store process owns the engine and the CLI goes through its
-HTTP API (touchline/connect.py): inserts, the DELETE of dropped reps and accounts, and reads.
+HTTP API (sinks/connect.py): inserts, the DELETE of dropped reps and accounts, and reads.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Every coaching command run against the running stack's store, as a user runs it.
 
 While `touchline up`/`demo` runs, the store process owns the engine and every CLI command goes
-through its HTTP API (touchline/connect.py). Values travel as JSON there, so each command is run
+through its HTTP API (sinks/connect.py). Values travel as JSON there, so each command is run
 here through a real store process, not only on the engine directly.
 """
 

@@ -39,7 +39,7 @@ def _sink(settings: Settings) -> Iterator[ClickHouseSink]:
     if given is not None:
         yield given
         return
-    from touchline.connect import open_sink
+    from touchline.sinks.connect import open_sink
 
     try:
         sink = open_sink(settings)

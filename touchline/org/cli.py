@@ -43,8 +43,8 @@ def _sink(ctx: click.Context, reading: bool = False) -> Iterator[ClickHouseSink]
     if given is not None:
         yield given
         return
-    from touchline.connect import open_reader, open_sink
     from touchline.settings import get_settings
+    from touchline.sinks.connect import open_reader, open_sink
 
     sink = (open_reader if reading else open_sink)(get_settings())
     try:

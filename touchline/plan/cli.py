@@ -24,14 +24,14 @@ def _sink(ctx: click.Context, read_only: bool = False) -> Iterator[ClickHouseSin
     """The caller's sink, or one opened (and closed) for this command.
 
     `read_only`: the command only reads, so an empty data directory is one line saying what
-    to run (touchline.connect.open_reader), not a new empty database.
+    to run (touchline.sinks.connect.open_reader), not a new empty database.
     """
     given = (ctx.obj or {}).get("sink") if isinstance(ctx.obj, dict) else None
     if given is not None:
         yield given
         return
-    from touchline.connect import open_reader, open_sink
     from touchline.settings import get_settings
+    from touchline.sinks.connect import open_reader, open_sink
 
     try:
         sink = (open_reader if read_only else open_sink)(get_settings())
