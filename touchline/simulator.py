@@ -192,6 +192,8 @@ class Simulator:
         self.move_at: datetime | None = None
         #: open enterprise deals (they outlive the window of recent deals `_advance` looks at)
         self._long_open: list[Opportunity] = []
+        #: opportunities before this index have left the working window (see _advance)
+        self._swept = 0
         for _ in range(len(self.org.accounts) * 2):
             self._new_prospect(inbound=False)
 
@@ -369,6 +371,11 @@ class Simulator:
                            status=self.rng.choice(["held", "held", "no_show"]), **tags)]
 
     def _advance(self, at: datetime) -> list[dict[str, Any]]:
+        stale = self._next_stale()
+        if stale is not None:  # a rep cleaning up the pipeline: a deal nobody works is lost
+            event = self._stage_change(at, stale, stale.stage, "lost")
+            stale.stage, stale.entered = "lost", at
+            return [event]
         recent = self.org.opportunities[-400:]
         open_opps = [o for o in recent if o.stage in STAGES]
         # enterprise deals take months: they keep moving after 400 newer deals opened
@@ -393,6 +400,16 @@ class Simulator:
         event = self._stage_change(at, opp, opp.stage, nxt)
         opp.stage, opp.entered = nxt, at
         return [event]
+
+    def _next_stale(self) -> Opportunity | None:
+        """An open deal that left the 400 worked ones (not a long enterprise deal), if any."""
+        opportunities, long_open = self.org.opportunities, {id(o) for o in self._long_open}
+        while len(opportunities) - self._swept > 400:
+            opp = opportunities[self._swept]
+            self._swept += 1
+            if opp.stage in STAGES and id(opp) not in long_open:
+                return opp
+        return None
 
     def _meeting(self, at: datetime, opp: Opportunity) -> list[dict[str, Any]]:
         return [self._base(at, "meeting", opp.ae, opp.account, opportunity_id=opp.opportunity_id,
