@@ -10,13 +10,7 @@ from typing import Any
 
 import click
 
-from touchline.cli_errors import friendly
-from touchline.settings import Settings, get_settings
-
-
-def settings_or_exit() -> Settings:
-    """The settings, or a one-line error naming the bad variable."""
-    return friendly(get_settings)()
+from touchline.cli_errors import friendly, settings_or_exit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from touchline.settings import Settings
+
 
 def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...] = ()
              ) -> Callable[..., Any]:
@@ -62,6 +64,13 @@ def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...]
                 "TOUCHLINE_DEBUG=1 and report the traceback)") from exc
 
     return wrapper
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a one-line error naming the bad variable (for every command)."""
+    from touchline.settings import get_settings
+
+    return friendly(get_settings)()
 
 
 def _short_cause(exc: BaseException) -> str:
