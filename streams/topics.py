@@ -7,14 +7,19 @@
 - dead_letter_topic ("activities.dlq"): DeadLetter envelopes (schemas/dead_letter.py).
 - backfill_topic ("activities.backfill"): history loaded with `touchline ingest`, shaped as
   raw_activity_topic; its own lane so that it never queues in front of live events.
+- vendor_topics ("raw.<vendor>"): webhook Envelopes (schemas/vendors/envelope.py) written by
+  `touchline serve`, one topic per vendor in settings.SOURCES.
+
+touchline/topics_admin.py creates every one of them (and the table changelogs).
 """
 
 from __future__ import annotations
 
-from touchline.settings import get_settings
+from touchline.settings import SOURCES, get_settings
 from touchline.streams.app import app
 
-_kafka = get_settings().kafka
+_settings = get_settings()
+_kafka = _settings.kafka
 
 raw_activity_topic = app.topic(
     _kafka.raw_topic, value_serializer="raw", key_serializer="raw", partitions=_kafka.partitions
@@ -32,3 +37,9 @@ backfill_topic = app.topic(
     _kafka.backfill_topic, value_serializer="raw", key_serializer="raw",
     partitions=_kafka.partitions,
 )
+
+vendor_topics = {
+    source: app.topic(_settings.webhooks.raw_topic(source), value_serializer="raw",
+                      key_serializer="raw", partitions=_kafka.partitions)
+    for source in SOURCES
+}

@@ -1,6 +1,6 @@
-"""The shared loop of the streams/agents/map_<source>.py agents.
+"""The loop of the map_<vendor> agents (streams/agents/map_vendor_events.py).
 
-Each raw.<source> message (an Envelope) is mapped with touchline.webhooks.mapping; the canonical
+Each raw.<vendor> message (an Envelope) is mapped with streams/vendor_mapping.py; the canonical
 events go to activities.raw as one JSONL batch (same key as the raw message), unmappable payloads
 to activities.dlq as DeadLetters. A batch of raw messages is acknowledged only after every send
 is confirmed. Skipped vendor events and unknown identities are counted in `stats` and logged,
@@ -25,26 +25,13 @@ from touchline.schemas.vendors.stage_map import StageMap
 from touchline.settings import get_settings
 from touchline.streams import progress
 from touchline.streams.partitioning import event_partition
-from touchline.webhooks.mapping import map_message
+from touchline.streams.vendor_mapping import map_message
 
 log = logging.getLogger(__name__)
 
 #: per source: messages, events, dead_letters, skipped:<kind>, unknown_identity:<id>
 stats: dict[str, Counter[str]] = {}
 _resolver: IdentityResolver | None = None
-
-
-def vendor_topic(source: str) -> Any:
-    """The raw.<source> topic (raw bytes; prefix from settings), declared on the app."""
-    from touchline.streams.app import app
-
-    settings = get_settings()
-    return app.topic(
-        f"{settings.webhooks.raw_topic_prefix}{source}",
-        value_serializer="raw",
-        key_serializer="raw",
-        partitions=settings.kafka.partitions,
-    )
 
 
 def resolver() -> IdentityResolver:

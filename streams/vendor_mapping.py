@@ -1,8 +1,9 @@
 """Map one `raw.<source>` message (an Envelope) to a canonical JSONL batch and dead letters.
 
-Used by the streams/agents/map_<source>.py agents; pure apart from the identity resolver's
-unknown-identity counter. Every mapped event is validated against the canonical schema here,
-so that a mapping gap lands in the DLQ with the vendor payload, not downstream without it.
+Used by the map_<source> agents (streams/agents/map_vendor_events.py); pure apart from the
+identity resolver's unknown-identity counter. Every mapped event is validated against the
+canonical schema here, so that a mapping gap lands in the DLQ with the vendor payload, not
+downstream without it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from touchline.schemas.vendors import (
     sendgrid,
     twilio,
 )
+from touchline.schemas.vendors.envelope import Envelope
 from touchline.schemas.vendors.identities import IdentityResolver
 from touchline.schemas.vendors.stage_map import DEFAULT_STAGE_MAP, StageMap
-from touchline.webhooks.envelope import Envelope
 
 MAPPERS: dict[str, Callable[[str, MapContext], Mapped]] = {
     "twilio": twilio.map_request,

@@ -11,10 +11,8 @@ import contextlib
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from touchline.settings import Settings
+from touchline.settings import SOURCES, Settings
 from touchline.streams.tables import CHANGELOG_TABLES
-
-VENDOR_SOURCES = ("twilio", "sendgrid", "salesforce", "hubspot", "outreach")
 
 
 def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
@@ -23,8 +21,8 @@ def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
     short = {"retention.ms": str(k.retention_ms)}
     topics = {k.raw_topic: short, k.backfill_topic: short, k.activities_topic: short,
               k.dlq_topic: {"retention.ms": str(7 * 24 * 3600 * 1000)}}
-    for source in VENDOR_SOURCES:
-        topics[f"{settings.webhooks.raw_topic_prefix}{source}"] = short
+    for source in SOURCES:
+        topics[settings.webhooks.raw_topic(source)] = short
     for table in CHANGELOG_TABLES:
         topics[f"{settings.faust_app_id}-{table}-changelog"] = {"cleanup.policy": "compact"}
     return topics

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import orjson
 
 from touchline.schemas.activity import activity_adapter
+from touchline.schemas.vendors.envelope import Envelope
 from touchline.schemas.vendors.identities import IdentityResolver
-from touchline.webhooks.envelope import Envelope
-from touchline.webhooks.mapping import MapOutcome, map_message
+from touchline.streams.vendor_mapping import MapOutcome, map_message
 
 CONTENT_TYPES = {"twilio": "application/x-www-form-urlencoded"}
 

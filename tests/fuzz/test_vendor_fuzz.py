@@ -20,7 +20,7 @@ from tests.fuzz import fuzz
 from tests.fuzz import vendor_strategies as vs
 from tests.fuzz.envelope_check import envelope, map_and_check
 from touchline.schemas.vendors.identities import IdentityResolver
-from touchline.webhooks.mapping import MAPPERS, map_message
+from touchline.streams.vendor_mapping import MAPPERS, map_message
 
 BODIES = {
     "twilio": vs.twilio_body(),

@@ -16,7 +16,7 @@ from touchline.org.identity import load_resolver
 from touchline.schemas.activity import parse_activity
 from touchline.schemas.vendors import MapContext, outreach
 from touchline.settings import get_settings
-from touchline.webhooks import agent_support
+from touchline.streams import vendor_forwarding
 
 RECEIVED = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 
@@ -73,17 +73,17 @@ def test_org_identities_resolve_and_win_over_the_map(identity_map):
 def test_the_map_agents_read_the_org_file_from_the_settings(identity_map, monkeypatch):
     monkeypatch.setenv("TOUCHLINE_WEBHOOKS__IDENTITY_MAP_PATH", str(identity_map))
     monkeypatch.setenv("TOUCHLINE_ORG__PATH", str(EXAMPLE_ORG))
-    monkeypatch.setattr(agent_support, "_resolver", None)
+    monkeypatch.setattr(vendor_forwarding, "_resolver", None)
     get_settings.cache_clear()
     try:
-        assert set(outreach_reps(agent_support.resolver())) == {("rep-cy", "team-east")}
+        assert set(outreach_reps(vendor_forwarding.resolver())) == {("rep-cy", "team-east")}
         # an org file that does not validate is left out (logged), the map still works
         bad = identity_map.parent / "bad-org.yaml"
         bad.write_text(EXAMPLE_ORG.read_text().replace("role: sdr", "role: SDR"))
         monkeypatch.setenv("TOUCHLINE_ORG__PATH", str(bad))
-        monkeypatch.setattr(agent_support, "_resolver", None)
+        monkeypatch.setattr(vendor_forwarding, "_resolver", None)
         get_settings.cache_clear()
-        resolver = agent_support.resolver()
+        resolver = vendor_forwarding.resolver()
         assert set(outreach_reps(resolver)) == {("unknown:outreach_user:7", "unknown")}
         assert resolver.rep("salesforce", "005RM000001vI54YAE").team_id == "team-old"
     finally:

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from tests.harness import start_test_broker
 from touchline.settings import SOURCES, KafkaSettings, Settings, WebhookSettings, WebSettings
-from touchline.webhooks.server import make_app, raw_topic_for
+from touchline.webhooks.server import make_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARTITIONS = 2
@@ -110,7 +110,7 @@ class Broker(Kafka):
 def broker(kafka_bootstrap: str) -> Iterator[Kafka]:
     """The test run's broker, with this run's vendor raw topics (deleted at the end)."""
     kafka = Kafka(kafka_bootstrap)
-    topics = [raw_topic_for(s, RAW_PREFIX) for s in SOURCES]
+    topics = [WebhookSettings(raw_topic_prefix=RAW_PREFIX).raw_topic(s) for s in SOURCES]
     kafka.create_topics(topics)
     yield kafka
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
@@ -123,7 +123,7 @@ def broker(kafka_bootstrap: str) -> Iterator[Kafka]:
 @pytest.fixture
 def topic_of() -> Callable[[str], str]:
     """source -> this test run's vendor raw topic."""
-    return lambda source: raw_topic_for(source, RAW_PREFIX)
+    return WebhookSettings(raw_topic_prefix=RAW_PREFIX).raw_topic
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from touchline.schemas.vendors import (
     sendgrid,
     twilio,
 )
+from touchline.schemas.vendors.envelope import Envelope
 from touchline.schemas.vendors.identities import IdentityMapError, IdentityResolver
-from touchline.webhooks.envelope import Envelope
-from touchline.webhooks.mapping import map_message
+from touchline.streams.vendor_mapping import map_message
 
 IDENTITIES = Path(__file__).resolve().parents[2] / "examples" / "identities.yaml"
 RECEIVED = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from kafka.admin import KafkaAdminClient
 
+from touchline.schemas.vendors.envelope import Envelope
 from touchline.services import free_port, wait_for_port
 from touchline.webhooks.cli import serve
-from touchline.webhooks.envelope import Envelope
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:

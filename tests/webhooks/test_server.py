@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
+from touchline.schemas.vendors.envelope import Envelope
 from touchline.settings import SOURCES
-from touchline.webhooks.envelope import Envelope
-from touchline.webhooks.server import make_app, raw_topic_for
+from touchline.webhooks.server import make_app
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +210,7 @@ async def test_source_without_secret_is_refused(broker, settings_factory, topic_
 async def test_broker_stopped_means_503_never_2xx(own_broker_factory, settings_factory, body_of):
     broker = own_broker_factory()
     settings = settings_factory(broker.bootstrap)
-    broker.create_topics([raw_topic_for("hubspot", settings.webhooks.raw_topic_prefix)])
+    broker.create_topics([settings.webhooks.raw_topic("hubspot")])
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all",
                                 request_timeout_ms=2000)
     await producer.start()

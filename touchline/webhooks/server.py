@@ -24,10 +24,10 @@ from typing import Any, Protocol, TypeVar
 from aiohttp import web
 
 from touchline.schemas.vendors import MappingError, hubspot, outreach, salesforce, sendgrid, twilio
+from touchline.schemas.vendors.envelope import KEPT_HEADERS, Envelope
 from touchline.settings import SOURCES, Settings, WebhookSettings
 from touchline.webhooks import signatures
 from touchline.webhooks.edge_limits import ClientSlots, ReplayCache, replay_key
-from touchline.webhooks.envelope import KEPT_HEADERS, Envelope
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,6 @@ class Rejected(Exception):
     def __init__(self, status: int, counter: str, message: str) -> None:
         super().__init__(message)
         self.status, self.counter, self.message = status, counter, message
-
-
-def raw_topic_for(source: str, prefix: str = "raw.") -> str:
-    """The vendor raw topic: `raw.<source>` (settings.webhooks.raw_topic_prefix)."""
-    return f"{prefix}{source}"
 
 
 def _text(body: bytes) -> str:
@@ -256,7 +251,7 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
         try:
             await asyncio.wait_for(
                 producer.send_and_wait(
-                    raw_topic_for(source, wh.raw_topic_prefix),
+                    wh.raw_topic(source),
                     envelope.model_dump_json().encode(),
                     key=(key or request_id).encode(),
                 ),
@@ -295,27 +290,10 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
 
 
 async def ensure_raw_topics(settings: Settings) -> None:
-    """Create the raw.<source> topics that do not exist yet (partitions from settings)."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    """Create the missing topics, raw.<vendor> among them, with the one admin client."""
+    from touchline.topics_admin import ensure_topics
 
-    prefix = settings.webhooks.raw_topic_prefix
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                raw_topic_for(s, prefix),
-                num_partitions=settings.kafka.partitions,
-                replication_factor=settings.kafka.replication_factor,
-            )
-            for s in SOURCES
-            if raw_topic_for(s, prefix) not in existing
-        ]
-        if missing:
-            await admin.create_topics(missing)
-    finally:
-        await admin.close()
+    await asyncio.to_thread(ensure_topics, settings)
 
 
 class BrokerLink:
