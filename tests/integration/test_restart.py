@@ -111,7 +111,6 @@ def test_two_workers_split_partitions_and_survive_one_killed(pipeline_factory,
     assert_exact(p, truth)
 
 
-
 #: changelog topic configs that make the broker compact within the test: a segment rolls on
 #: the first write a second after it opened (only closed segments are cleaned), and any dirty
 #: share makes it cleanable (Kafka's cleaner looks every second on the test broker,
@@ -145,11 +144,11 @@ def test_worker_restarts_from_a_compacted_changelog(pipeline_factory, broker_kin
     the latest value of each key left) carries on as one that never stopped.
 
     The broker has compacted the changelog before the kill (asserted: fewer records than
-    offsets written, the latest value of every key kept). The history must come from the
-    changelog, not
-    from ClickHouse: a history reloaded from `stage_visits` (stage_memory.load_histories)
-    gives every change the opportunity's latest editor, the changelog keeps each change's own,
-    so the value written after the restart shows where the history came from.
+    offsets written, the latest value of every key kept whole). The history must come from
+    the changelog, not from ClickHouse: a history reloaded from `stage_visits`
+    (stage_memory.load_histories) gives every change the opportunity's latest editor, the
+    changelog keeps each change's own, so the value written after the restart shows where
+    the history came from.
     """
     p = pipeline_factory(changelog_configs=FAST_COMPACTION)
     accounts = [f"A{i}" for i in range(1, 9)]
