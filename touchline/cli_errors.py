@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from touchline.errors import OneLineError
 from touchline.settings import Settings
 
 
@@ -28,8 +29,6 @@ def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...]
 
         from pydantic import ValidationError
 
-        from touchline.produce import ProduceError
-        from touchline.services import ServiceError
         from touchline.sinks.errors import NoDataYet, SinkUnavailable, SqlError
 
         # the HTTP driver logs a warning per failed attempt; the error line below says it all
@@ -44,7 +43,7 @@ def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...]
             raise click.ClickException(
                 f"cannot reach ClickHouse ({_short_cause(exc)}). Start the stack with "
                 "`touchline up`, or set TOUCHLINE_CLICKHOUSE__DSN") from exc
-        except (ProduceError, ServiceError, *passthrough) as exc:
+        except (OneLineError, *passthrough) as exc:
             raise click.ClickException(str(exc)) from exc
         except ValidationError as exc:
             first = exc.errors()[0]

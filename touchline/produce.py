@@ -15,12 +15,13 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from touchline.errors import OneLineError
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import Settings
 from touchline.streams.partitioning import event_partition
 
 
-class ProduceError(RuntimeError):
+class ProduceError(OneLineError):
     """The broker did not take the messages; the message says what to check."""
 
 

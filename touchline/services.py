@@ -22,11 +22,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
+from touchline.errors import OneLineError
 from touchline.settings import Settings
 from touchline.sinks.store_auth import ensure_secret
 
 
-class ServiceError(RuntimeError):
+class ServiceError(OneLineError):
     """A service did not start or stop as asked; the message says what to do."""
 
 
