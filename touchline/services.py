@@ -286,7 +286,7 @@ def wait_broker_saved(store: Path, quiet: float = 0.5, limit: float = 30.0) -> N
     """Until noida-db's store file has not changed for `quiet` seconds (at most `limit`).
 
     noida-db acknowledges writes (messages, offset commits) before it saves them, and a stop
-    drops what is not saved yet (README, "Brokers"): the workers' last commits must land first.
+    drops what is not saved yet (docs/brokers.md): the workers' last commits must land first.
     """
     time.sleep(0.3)  # a save for the last change may not have started yet
     deadline = time.monotonic() + limit

@@ -77,8 +77,8 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
     exists only for noida-db.
 
     noida-db acknowledges a produce before its store is saved, so a restart while producing
-    drops the last few hundred milliseconds of acknowledged messages (measured; README,
-    "Brokers"); Kafka with acks=all does not. The worker may have recorded some of those
+    drops the last few hundred milliseconds of acknowledged messages (measured;
+    docs/brokers.md); Kafka with acks=all does not. The worker may have recorded some of those
     before the broker dropped them, so the rows lie between what the broker holds and what was
     produced. The broker then hands the lost offsets out again to the messages produced after
     the restart; a consumer that had read the lost messages there cannot see that those

@@ -1,6 +1,6 @@
 """The embedded stack stops noida-db only after its store file has gone quiet.
 
-noida-db acknowledges writes before it saves them (README, "Brokers"), so stopping it while it
+noida-db acknowledges writes before it saves them (docs/brokers.md), so stopping it while it
 still rewrites its store drops the workers' last offset commits.
 """
 
