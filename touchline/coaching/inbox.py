@@ -37,7 +37,7 @@ class Inbox:
         return path
 
 
-async def _smtp_session(inbox: Inbox, reader: asyncio.StreamReader,
+async def _smtp_exchange(inbox: Inbox, reader: asyncio.StreamReader,
                         writer: asyncio.StreamWriter) -> None:
     async def reply(line: str) -> None:
         writer.write(line.encode() + b"\r\n")
@@ -90,7 +90,7 @@ def _receiver(inbox: Inbox) -> web.Application:
 async def serve_inbox(inbox: Inbox, smtp_port: int, http_port: int,
                       ready: threading.Event | None = None) -> None:
     """Serve SMTP and HTTP on 127.0.0.1 until cancelled."""
-    smtp = await asyncio.start_server(lambda r, w: _smtp_session(inbox, r, w), "127.0.0.1",
+    smtp = await asyncio.start_server(lambda r, w: _smtp_exchange(inbox, r, w), "127.0.0.1",
                                       smtp_port)
     runner = web.AppRunner(_receiver(inbox), access_log=None)
     await runner.setup()
