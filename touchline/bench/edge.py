@@ -125,7 +125,6 @@ async def measure(root: Path, bootstrap: str, connections: int = 64,
     log = sc.settings.data_dir / "logs" / "serve.log"
     proc = spawn("serve", [sys.executable, "-m", "touchline", "serve"], log,
                  child_env(sc.settings))
-    prefix = sc.settings.webhooks.raw_topic_prefix
     wrk = shutil.which("wrk")
     try:
         wait_for_port(port, proc, "touchline serve", 60, log)
@@ -148,7 +147,7 @@ async def measure(root: Path, bootstrap: str, connections: int = 64,
             await asyncio.sleep(0.5)
     finally:
         stop_process(proc)
-    topics = [f"{prefix}{s}" for s in SOURCES]
+    topics = [sc.settings.webhooks.raw_topic(s) for s in SOURCES]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
