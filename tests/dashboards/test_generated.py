@@ -155,20 +155,3 @@ def test_datasource_provisioning_reads_credentials_from_env() -> None:
     assert ds["jsonData"]["username"] == "$TOUCHLINE_GRAFANA_CH_USER"
     assert ds["secureJsonData"]["password"] == "$TOUCHLINE_GRAFANA_CH_PASSWORD"
     assert ds["jsonData"]["defaultDatabase"] == "touchline"
-
-
-@pytest.mark.integration
-def test_grafana_readonly_user_script_parses(seeded) -> None:
-    import re
-    import string
-
-    script = (Path(build.ROOT) / "clickhouse-init/grafana-readonly-user.sh").read_text()
-    body = re.search(r"<<SQL\n(.*?)\nSQL", script, re.S).group(1)
-    sql = string.Template(body).substitute(TOUCHLINE_GRAFANA_CH_USER="grafana_ro",
-                                           TOUCHLINE_GRAFANA_CH_PASSWORD="pw")
-    statements = [s.strip() for s in sql.split(";") if s.strip()]
-    assert len(statements) == 2
-    for statement in statements:  # the embedded engine has no access control: parse only
-        formatted = seeded.sink.query("SELECT formatQuery({q:String})", {"q": statement}).scalar()
-        assert formatted.split()[0] in ("CREATE", "GRANT")
-    assert "readonly = 1" in statements[0] and "touchline.*" in statements[1]
