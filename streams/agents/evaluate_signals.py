@@ -2,9 +2,11 @@
 
 Emits: nothing.
 Side effects: every SIGNALS_INTERVAL_S, evaluates the coaching signals of every tenant with a
-plan (touchline.plan.signals) and writes only what changed to `signals`. It runs in a thread of
-its own, never in the sink thread that makes the rows durable: rule queries over a year of
-history take seconds, and inserts (live freshness) must not wait behind them.
+plan (touchline.plan.signals) and writes only what changed to `signals`. Through the store or a
+server it runs in a thread of its own, never in the sink thread that makes the rows durable:
+rule queries over a year of history take seconds, and inserts (live freshness) must not wait
+behind them. On an engine opened in this process (chdb, tests) it runs in the sink thread,
+behind every live write: that engine is used from one thread.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ def _evaluate(sink: ClickHouseSink) -> str:
 
 
 async def evaluate_once() -> str:
-    """One Coach pass in the signals thread; returns what it wrote, in words."""
-    return await asyncio.get_running_loop().run_in_executor(_thread, _evaluate, writer.sink())
+    """One Coach pass; returns what it wrote, in words."""
+    sink = writer.sink()
+    if sink.dsn.startswith("chdb://"):
+        with writer.background():
+            return await writer.write(_evaluate, "signals")
+    return await asyncio.get_running_loop().run_in_executor(_thread, _evaluate, sink)
 
 
 @app.timer(interval=SIGNALS_INTERVAL_S, on_leader=True)
