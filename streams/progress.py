@@ -29,8 +29,8 @@ def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
 
 
 def count_recorded(topic: str, partition: int, offset: int | None, *, events_in: int,
-                   accepted: int, duplicates: int, rejected: int, max_event_ms: int) -> None:
-    """Record one recorded message under the `activities` stage.
+                   accepted: int, duplicates: int, max_event_ms: int) -> None:
+    """Record one recorded message under the `activities` stage (recording rejects nothing).
 
     `offset` is the `activities` offset, or None for rows recorded straight from the raw
     topic (their position is the raw message's, counted by `count_validated`).
@@ -41,7 +41,6 @@ def count_recorded(topic: str, partition: int, offset: int | None, *, events_in:
     counters["events_in"] += events_in
     counters["accepted"] += accepted
     counters["duplicates"] += duplicates
-    counters["rejected"] += rejected
     if offset is not None:
         positions[tp] = offset + 1
     event_time[tp] = max(event_time.get(tp, 0), max_event_ms)

@@ -29,7 +29,6 @@ from touchline.streams.recording import (
 )
 from touchline.streams.stage_memory import StageIndex
 from touchline.streams.tables import stage_history_by_opportunity
-from touchline.streams.topics import dead_letter_topic
 
 _LATENESS_MS = get_settings().pipeline.allowed_lateness_s * 1000
 windows = TenantWindows(_LATENESS_MS, bucket_ms_for(_LATENESS_MS),
@@ -87,15 +86,15 @@ async def _read_back(old: list[dict[str, Any]],
 
 
 async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
-                          rules: PipelineSettings, *, stage: str) -> list[Any]:
-    """Record each (event, rows) in order with one insert per table; return the DLQ sends.
+                          rules: PipelineSettings, *, stage: str) -> None:
+    """Record each (event, rows) in order with one insert per table.
 
     `stage` names the `activities` topic: the counters of this stage are reported under it
     whichever topic the rows came from. Window eviction runs only after the insert returned;
     the caller acknowledges the messages after that.
     """
     if not items:
-        return []
+        return
     lateness = rules.allowed_lateness_s * 1000
     history = stage_history_by_opportunity
     old: list[dict[str, Any]] = []
@@ -136,14 +135,9 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
                     for tenant, window in (await windows.get(partition, ())).items()}
         stage_memory.evict(stage_history_by_opportunity,
                            stage_index.take_before(partition, horizons), horizons)
-    sends = []
     for msg, result in results:
-        for dead in result.dead_letters:
-            sends.append(await dead_letter_topic.send(value=dead.model_dump_json().encode()))
         progress.count_recorded(
             stage, msg.partition, msg.offset if msg.topic == stage else None,
             events_in=result.events_in, accepted=len(result.rows),
-            duplicates=result.duplicates, rejected=len(result.dead_letters),
-            max_event_ms=result.watermark,
+            duplicates=result.duplicates, max_event_ms=result.watermark,
         )
-    return sends

@@ -12,7 +12,6 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import PipelineSettings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.rows import (
@@ -49,7 +48,6 @@ class BatchResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     stage_visit_rows: list[dict[str, Any]] = field(default_factory=list)
     opportunity_rows: list[dict[str, Any]] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
     events_in: int = 0
     watermark: int = 0

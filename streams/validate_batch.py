@@ -71,7 +71,7 @@ async def validate_and_record(messages: Sequence[Any], settings: Settings) -> No
         await dead_letter_topic.send(value=dl.model_dump_json().encode())
         for dl in out.dead_letters
     ]
-    sends += await record_messages(local, rules, stage=activity_topic.get_topic_name())
+    await record_messages(local, rules, stage=activity_topic.get_topic_name())
     await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
     for msg, events_in, rejected in counts:
         progress.count_validated(msg.topic, msg.partition, msg.offset,

@@ -5,8 +5,8 @@ belong to another partition than the raw message's own (a producer that does not
 account, e.g. a vendor batch webhook). touchline's own producers route, so this topic is
 normally quiet.
 
-Emits: late events (older than watermark - allowed lateness) to `activities.dlq`.
-Side effects: dedups on event_id, updates stage history and watermark tables, and writes
+Emits: nothing (every row here was valid; events of any age are accepted or duplicates).
+Side effects: dedups on event_id, updates the stage-history table, and writes
 stage visits, opportunity state and the activity rows (touch_counts follows by MV) to ClickHouse
 before the messages are acknowledged (streams/recorder.py). Messages are taken in batches
 (`take_events`) and the whole batch is written with one insert per table; each insert's token
@@ -14,8 +14,6 @@ names the topic and the partition/offset ranges of the batch, so a retried batch
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import orjson
 
@@ -35,7 +33,7 @@ async def record_activities(stream):  # noqa: D103
     stage = activity_topic.get_topic_name()
     async for events in stream.take_events(RECORD_BATCH_MESSAGES, within=RECORD_BATCH_SECONDS):
         items = [(event, orjson.loads(event.message.value)) for event in events]
-        await asyncio.gather(*await record_messages(items, rules, stage=stage))
+        await record_messages(items, rules, stage=stage)
 
 
 @app.on_partitions_revoked.connect
