@@ -1,6 +1,6 @@
 """Command groups `touchline dashboards ...` and `touchline alerts ...`.
 
-Mounted by touchline/cli.py. Every command that needs ClickHouse opens it through
+Mounted by touchline/cli/main.py. Every command that needs ClickHouse opens it through
 `touchline.sinks.connect.open_sink` (the running store, or the engine itself).
 """
 
@@ -17,9 +17,9 @@ import click
 
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Known failures (and this group's own) become one `Error: ...` line and exit code 1."""
-    from touchline.cli_errors import friendly
-    from touchline.dashboards.macros import MacroError
+    from touchline.dashboards.local.macros import MacroError
     from touchline.dashboards.push import PushError
+    from touchline.errors import friendly
 
     return friendly(fn, passthrough=(PushError, MacroError))
 
@@ -61,9 +61,9 @@ def build_cmd(check: bool) -> None:
 @_friendly
 def check_cmd(tenant: str | None) -> None:
     """Run every panel query against ClickHouse now and report rows or errors."""
-    from touchline.dashboards.catalog import dashboards as all_dashboards
-    from touchline.dashboards.local_view import default_variables
-    from touchline.dashboards.sqlcheck import expanded
+    from touchline.dashboards.local.catalog import dashboards as all_dashboards
+    from touchline.dashboards.local.sqlcheck import expanded
+    from touchline.dashboards.local.view import default_variables
 
     sink = _open_sink()
     failed = 0
@@ -130,7 +130,7 @@ def alerts() -> None:
 @_friendly
 def alerts_check(as_json: bool, fail_on_firing: bool) -> None:
     """Evaluate every alert rule against ClickHouse now: what fires, for whom, and why."""
-    from touchline.dashboards.check import check, format_results
+    from touchline.dashboards.local.alerts_check import check, format_results
 
     sink = _open_sink()
     try:

@@ -10,7 +10,7 @@
 - vendor_topics ("raw.<vendor>"): webhook Envelopes (schemas/vendors/envelope.py) written by
   `touchline serve`, one topic per vendor in settings.SOURCES.
 
-touchline/topics_admin.py creates every one of them (and the table changelogs).
+touchline/stack/topics_admin.py creates every one of them (and the table changelogs).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import BROKER, Broker, Pipeline, start_test_broker
-from touchline.services import Service, free_port, start_store, start_tansu
 from touchline.settings import ClickHouseSettings, Settings, get_settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import Service, free_port, start_store, start_tansu
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
+from touchline.load.simulator import Anomalies, Simulator
 from touchline.schemas.activity import parse_activity
-from touchline.simulator import Anomalies, Simulator
 
 
 @dataclass

@@ -20,15 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from touchline.produce import send_batches
-from touchline.services import (
-    Service,
-    Stack,
-    free_port,
-    start_broker,
-    start_store,
-    start_worker,
-)
+from touchline.load.produce import send_batches
 from touchline.settings import (
     ClickHouseSettings,
     KafkaSettings,
@@ -36,8 +28,16 @@ from touchline.settings import (
     Settings,
 )
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import (
+    Service,
+    Stack,
+    free_port,
+    start_broker,
+    start_store,
+    start_worker,
+)
+from touchline.stack.topics_admin import delete_topics, ensure_topics, pipeline_topics
 from touchline.streams.tables import CHANGELOG_TABLES
-from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
 
 @dataclass(frozen=True)

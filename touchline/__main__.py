@@ -1,5 +1,5 @@
 """`python -m touchline` runs the same CLI as `touchline`."""
 
-from touchline.cli import main
+from touchline.cli.main import main
 
 main()

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from touchline.cli import main
-from touchline.services import free_port
+from touchline.cli.main import main
 from touchline.settings import get_settings
+from touchline.stack.services import free_port
 
 GOOD_LINE = (b'{"event_id":"e1","tenant":"acme","type":"email",'
              b'"occurred_at":"2026-01-01T00:00:00Z",'

@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from touchline.cli import main
-from touchline.services import free_port, start_store
+from touchline.cli.main import main
 from touchline.settings import ClickHouseSettings, Settings, get_settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import free_port, start_store
 
 ROWS = [  # event_id, rep_id, team_id, duration_s
     ("e1", "r-1", "east", 30),
@@ -206,7 +206,7 @@ def test_empty_data_directory_says_what_to_run_and_creates_nothing(tmp_path: Pat
     ("SELECT 'a\\' FORMAT CSV'", None),
 ])
 def test_format_clause_found_only_where_it_is_one(sql: str, expected: str | None) -> None:
-    from touchline.query_output import sql_format, wire_format
+    from touchline.cli.query_output import sql_format, wire_format
 
     assert sql_format(sql) == expected
     assert wire_format(sql, "table") == ((None, False) if expected else

@@ -16,8 +16,8 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from touchline.services import free_port
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import free_port
 
 
 @dataclass

@@ -17,8 +17,8 @@ from touchline.coaching.notifier import Notifier
 from touchline.coaching.routing import parse_routing
 from touchline.coaching.transports import post_json
 from touchline.plan.signals import Signal, reconcile
-from touchline.services import free_port
 from touchline.settings import NotifySettings
+from touchline.stack.services import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from touchline import services
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack import services
 
 TENANT = "acme"
 DAY = dt.timedelta(days=1)
@@ -248,5 +248,5 @@ def heartbeat(seeded: Seeded) -> Callable[[], None]:
 
 @pytest.fixture
 def free_port() -> int:
-    """A TCP port nothing listens on right now (the suite's one helper, in touchline.services)."""
+    """A TCP port nothing listens on right now (the suite's one helper: stack/services.py)."""
     return services.free_port()

@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from touchline.services import free_port
+from touchline.stack.services import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 DEFAULT_RECEIVER = "grafana-default-email"

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from touchline.dashboards import check as chk
 from touchline.dashboards.cli import alerts
+from touchline.dashboards.local import alerts_check as chk
 from touchline.sinks.clickhouse import QueryResult
 
 
@@ -155,8 +155,8 @@ def test_cli_without_clickhouse_is_one_clear_line(monkeypatch, tmp_path, free_po
 
 @pytest.mark.integration
 def test_dashboards_check_runs_every_panel(cli_env) -> None:
-    from touchline.dashboards.catalog import dashboards as all_dashboards
     from touchline.dashboards.cli import dashboards
+    from touchline.dashboards.local.catalog import dashboards as all_dashboards
 
     out = CliRunner().invoke(dashboards, ["check"])
     assert out.exit_code == 0, out.output

@@ -6,7 +6,7 @@ import pytest
 
 from touchline.dashboards import coaching, rep_view
 from touchline.dashboards import queries as q
-from touchline.dashboards.macros import ALL, QueryContext, expand
+from touchline.dashboards.local.macros import ALL, QueryContext, expand
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def test_the_one_on_one_view_shows_one_reps_week(seeded) -> None:
 async def test_the_local_panel_opens_the_one_on_one_view(seeded) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
-    from touchline.dashboards.local_view import make_app
+    from touchline.dashboards.local.view import make_app
 
     async with TestClient(TestServer(make_app(seeded.sink))) as client:
         resp = await client.get("/one-on-one", allow_redirects=False)

@@ -17,9 +17,9 @@ from selenium.webdriver.chrome.options import Options as ChromeOptions
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.support.ui import WebDriverWait
 
-from touchline.dashboards.catalog import dashboard
-from touchline.dashboards.local_view import make_app, run_local_view
-from touchline.services import free_port, wait_for_port
+from touchline.dashboards.local.catalog import dashboard
+from touchline.dashboards.local.view import make_app, run_local_view
+from touchline.stack.services import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from touchline.dashboards.macros import ALL, MacroError, QueryContext, expand
+from touchline.dashboards.local.macros import ALL, MacroError, QueryContext, expand
 
 FROM = dt.datetime(2026, 11, 1, 0, 0, tzinfo=dt.UTC)
 TO = dt.datetime(2026, 11, 2, 12, 30, tzinfo=dt.UTC)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from touchline.dashboards import push
 from touchline.dashboards.build import ROOT
 from touchline.dashboards.cli import dashboards
-from touchline.services import free_port
+from touchline.stack.services import free_port
 
 from .grafana_api import GrafanaServer
 

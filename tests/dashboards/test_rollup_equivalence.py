@@ -21,9 +21,9 @@ import pytest
 
 from touchline.dashboards import coaching, ops, rep_view
 from touchline.dashboards import queries as q
-from touchline.dashboards.catalog import dashboard
-from touchline.dashboards.macros import ALL, QueryContext, VariableValue, expand
-from touchline.dashboards.sqlcheck import MAX_POINTS, range_seconds
+from touchline.dashboards.local.catalog import dashboard
+from touchline.dashboards.local.macros import ALL, QueryContext, VariableValue, expand
+from touchline.dashboards.local.sqlcheck import MAX_POINTS, range_seconds
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.migrations import migrate, migration_files, statements
 from touchline.sinks.rows import activities_table

@@ -7,16 +7,16 @@ import re
 import pytest
 
 from touchline.dashboards import alerts, coaching, ops, rep_view
-from touchline.dashboards.catalog import CatalogPanel, dashboards
-from touchline.dashboards.macros import ALL, QueryContext, expand
-from touchline.dashboards.panels import PanelSpec
-from touchline.dashboards.sqlcheck import (
+from touchline.dashboards.local.catalog import CatalogPanel, dashboards
+from touchline.dashboards.local.macros import ALL, QueryContext, expand
+from touchline.dashboards.local.sqlcheck import (
     ColumnMismatch,
     describe,
     expanded,
     expect_columns,
     key_usage,
 )
+from touchline.dashboards.panels import PanelSpec
 from touchline.sinks.errors import SqlError
 
 SPECS: dict[tuple[str, str], PanelSpec] = {

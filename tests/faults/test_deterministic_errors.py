@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from touchline.services import free_port, start_store
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import free_port, start_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

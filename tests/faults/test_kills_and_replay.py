@@ -20,7 +20,7 @@ from tests.integration.test_restart import (
     produce_in_background,
     wait_all_rows,
 )
-from touchline.ingest_file import ingest_file
+from touchline.load.ingest_file import ingest_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

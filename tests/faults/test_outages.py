@@ -23,8 +23,8 @@ from tests.integration.test_restart import (
     produce_in_background,
     wait_all_rows,
 )
-from touchline.services import free_port
 from touchline.sinks.store_auth import read_secret, secret_path
+from touchline.stack.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -123,7 +123,7 @@ def test_broker_restart_while_producing_loses_nothing_the_broker_kept(
         assert everything.unique_valid == truth.unique_valid
         assert set(everything.invalid_payloads) == set(truth.invalid_payloads)
         # touchline's producer is not idempotent (noida-db rejects the retries of an
-        # idempotent one after a restart: touchline/produce.py), so a batch whose answer the
+        # idempotent one after a restart: touchline/load/produce.py), so a batch whose answer the
         # stop cut off is sent again and may be stored twice: its valid events are one row
         # each all the same (event_id), each stored copy of a bad line is one dead letter
         stored_twice = len(everything.payloads) - len(truth.payloads)
@@ -256,7 +256,7 @@ def test_permission_denied_on_clickhouse_dir_is_one_clear_line(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         port = int(env["TOUCHLINE_CLICKHOUSE__STORE_PORT"])
-        from touchline.services import wait_for_port
+        from touchline.stack.services import wait_for_port
         wait_for_port(port, proc, "store", 60)
         from touchline.settings import ClickHouseSettings, Settings
         from touchline.sinks.clickhouse import ClickHouseSink

@@ -15,8 +15,8 @@ import pytest
 
 from tests.expectations import simulated
 from tests.faults.test_outages import outage
-from touchline.embedded import Progress, progress_line
-from touchline.pipeline_watch import LagWatch
+from touchline.stack.embedded import Progress, progress_line
+from touchline.stack.pipeline_watch import LagWatch
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from tests.expectations import simulated
-from touchline.produce import send_batches
-from touchline.services import free_port, port_open
+from touchline.load.produce import send_batches
 from touchline.settings import ClickHouseSettings, KafkaSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import free_port, port_open
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from touchline.ingest_file import ingest_file
-from touchline.produce import send_batches
+from touchline.load.ingest_file import ingest_file
+from touchline.load.produce import send_batches
 
 pytestmark = pytest.mark.integration
 

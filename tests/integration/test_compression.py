@@ -2,7 +2,7 @@
 
 On a broker of its own (its store file then holds only this test's topics): the same
 simulator events sent with `compression=none` and with the default, lz4, through
-`touchline.produce.send_batches`. Both topics must read back to exactly the events sent (by
+`touchline.load.produce.send_batches`. Both topics must read back to exactly the events sent (by
 kafka-python and by aiokafka, the two clients touchline consumes with), and the lz4 topic must
 take a fraction of the store's bytes. If a producer stopped compressing, the second check
 fails; if a client could not read lz4, the first one does.
@@ -20,11 +20,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from tests.harness import raw_topic_messages
-from touchline.produce import send_batches
-from touchline.services import wait_broker_saved
+from touchline.load.produce import send_batches
+from touchline.load.simulator import Simulator
 from touchline.settings import KafkaSettings, Settings
-from touchline.simulator import Simulator
-from touchline.topics_admin import ensure_topics
+from touchline.stack.services import wait_broker_saved
+from touchline.stack.topics_admin import ensure_topics
 
 EVENTS = 20_000
 

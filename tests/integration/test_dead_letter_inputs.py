@@ -20,7 +20,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from touchline.ingest_file import ingest_file
+from touchline.load.ingest_file import ingest_file
 from touchline.schemas.dead_letter import DeadLetter
 
 pytestmark = pytest.mark.integration

@@ -53,7 +53,7 @@ class Producer(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from touchline.produce import send_batches
+        from touchline.load.produce import send_batches
 
         try:
             send_batches(self.p.settings, self.payloads, batch=200, rate=self.rate)

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from tests.expectations import simulated
 from tests.integration.test_restart import assert_exact
-from touchline.produce import account_partition
+from touchline.load.produce import account_partition
 
 pytestmark = pytest.mark.integration
 

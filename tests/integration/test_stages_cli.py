@@ -13,7 +13,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from touchline.cli import main
+from touchline.cli.main import main
 from touchline.schemas.activity import parse_activity
 from touchline.schemas.activity_row import activity_row
 from touchline.sinks.rows import activities_json

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from touchline.services import free_port, start_store
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SqlError
+from touchline.stack.services import free_port, start_store
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from touchline.services import Service, ServiceError, free_port, port_open, spawn
+from touchline.stack.services import Service, ServiceError, free_port, port_open, spawn
 
 POM = Path(__file__).with_name("pom.xml")
 #: the log line KafkaRaftServer writes once the broker serves requests

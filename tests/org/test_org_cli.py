@@ -213,9 +213,9 @@ def test_the_dashboard_pickers_list_the_loaded_org(sink, tenant, tmp_path):
 def test_engine_errors_are_one_line(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from touchline.cli import main
-    from touchline.services import free_port
+    from touchline.cli.main import main
     from touchline.settings import get_settings
+    from touchline.stack.services import free_port
 
     def run_main(*args):
         get_settings.cache_clear()

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.org.conftest import EXAMPLE_ORG
-from touchline.cli import main
+from touchline.cli.main import main
 
 pytestmark = pytest.mark.integration
 

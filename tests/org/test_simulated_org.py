@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.org.conftest import run_org
-from touchline.cli import main
+from touchline.cli.main import main
 from touchline.org.loader import read_org
 from touchline.schemas.activity import parse_activity
 from touchline.schemas.vendors.stage_map import DEFAULT_STAGE_MAP
@@ -154,10 +154,10 @@ def test_live_simulation_loads_its_org_through_the_store(tmp_path, kafka_bootstr
     import sys
     import uuid
 
-    from touchline.services import child_env, free_port, start_store
     from touchline.settings import ClickHouseSettings, KafkaSettings, Settings
     from touchline.sinks.clickhouse import ClickHouseSink
-    from touchline.topics_admin import ensure_topics
+    from touchline.stack.services import child_env, free_port, start_store
+    from touchline.stack.topics_admin import ensure_topics
 
     settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()),
                         kafka=KafkaSettings(bootstrap=kafka_bootstrap,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.plan.conftest import EXAMPLE_PLAN, Scenario, plan_text
-from touchline.cli import main
+from touchline.cli.main import main
 
 pytestmark = pytest.mark.integration
 

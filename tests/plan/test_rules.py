@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from touchline.dashboards import check as chk
+from touchline.dashboards.local import alerts_check as chk
 from touchline.dashboards.provisioning_files import rules_file
 from touchline.plan import rules
 from touchline.plan.signals import evaluate

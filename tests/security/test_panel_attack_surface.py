@@ -19,11 +19,11 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
-from touchline.dashboards.catalog import dashboard
-from touchline.dashboards.local_view import run_local_view
-from touchline.services import free_port, start_store, wait_for_port
+from touchline.dashboards.local.catalog import dashboard
+from touchline.dashboards.local.view import run_local_view
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.services import free_port, start_store, wait_for_port
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from touchline.services import free_port, wait_for_port
 from touchline.settings import Settings
+from touchline.stack.services import free_port, wait_for_port
 
 SECRETS = {
     "TOUCHLINE_WEBHOOKS__TWILIO_AUTH_TOKEN": "s3cr3t-twilio-9f1c",

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pytest
 from aiohttp import web
 
-from touchline.services import Service, free_port, start_store
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SqlError
 from touchline.sinks.store_auth import read_secret, secret_path
+from touchline.stack.services import Service, free_port, start_store
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ class _Receiver:
 
     def start(self) -> _Receiver:
         self._thread.start()
-        from touchline.services import wait_for_port
+        from touchline.stack.services import wait_for_port
 
         wait_for_port(self.port, None, "receiver", 10)
         return self

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from touchline.dashboards.catalog import dashboards
-from touchline.dashboards.macros import ALL
-from touchline.dashboards.sqlcheck import expanded
+from touchline.dashboards.local.catalog import dashboards
+from touchline.dashboards.local.macros import ALL
+from touchline.dashboards.local.sqlcheck import expanded
 
 pytestmark = pytest.mark.integration
 

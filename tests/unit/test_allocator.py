@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from touchline.allocator import fix_mmap_threshold
+from touchline.stack.allocator import fix_mmap_threshold
 
 #: in a fresh process: optionally fix the threshold, free one 16 MB block (glibc's adaptive
 #: rule then raises the threshold to 16 MB), then count how many of 40 new 1 MB blocks are
 #: mapped (mallinfo2().hblks)
 SCRIPT = """
 import ctypes, sys
-from touchline.allocator import fix_mmap_threshold
+from touchline.stack.allocator import fix_mmap_threshold
 if sys.argv[1] == "fixed":
     assert fix_mmap_threshold(256 * 1024)
 class MallInfo2(ctypes.Structure):

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from touchline.services import wait_broker_saved
+from touchline.stack.services import wait_broker_saved
 
 
 def test_waits_until_the_store_file_is_quiet(tmp_path: Path):

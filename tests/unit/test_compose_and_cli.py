@@ -25,7 +25,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from touchline.cli import main
+from touchline.cli.main import main
 from touchline.settings import Settings
 from touchline.sinks.clickhouse import INSERT_SETTINGS
 from touchline.sinks.security import SecuritySettings
@@ -200,7 +200,7 @@ def test_worker_healthcheck_fails_without_progress_reports(tmp_path: Path) -> No
 
 
 def test_env_example_lists_every_setting() -> None:
-    from touchline.services import settings_env
+    from touchline.stack.services import settings_env
 
     listed = {ln.split("=", 1)[0] for ln in (ROOT / ".env.example").read_text().splitlines()
               if "=" in ln and not ln.startswith("#")}

@@ -2,7 +2,7 @@
 
 Nodes are the four card folders (`touchline.schemas`, `.streams`, `.sinks`, `.dashboards`, each
 with its subpackages), every subpackage of `touchline/` (`touchline.plan`, `.webhooks`, ...)
-and every module directly in `touchline/` (`touchline.settings`, `touchline.cli`, ...). An edge
+and every module directly in `touchline/` (`touchline.settings`, `touchline.cli.main`, ...). An edge
 is any `import` of one node from another, read from the source with `ast`, so an import made
 only inside a function counts too.
 """

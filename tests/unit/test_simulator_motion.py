@@ -6,8 +6,8 @@ import itertools
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from touchline.load.simulator import PRODUCT_LINES, Anomalies, Simulator
 from touchline.schemas.activity import parse_activity
-from touchline.simulator import PRODUCT_LINES, Anomalies, Simulator
 
 CLEAN = Anomalies(duplicates=0.0, out_of_order=0.0, late=0.0, malformed=0.0)
 START = datetime(2026, 11, 20, tzinfo=UTC)

@@ -115,7 +115,7 @@ def test_line_origins_name_the_file_line_of_routed_and_consecutive_messages():
 
 
 def test_account_partition_matches_validation_partitioning():
-    from touchline.produce import account_partition
+    from touchline.load.produce import account_partition
     from touchline.streams.partitioning import partition_for
 
     line = b'{"tenant": " t1 ", "account_id": "acct-9", "type": "call"}'

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from touchline.services import free_port, wait_for_port
+from touchline.stack.services import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
 

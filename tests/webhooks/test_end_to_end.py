@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 from kafka.admin import KafkaAdminClient
 
-from touchline.services import free_port
 from touchline.settings import SOURCES
+from touchline.stack.services import free_port
 from touchline.webhooks.server import make_app
 
 pytestmark = pytest.mark.integration

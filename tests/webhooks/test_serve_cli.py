@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from kafka.admin import KafkaAdminClient
 
 from touchline.schemas.vendors.envelope import Envelope
-from touchline.services import free_port, wait_for_port
+from touchline.stack.services import free_port, wait_for_port
 from touchline.webhooks.cli import serve
 
 

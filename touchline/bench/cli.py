@@ -97,7 +97,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
     from touchline.bench.stack import BenchError
-    from touchline.services import ServiceError
+    from touchline.stack.services import ServiceError
 
     opts = {
         "events": _count(events) if events else (100_000 if quick else 600_000),
@@ -189,7 +189,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
             if "baselines" in sections:
                 b: dict[str, Any] = {}
                 sc = Scenario(root, bootstrap, opts["partitions"])
-                from touchline.topics_admin import ensure_topics
+                from touchline.stack.topics_admin import ensure_topics
 
                 ensure_topics(sc.settings)
                 _log("baseline: raw produce")

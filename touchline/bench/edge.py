@@ -114,7 +114,7 @@ async def measure(root: Path, bootstrap: str, connections: int = 64,
 
     from touchline.bench.machine import cpu_seconds
     from touchline.bench.stack import BenchError, Scenario
-    from touchline.services import child_env, free_port, spawn, stop_process, wait_for_port
+    from touchline.stack.services import child_env, free_port, spawn, stop_process, wait_for_port
 
     sc = Scenario(root, bootstrap, partitions)
     port = free_port()
@@ -163,7 +163,7 @@ async def measure(root: Path, bootstrap: str, connections: int = 64,
     ok = result["ok"]
     cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
     with contextlib.suppress(Exception):
-        from touchline.topics_admin import delete_topics
+        from touchline.stack.topics_admin import delete_topics
 
         delete_topics(sc.settings, topics)
     return {

@@ -180,7 +180,7 @@ async def measure(root: Path, bootstrap: str, messages: list[bytes], warm: list[
     """
     from touchline.bench.machine import cpu_seconds
     from touchline.bench.stack import BenchError, Scenario, produce, route
-    from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+    from touchline.stack.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
     sc = Scenario(root, bootstrap, partitions)
     k = sc.settings.kafka

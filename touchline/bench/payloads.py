@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from touchline.produce import account_partition
-from touchline.simulator import Anomalies, Simulator
+from touchline.load.produce import account_partition
+from touchline.load.simulator import Anomalies, Simulator
 
 #: no duplicates, late or malformed events: every event must become exactly one row
 CLEAN = Anomalies(duplicates=0.0, out_of_order=0.0, late=0.0, malformed=0.0)
@@ -28,7 +28,7 @@ def events(n: int, seed: int, tenant: str = "acme") -> list[bytes]:
 def messages(payloads: list[bytes], per_message: int, partitions: int = 4) -> list[bytes]:
     """JSONL batch messages of exactly `per_message` events of one account partition each.
 
-    As `touchline.produce` sends them: the partitions' messages interleaved in event order,
+    As `touchline.load.produce` sends them: the partitions' messages interleaved in event order,
     so the worker records every event where it validates it. Each partition's last partial
     message is left out (fewer than `per_message` x `partitions` events), so every message
     holds `per_message` events and the scenarios' counts stay exact.

@@ -6,7 +6,7 @@ the 0010 panel rollups fill from the same insert, as in the pipeline): one tenan
 written oldest first (with up to a minute of disorder), as a live pipeline writes them, the
 simulator's type mix. The reps, their weekly targets and 20 cadences of 8 steps are written
 too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows. Each panel's
-SQL is expanded exactly as Grafana would send it (dashboards/sqlcheck.py) for the dashboard's
+SQL is expanded exactly as Grafana would send it (dashboards/local/sqlcheck.py) for the dashboard's
 default range, then run `runs` times on the embedded engine in this process (after one warm-up
 run); p50/p95 are wall times of `sink.query` (engine + result transfer).
 
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from touchline.dashboards.catalog import dashboards
-from touchline.dashboards.macros import ALL
-from touchline.dashboards.sqlcheck import expanded
+from touchline.dashboards.local.catalog import dashboards
+from touchline.dashboards.local.macros import ALL
+from touchline.dashboards.local.sqlcheck import expanded
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SqlError
 

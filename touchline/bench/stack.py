@@ -18,11 +18,18 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from touchline.bench.machine import cpu_seconds, rss_kb
-from touchline.produce import account_partition
-from touchline.services import Service, Stack, free_port, start_broker, start_store, start_worker
+from touchline.load.produce import account_partition
 from touchline.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.topics_admin import delete_topics, ensure_topics, pipeline_topics
+from touchline.stack.services import (
+    Service,
+    Stack,
+    free_port,
+    start_broker,
+    start_store,
+    start_worker,
+)
+from touchline.stack.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
 
 class BenchError(RuntimeError):

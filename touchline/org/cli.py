@@ -1,8 +1,8 @@
 """`touchline org validate|load|list`: the org as data with effective dates (docs/org.md).
 
-touchline/cli.py mounts the group. A command finds its ClickHouse sink in `ctx.obj["sink"]` when
-a caller (a test) put one there, otherwise it opens one from the settings (through the running
-store when one owns the embedded engine).
+touchline/cli/main.py mounts the group. A command finds its ClickHouse sink in `ctx.obj["sink"]`
+when a caller (a test) put one there, otherwise it opens one from the settings (through the
+running store when one owns the embedded engine).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import click
 
-from touchline.cli_errors import friendly
+from touchline.errors import friendly
 from touchline.org.loader import OrgError, org_summary, read_org
 from touchline.schemas.org import Org
 from touchline.sinks.clickhouse import ClickHouseSink

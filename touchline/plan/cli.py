@@ -1,6 +1,6 @@
 """CLI groups of the Define / Inspect / Coach / Improve loop: `plan`, `signals`, `report`.
 
-touchline/cli.py mounts them. A command finds its ClickHouse sink in `ctx.obj["sink"]` when a
+touchline/cli/main.py mounts them. A command finds its ClickHouse sink in `ctx.obj["sink"]` when a
 caller (a test, the demo) put one there, otherwise it opens one from the settings.
 """
 

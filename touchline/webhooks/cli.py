@@ -1,4 +1,4 @@
-"""`touchline serve`: run the webhook ingest HTTP server (mounted by touchline/cli.py)."""
+"""`touchline serve`: run the webhook ingest HTTP server (mounted by touchline/cli/main.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 @click.option("--port", type=int, default=None, help="Port (default: settings.web.ingest_port).")
 def serve(host: str | None, port: int | None) -> None:
     """Accept vendor webhooks and store each request on raw.<source> before answering 2xx."""
-    from touchline.cli_errors import settings_or_exit  # one line for bad TOUCHLINE_* values
+    from touchline.errors import settings_or_exit  # one line for bad TOUCHLINE_* values
 
     settings = settings_or_exit()
     web = settings.web.model_copy(

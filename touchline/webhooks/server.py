@@ -291,7 +291,7 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
 
 async def ensure_raw_topics(settings: Settings) -> None:
     """Create the missing topics, raw.<vendor> among them, with the one admin client."""
-    from touchline.topics_admin import ensure_topics
+    from touchline.stack.topics_admin import ensure_topics
 
     await asyncio.to_thread(ensure_topics, settings)
 

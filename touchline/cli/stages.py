@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from touchline.cli_errors import friendly
+from touchline.errors import friendly
 from touchline.schemas.vendors.stage_map import StageMap, StageMapError
 from touchline.terminal_table import align
 

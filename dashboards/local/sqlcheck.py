@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from touchline.dashboards.catalog import CatalogPanel, dashboard
-from touchline.dashboards.macros import QueryContext, VariableValue, expand
+from touchline.dashboards.local.catalog import CatalogPanel, dashboard
+from touchline.dashboards.local.macros import QueryContext, VariableValue, expand
 from touchline.sinks.clickhouse import ClickHouseSink
 
 _RANGE = re.compile(r"now-(\d+)([smhdw])")

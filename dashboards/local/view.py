@@ -22,11 +22,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from touchline.dashboards.catalog import CatalogDashboard, dashboard, dashboards
-from touchline.dashboards.local_one_on_one import add_routes as add_one_on_one_routes
-from touchline.dashboards.local_view_page import PAGE
-from touchline.dashboards.macros import ALL, MacroError, QueryContext, VariableValue, expand
-from touchline.dashboards.sqlcheck import expanded
+from touchline.dashboards.local.catalog import CatalogDashboard, dashboard, dashboards
+from touchline.dashboards.local.macros import ALL, MacroError, QueryContext, VariableValue, expand
+from touchline.dashboards.local.one_on_one import add_routes as add_one_on_one_routes
+from touchline.dashboards.local.page import PAGE
+from touchline.dashboards.local.sqlcheck import expanded
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.store_auth import local_only

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from touchline.load.simulator import Anomalies, Simulator
 from touchline.settings import Settings
-from touchline.simulator import Anomalies, Simulator
 
 
 def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: float,
@@ -46,7 +46,7 @@ def run_simulation(settings: Settings, *, seed: int, rate: float, history_days: 
     if duration is not None:
         deadline = time.monotonic() + duration
         payloads = itertools.takewhile(lambda _: time.monotonic() < deadline, payloads)
-    from touchline.produce import send_batches
+    from touchline.load.produce import send_batches
 
     batch = max(1, min(1000, int(rate / 5)))
     return send_batches(settings, payloads, batch=batch, rate=rate)

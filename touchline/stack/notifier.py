@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from touchline.services import Service, child_env, free_port, spawn
 from touchline.settings import Settings
+from touchline.stack.services import Service, child_env, free_port, spawn
 
 #: the demo's batch window: a manager sees the first coaching message within a minute
 DEMO_BATCH_S = 60.0

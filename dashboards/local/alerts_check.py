@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from touchline.dashboards.clickhouse_query import DATASOURCE_UID
-from touchline.dashboards.macros import QueryContext, expand
+from touchline.dashboards.local.macros import QueryContext, expand
 from touchline.dashboards.provisioning_files import rules_file
 from touchline.sinks.clickhouse import ClickHouseSink, QueryResult
 

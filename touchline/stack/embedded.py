@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 import click
 
-from touchline.pipeline_watch import LagReading, LagWatch
-from touchline.services import (
+from touchline.settings import Settings
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack.pipeline_watch import LagReading, LagWatch
+from touchline.stack.services import (
     Service,
     Stack,
     child_env,
@@ -26,9 +28,7 @@ from touchline.services import (
     start_store,
     start_worker,
 )
-from touchline.settings import Settings
-from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.topics_admin import ensure_topics
+from touchline.stack.topics_admin import ensure_topics
 
 PROGRESS_SQL = """
 SELECT
@@ -138,7 +138,7 @@ def start_simulator(settings: Settings, args: list[str]) -> Service:
 def start_panel(settings: Settings, sink: ClickHouseSink) -> str | None:
     """Serve the local control panel in a background thread; returns its URL."""
     try:
-        from touchline.dashboards.local_view import run_local_view
+        from touchline.dashboards.local.view import run_local_view
     except ImportError:
         return None
     import asyncio
@@ -173,7 +173,7 @@ def run(settings: Settings, workers: int, simulator_args: list[str] | None,
         if not settings.webhooks.public_base_url:
             click.echo("touchline: Twilio/HubSpot signatures are checked against that address "
                        "(TOUCHLINE_WEBHOOKS__PUBLIC_BASE_URL unset), never a request's Host")
-        from touchline.coaching.process import start_notifier
+        from touchline.stack.notifier import start_notifier
 
         notifier, about = start_notifier(settings, demo=simulator_args is not None)
         if notifier is not None:

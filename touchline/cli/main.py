@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from touchline.cli_errors import friendly, settings_or_exit
+from touchline.errors import friendly, settings_or_exit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +69,7 @@ def _seed(seed: int | None) -> int:
 def demo(workers: int, no_simulator: bool, no_panel: bool, duration: float | None,
          **sim: Any) -> None:
     """Run the whole loop locally: broker, workers, ClickHouse, simulator, panel."""
-    from touchline.embedded import run
+    from touchline.stack.embedded import run
 
     settings = settings_or_exit()
     run(settings, workers, None if no_simulator else _sim_args(**sim), not no_panel, duration)
@@ -81,7 +81,7 @@ def demo(workers: int, no_simulator: bool, no_panel: bool, duration: float | Non
 @friendly
 def up(workers: int, duration: float | None) -> None:
     """Run the stack without the simulator (feed it with `touchline ingest` or producers)."""
-    from touchline.embedded import run
+    from touchline.stack.embedded import run
 
     run(settings_or_exit(), workers, None, True, duration)
 
@@ -91,7 +91,7 @@ def up(workers: int, duration: float | None) -> None:
 def worker(ctx: click.Context) -> None:
     """Run one Faust worker (extra arguments go to faust's own `worker` command)."""
     settings = settings_or_exit()
-    from touchline.allocator import fix_mmap_threshold
+    from touchline.stack.allocator import fix_mmap_threshold
 
     fix_mmap_threshold(settings.pipeline.mmap_threshold_bytes)
     from touchline.streams.library_patch import PatchedVersionMismatch, check_all
@@ -135,7 +135,7 @@ def query(sql: str, fmt: str, params: tuple[str, ...]) -> None:
     touchline query "SELECT * FROM activities LIMIT 5 FORMAT JSONEachRow"
     touchline query "SELECT * FROM activities WHERE rep_id = {rep:String}" --param rep=r-1 -f csv
     """  # noqa: D301 (\b: click keeps the examples' lines as they are)
-    from touchline.query_output import render_table, wire_format
+    from touchline.cli.query_output import render_table, wire_format
     from touchline.sinks.connect import open_reader
 
     parameters = {}
@@ -198,7 +198,7 @@ def sink_init(users: bool) -> None:
 @friendly
 def topics() -> None:
     """Create the pipeline's topics on the configured broker (idempotent)."""
-    from touchline.topics_admin import ensure_topics
+    from touchline.stack.topics_admin import ensure_topics
 
     created = ensure_topics(settings_or_exit())
     click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
@@ -240,7 +240,7 @@ def simulate(duration: float | None, count: int | None, jsonl: Path | None,
     With --jsonl and neither --count nor --duration, the file holds the --history-days of
     history only (a backfill demo: --history-days 365).
     """
-    from touchline.simulation_run import run_simulation, write_org_file
+    from touchline.load.simulation_run import run_simulation, write_org_file
 
     if jsonl is not None and count is None and duration is None and sim["history_days"] <= 0:
         raise click.UsageError("--jsonl needs --count, --duration or --history-days (a file of "
@@ -269,7 +269,7 @@ def simulate(duration: float | None, count: int | None, jsonl: Path | None,
 @friendly
 def ingest(file: Path, wait: bool, timeout: float, batch: int) -> None:
     """Send a JSONL file of canonical events into the pipeline (replay, backfill)."""
-    from touchline.ingest_file import ingest_file
+    from touchline.load.ingest_file import ingest_file
 
     report = ingest_file(settings_or_exit(), file, wait=wait, timeout=timeout, batch=batch)
     click.echo(report.render())
@@ -287,7 +287,7 @@ def _mount_optional() -> None:
         ("touchline.plan.cli", ("plan", "report", "signals")),
         ("touchline.coaching.cli", ("notifier", "digest")),
         ("touchline.org.cli", ("org",)),
-        ("touchline.stages_cli", ("stages",)),
+        ("touchline.cli.stages", ("stages",)),
         ("touchline.bench.cli", ("bench",)),
     ):
         try:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from touchline.produce import send_batches
+from touchline.load.produce import send_batches
 from touchline.settings import Settings
 from touchline.sinks.connect import open_sink
 
