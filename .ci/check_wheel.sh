@@ -5,7 +5,7 @@
 #      is in it, under its touchline.* name;
 #   3. install it with its dependencies into a fresh venv (no system site-packages, no
 #      checkout on the path) and run `--help` of every command there; the command tree must be
-#      the one the checkout has (touchline/cli.py drops a command whose module is missing).
+#      the one the checkout has (touchline/cli/main.py drops a command whose module is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -53,7 +53,7 @@ grep -qx 'touchline-0.1.0.dist-info/licenses/LICENSE' "$work/in_wheel" \
 # every command path, as the checkout's CLI and the installed CLI see them
 list_commands='
 import click, sys
-from touchline.cli import main
+from touchline.cli.main import main
 def walk(cmd, path):
     yield " ".join(path)
     if isinstance(cmd, click.Group):
