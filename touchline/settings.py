@@ -113,6 +113,15 @@ class PipelineSettings(BaseModel):
     #: heap and leave holes: in a soak that heap grew 46 -> 147 MB, 45 MB of it free
     #: (docs/decisions/0005-mmap-threshold.md)
     mmap_threshold_bytes: int = Field(256 * 1024, ge=0, le=32 * 1024 * 1024)
+    #: the commit guard (streams/commit_guard.py) reads a partition again from its committed
+    #: offset when the message there was fetched, is not in work and no commit is in flight,
+    #: and the offset stood still this long while later offsets were acknowledged ...
+    commit_stall_s: float = Field(5.0, gt=0, le=3600)
+    #: ... or this long with nothing acknowledged after it (a lost last message)
+    commit_tail_stall_s: float = Field(30.0, gt=0, le=3600)
+    #: fault drill, tests only: the guard takes every such stall for a lost message, queued
+    #: or in work, and reads the partition again (re-read messages are deduplicated)
+    commit_guard_drill: bool = False
 
 
 class WebSettings(BaseModel):

@@ -1,8 +1,11 @@
-"""The commit guard: Faust's own commit rule on its own bookkeeping, before and after the fix.
+"""The commit guard: Faust's own commit rule on its own bookkeeping, before and after the fix,
+and the guard's judgement of a lost message.
 
 These run Faust's real `Consumer._new_offset` (unpatched and patched) on the state it keeps
 per partition: the acknowledged offsets, the committed offset (the next offset to read) and
 the fetch gaps. The state is what the SIGKILL fault test left behind when it lost events.
+The judgement (`stalled`) runs on the same bookkeeping plus what aiokafka knows of the
+partition; tests/faults/test_commit_guard_under_load.py runs it in workers under load.
 """
 
 from __future__ import annotations
@@ -93,13 +96,29 @@ class FakeMessage:
         self.tp, self.offset, self.acked = tp, offset, False
 
 
-def consumer(committed: int | None, highwater: int, unacked: list[FakeMessage] = (),
-             acked: list[int] = ()):
+STALL, TAIL = 5.0, 30.0  # settings.pipeline.commit_stall_s, commit_tail_stall_s defaults
+
+
+def consumer(committed: int | None, unacked: list[FakeMessage] = (), acked: list[int] = ()):
+    """The attributes of Faust's consumer the judgement reads."""
     messages = weakref.WeakSet(unacked)
     return SimpleNamespace(
         _committed_offset=defaultdict(lambda: None, {TP0: committed}),
-        _acked=defaultdict(list, {TP0: list(acked)}),
-        highwater=lambda tp: highwater, _unacked_messages=messages, _keep=list(unacked))
+        _acked=defaultdict(list, {TP0: list(acked)}), _commit_fut=None,
+        _unacked_messages=messages, _keep=list(unacked))
+
+
+def fetched(highwater: int = 200, position: int | None = 200) -> commit_guard.PartitionState:
+    """aiokafka's state of TP0: `position` is the next offset it hands Faust's fetch step."""
+    return commit_guard.PartitionState(highwater, position)
+
+
+def judge(c, now: float, state: commit_guard.PartitionState | None = None,
+          next_fetch: bool = True) -> int | None:
+    """The guard's verdict at `now`; `next_fetch`: Faust's fetch loop fetched again before."""
+    if next_fetch:
+        commit_guard.FetchRounds.count += 1
+    return commit_guard.stalled(c, TP0, now, state or fetched(), STALL, TAIL)
 
 
 @pytest.fixture(autouse=True)
@@ -110,50 +129,91 @@ def fresh_watch():
 
 
 def test_a_hole_at_the_head_that_stays_is_sought_back():
-    c = consumer(125, 200, acked=list(range(126, 140)))  # later messages done, 125 not
-    wait = commit_guard.STALL_SECONDS
-    assert commit_guard.stalled(c, TP0, now=100.0) is None  # first sight
-    assert commit_guard.stalled(c, TP0, now=100.0 + wait - 0.1) is None
-    assert commit_guard.stalled(c, TP0, now=100.0 + wait) == 125
+    c = consumer(125, acked=list(range(126, 140)))  # later messages done, 125 not
+    assert judge(c, 100.0) is None  # first sight
+    assert judge(c, 100.0 + STALL - 0.1) is None
+    assert judge(c, 100.0 + STALL) == 125
     # not again at once: the seek needs time to bring the message back
-    assert commit_guard.stalled(c, TP0, now=100.0 + wait + 1) is None
-    assert commit_guard.stalled(c, TP0, now=100.0 + 2 * wait) == 125
+    assert judge(c, 100.0 + STALL + 1) is None
+    assert judge(c, 100.0 + 2 * STALL) == 125
 
 
 def test_a_lost_last_message_is_sought_back_only_after_the_long_wait():
-    c = consumer(199, 200)  # nothing acknowledged after it, nothing in work
-    assert commit_guard.stalled(c, TP0, now=0.0) is None
-    assert commit_guard.stalled(c, TP0, now=commit_guard.STALL_SECONDS) is None
-    assert commit_guard.stalled(c, TP0, now=commit_guard.TAIL_STALL_SECONDS) == 199
+    c = consumer(199)  # nothing acknowledged after it, nothing in work, fetched
+    assert judge(c, 0.0) is None
+    assert judge(c, STALL) is None
+    assert judge(c, TAIL) == 199
 
 
 def test_a_busy_partition_with_its_next_messages_still_queued_is_left_alone():
     # the agent works on other messages of the partition; the next one is still queued
-    busy = [FakeMessage(TP0, 90)]
-    c = consumer(125, 200, busy)
-    assert commit_guard.stalled(c, TP0, now=0.0) is None
-    assert commit_guard.stalled(c, TP0, now=10 * commit_guard.TAIL_STALL_SECONDS) is None
+    c = consumer(125, [FakeMessage(TP0, 90)])
+    assert judge(c, 0.0) is None
+    assert judge(c, 10 * TAIL) is None
+
+
+def test_messages_still_in_aiokafkas_fetch_buffer_are_queued_not_lost():
+    # a backfill partition behind busy live ones: aiokafka holds its next messages and has
+    # not handed them to Faust's fetch step yet; nothing of it is in work
+    c = consumer(125)
+    for now in (0.0, TAIL, 10 * TAIL):
+        assert judge(c, now, fetched(position=125)) is None
+    assert judge(c, 10 * TAIL + 1, fetched(position=150)) is None  # handed over just now
+    assert judge(c, 10 * TAIL + 2, fetched(position=150)) == 125  # and then a fetch again
+
+
+def test_messages_on_their_way_through_the_fetch_step_are_queued_not_lost():
+    # aiokafka handed the partition's messages over, but Faust's fetch loop has not asked for
+    # another fetch since: they may still wait there (behind a full bulk queue) untracked
+    c = consumer(125)
+    assert judge(c, 0.0, fetched(position=150), next_fetch=False) is None
+    assert judge(c, 10 * TAIL, fetched(position=150), next_fetch=False) is None
+    assert judge(c, 10 * TAIL + 1, fetched(position=150)) == 125
+
+
+def test_a_slow_commit_is_not_a_lost_message():
+    # Faust takes the offsets it commits out of `_acked` when the commit starts and moves the
+    # committed offset when it ends: meanwhile later offsets look acknowledged and 125 not
+    c = consumer(125, acked=[140, 141])
+    c._commit_fut = object()
+    assert judge(c, 0.0) is None
+    assert judge(c, 10 * TAIL) is None
+    c._commit_fut = None  # the commit ended ...
+    c._committed_offset[TP0] = 140  # ... and moved the committed offset
+    assert judge(c, 10 * TAIL + 1) is None
+    assert judge(c, 20 * TAIL) is None  # 140 is acknowledged: Faust commits it next
+
+
+def test_a_failed_commit_leaves_a_hole_that_is_sought_back():
+    c = consumer(125, acked=[140, 141])  # 125..139 left `_acked` for a commit that failed
+    assert judge(c, 0.0) is None
+    assert judge(c, STALL) == 125
+
+
+def test_the_drill_takes_every_stall_for_a_loss():
+    c = consumer(125, [FakeMessage(TP0, 125)])
+    assert judge(c, 0.0, fetched(position=125)) is None
+    assert commit_guard.stalled(c, TP0, TAIL, fetched(position=125), STALL, TAIL,
+                                drill=True) == 125
 
 
 def test_a_commit_that_moves_is_never_sought():
-    wait = commit_guard.STALL_SECONDS
     for step in range(10):
-        c = consumer(125 + step, 200, acked=[127 + step])
-        assert commit_guard.stalled(c, TP0, now=100.0 + step * wait) is None
+        c = consumer(125 + step, acked=[127 + step])
+        assert judge(c, 100.0 + step * STALL) is None
 
 
 def test_the_next_message_in_work_is_waited_for_however_long():
     head = FakeMessage(TP0, 125)
-    c = consumer(125, 200, [head], acked=[126])
-    assert commit_guard.stalled(c, TP0, now=0.0) is None
-    assert commit_guard.stalled(c, TP0, now=600.0) is None  # e.g. ClickHouse down
+    c = consumer(125, [head], acked=[126])
+    assert judge(c, 0.0) is None
+    assert judge(c, 600.0) is None  # e.g. ClickHouse down
     head.acked = True
-    assert commit_guard.stalled(c, TP0, now=601.0) == 125
+    assert judge(c, 601.0) == 125
 
 
 def test_a_partition_read_to_its_end_or_never_committed_is_left_alone():
-    wait = commit_guard.TAIL_STALL_SECONDS
-    for c in (consumer(200, 200), consumer(None, 200)):
+    for c in (consumer(200), consumer(None)):
         commit_guard._seen.clear()
-        assert commit_guard.stalled(c, TP0, now=0.0) is None
-        assert commit_guard.stalled(c, TP0, now=10 * wait) is None
+        assert judge(c, 0.0) is None
+        assert judge(c, 10 * TAIL) is None
