@@ -94,8 +94,12 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_the_html_draws_its_charts_itself_and_renders_in_chromium(sink, week, tmp_path):
     s, monday, busy, quiet = week
-    page = render_html(build_digest(sink, s.tenant, "team-1", monday, s.now))
-    assert page.count("<svg") >= 10  # touches + one per rep and activity
+    digest = build_digest(sink, s.tenant, "team-1", monday, s.now)
+    page = render_html(digest)
+    # touches + one per rep and activity; no lead arrived, so no speed-to-lead line
+    lines = sum(len(r.activities) for r in digest.reps)
+    assert lines >= 8 and page.count("<svg") == 1 + lines
+    assert "new leads touched" not in page
     assert "<script" not in page and "src=" not in page and "href=" not in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "up 50% on last week" in page and "down 80% on last week" in page

@@ -29,6 +29,7 @@ WHERE tenant = {tenant:String} AND team_id = {team:String}
   AND week_start IN ({this:DateTime64(3, 'UTC')}, {last:DateTime64(3, 'UTC')})
   AND ({rep:String} = '' OR rep_id = {rep:String})
 GROUP BY rep_id, activity, week_start
+HAVING actual IS NOT NULL  -- a week without new leads has no speed-to-lead figure
 """
 
 _TOUCHES = """
