@@ -47,6 +47,7 @@ VISIT_SCHEMA = pa.schema([
     ("rep_id", pa.string()), ("team_id", pa.string()), ("stage", pa.string()),
     ("entered_at", TS), ("entered_event_id", pa.string()), ("exited_at", TS),
     ("next_stage", pa.string()), ("dwell_s", pa.float64()), ("version", pa.uint64()),
+    ("vendor_stage", pa.string()),
 ])
 REP_SCHEMA = pa.schema([
     ("tenant", pa.string()), ("rep_id", pa.string()), ("name", pa.string()),
@@ -130,11 +131,13 @@ class Scenario:
         self.sink.insert("opportunity_state", pa.Table.from_pylist([row], schema=OPP_SCHEMA))
 
     def stage_visit(self, opp: str, account: str, rep: str, stage: str, entered_at: dt.datetime,
-                    exited_at: dt.datetime, next_stage: str) -> None:
+                    exited_at: dt.datetime | None, next_stage: str,
+                    vendor_stage: str = "") -> None:
         row = {"tenant": self.tenant, "opportunity_id": opp, "account_id": account,
                "rep_id": rep, "team_id": "team-1", "stage": stage, "entered_at": entered_at,
-               "entered_event_id": f"{opp}-{stage}", "exited_at": exited_at,
-               "next_stage": next_stage, "dwell_s": (exited_at - entered_at).total_seconds(),
+               "entered_event_id": f"{opp}-{vendor_stage or stage}", "exited_at": exited_at,
+               "next_stage": next_stage, "vendor_stage": vendor_stage,
+               "dwell_s": (exited_at - entered_at).total_seconds() if exited_at else None,
                "version": next(_counter)}
         self.sink.insert("stage_visits", pa.Table.from_pylist([row], schema=VISIT_SCHEMA))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tests.plan.variation_seed import seed_variation
@@ -65,6 +67,42 @@ def test_motion_stage_dwell_and_opportunity_motion(scenario, now):
             dwell["stage"], dwell["visits"]) == ("upsell", "analytics", "rep-a", "mid_market",
                                                  "discovery", 2)
     assert (dwell["avg_dwell_days"], dwell["max_dwell_days"]) == (1.5, 2.0)
+
+
+def test_crm_stages_mapped_to_one_plan_stage_are_one_stay(scenario, now):
+    """Salesforce's Prospecting -> Qualification -> Needs Analysis are one `discovery` stay."""
+    s = scenario
+    s.account("acc-sf", "B", "smb")
+    h = dt.timedelta(hours=1)
+    start = (now - dt.timedelta(days=20)).replace(microsecond=0)
+    path = [("discovery", "Prospecting", 0, 24), ("discovery", "Qualification", 24, 72),
+            ("discovery", "Needs Analysis", 72, 120), ("demo", "Id. Decision Makers", 120, 168),
+            ("discovery", "Needs Analysis", 168, 192), ("proposal", "Proposal/Price Quote", 192,
+                                                        216), ("proposal", "Negotiation", 216, None)]
+    for i, (stage, vendor, entered, exited) in enumerate(path):
+        nxt = path[i + 1][0] if i + 1 < len(path) else ""
+        s.stage_visit("opp-sf", "acc-sf", "rep-a" if i == 0 else "rep-b", stage,
+                      start + entered * h, start + exited * h if exited else None, nxt,
+                      vendor_stage=vendor)
+    stays = s.sink.query(
+        "SELECT stage, rep_id, entered_at, exited_at, next_stage, dwell_s, visits, vendor_stages "
+        "FROM touchline.stage_stays WHERE tenant = {t:String} ORDER BY entered_at",
+        {"t": s.tenant}).rows
+    as_hours = [(st, rep, (e.replace(tzinfo=None) - start.replace(tzinfo=None)) / h,
+                 None if dwell is None else dwell / 3600, visits, list(vs), nxt)
+                for st, rep, e, _x, nxt, dwell, visits, vs in stays]
+    assert as_hours == [
+        ("discovery", "rep-a", 0, 120, 3, ["Prospecting", "Qualification", "Needs Analysis"],
+         "demo"),
+        ("demo", "rep-b", 120, 48, 1, ["Id. Decision Makers"], "discovery"),
+        ("discovery", "rep-b", 168, 24, 1, ["Needs Analysis"], "proposal"),
+        ("proposal", "rep-b", 192, None, 2, ["Proposal/Price Quote", "Negotiation"], ""),
+    ]
+    dwell = {(r["rep_id"], r["stage"]): (r["visits"], r["avg_dwell_days"], r["max_dwell_days"])
+             for r in _rows(s, "motion_stage_dwell")}
+    # the first discovery stay is one visit of 5 days (three CRM stages), not three
+    assert dwell == {("rep-a", "discovery"): (1, 5.0, 5.0), ("rep-b", "demo"): (1, 2.0, 2.0),
+                     ("rep-b", "discovery"): (1, 1.0, 1.0)}
 
 
 def test_migration_0009_is_idempotent(scenario, now):
