@@ -15,7 +15,7 @@ import click
 
 from touchline.settings import KafkaSettings
 
-SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "soak")
+SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "viewers", "soak")
 
 
 def _count(text: str) -> int:
@@ -41,7 +41,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 
 @click.command("bench")
 @click.option("--only", callback=_only, default=None,
-              help="comma-separated sections: baselines,e2e,freshness,queries,soak (default all)")
+              help="comma-separated sections: baselines,handtuned,e2e,edge,freshness,queries,"
+                   "viewers,soak (default all)")
 @click.option("--quick", is_flag=True,
               help="small sizes for a run of a few minutes (100k events, 1M query rows, 60 s soak)")
 @click.option("--events", default=None, help="events per end-to-end run (default 600k; 100k quick)")
@@ -62,6 +63,12 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="activity row counts for the query section (default 10M,100M; 1M quick)")
 @click.option("--query-runs", default=20, show_default=True, type=click.IntRange(3, 1000),
               help="timed runs per panel query")
+@click.option("--viewer-rows", default=None,
+              help="activity rows for the viewers section (default 100M; 1M quick)")
+@click.option("--viewers", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="clients loading a whole dashboard at once through the store")
+@click.option("--viewer-rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="timed rounds of the viewers section (after one warm-up round)")
 @click.option("--soak-seconds", default=None, type=click.FloatRange(5, 86400),
               help="soak duration (default 600; 60 quick)")
 @click.option("--soak-rate", default=None, type=click.FloatRange(1, 1e7),
@@ -88,7 +95,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
           framings: str, single_events: str | None, workers: str, edge_connections: int,
-          edge_seconds: float, query_rows: str | None, query_runs: int, soak_seconds: float | None,
+          edge_seconds: float, query_rows: str | None, query_runs: int,
+          viewer_rows: str | None, viewers: int, viewer_rounds: int, soak_seconds: float | None,
           soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
           max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None,
@@ -111,6 +119,9 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "query_rows": _sizes(None, None, query_rows) if query_rows
         else ([1_000_000] if quick else [10_000_000, 100_000_000]),
         "query_runs": query_runs,
+        "viewer_rows": _count(viewer_rows) if viewer_rows
+        else (1_000_000 if quick else 100_000_000),
+        "viewers": viewers, "viewer_rounds": viewer_rounds,
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
         "soak_lateness": soak_lateness,
@@ -145,7 +156,16 @@ def _log(text: str) -> None:
 
 
 async def _run(opts: dict[str, Any]) -> dict[str, Any]:
-    from touchline.bench import baselines, edge, handtuned, machine, payloads, queries, runs
+    from touchline.bench import (
+        baselines,
+        edge,
+        handtuned,
+        machine,
+        payloads,
+        queries,
+        runs,
+        viewers,
+    )
     from touchline.bench.stack import Scenario, broker
 
     Scenario.pipeline_overrides = {
@@ -181,6 +201,12 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 _log(f"queries: generating {n:,} activity rows straight into ClickHouse")
                 results["queries"][f"{n:,}"] = await asyncio.to_thread(
                     queries.run, root / f"q{n}", n, opts["query_runs"], _log)
+        if "viewers" in sections:
+            n = opts["viewer_rows"]
+            _log(f"viewers: {opts['viewers']} dashboards loading at once through the store, "
+                 f"over {n:,} activity rows")
+            results["viewers"] = await asyncio.to_thread(
+                viewers.run, root / "viewers", n, opts["viewers"], opts["viewer_rounds"], _log)
         service, bootstrap = broker(root) if needs_stream or "edge" in sections else (None, "")
         if service is None:
             return results

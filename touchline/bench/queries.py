@@ -107,22 +107,23 @@ PLAN = [
 ]
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The `q`th percentile of `values` (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def generate(sink: ClickHouseSink, rows: int, chunk: int = 10_000_000) -> float:
-    """Insert `rows` generated activities (in chunks); returns seconds taken."""
+def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000) -> float:
+    """Insert `rows` generated activities in chunks through `command`; returns seconds taken."""
     now_ms = int(time.time() * 1000)
     started = time.monotonic()
     for statement in PLAN:
-        sink.command(statement)
+        command(statement)
     for start in range(0, rows, chunk):
-        sink.command(GENERATE.replace("{columns}", COLUMNS)
-                     .replace("{now_ms:Int64}", str(now_ms)).replace("{rows:UInt64}", str(rows))
-                     .replace("{start:UInt64}", str(start))
-                     .replace("{count:UInt64}", str(min(chunk, rows - start))))
+        command(GENERATE.replace("{columns}", COLUMNS)
+                .replace("{now_ms:Int64}", str(now_ms)).replace("{rows:UInt64}", str(rows))
+                .replace("{start:UInt64}", str(start))
+                .replace("{count:UInt64}", str(min(chunk, rows - start))))
     return time.monotonic() - started
 
 
@@ -141,8 +142,9 @@ def time_panels(sink: ClickHouseSink, runs: int) -> list[dict[str, Any]]:
                     t = time.perf_counter()
                     result = sink.query(sql)
                     times.append((time.perf_counter() - t) * 1000)
-                entry.update(rows_returned=len(result.rows), p50_ms=round(_pct(times, 50), 1),
-                             p95_ms=round(_pct(times, 95), 1),
+                entry.update(rows_returned=len(result.rows),
+                             p50_ms=round(percentile(times, 50), 1),
+                             p95_ms=round(percentile(times, 95), 1),
                              mean_ms=round(statistics.fmean(times), 1))
             except SqlError as exc:
                 entry.update(error=str(exc)[:300], p50_ms=float("nan"), p95_ms=float("nan"))
@@ -156,7 +158,7 @@ def run(directory: Path, rows: int, runs: int, log: Callable[[str], None]) -> di
     sink = ClickHouseSink(f"chdb://{directory.resolve()}").start()
     try:
         sink.ensure_schema()
-        seconds = generate(sink, rows)
+        seconds = generate(sink.command, rows)
         log(f"  generated {rows:,} rows in {seconds:.1f}s; optimising nothing, timing panels")
         counted = int(sink.query("SELECT count() FROM touchline.activities").scalar())
         parts = int(sink.query("SELECT count() FROM system.parts WHERE active AND "

@@ -14,6 +14,7 @@ SINGLE_TARGET = 20_000  # events/s, one event per Kafka message
 BATCH_RATIO_TARGET = 0.8  # x the hand-tuned pipeline, JSONL batches
 EDGE_TARGET = 5_000  # signed vendor requests/s per `touchline serve`
 FRESHNESS_TARGET_S = 1.0  # p99 at half the measured maximum
+PANEL_TARGET_MS = 100  # every panel's p95 with 8 dashboards loading at once
 FRAMING_NAMES = {"batch": "JSONL batches", "single": "one event per message"}
 
 
@@ -135,6 +136,7 @@ def lines(results: dict[str, Any]) -> list[str]:
             met = "MET" if p["p95_ms"] < 100 else "not met"
             rows.append((f"  {p['panel'][:46]}", f"p50 {p['p50_ms']} ms p95 {p['p95_ms']} ms",
                          f"<100 ms: {met}"))
+    rows += _viewers(results.get("viewers"))
     if "soak" in results:
         s = results["soak"]
         rows.append((f"soak {s['seconds']:.0f}s @ {_f(s['rate_events_per_s'])} ev/s",
@@ -150,6 +152,28 @@ def lines(results: dict[str, Any]) -> list[str]:
                          "(must be ~0)"))
     out += align(rows)
     return out
+
+
+def _viewers(v: dict[str, Any] | None) -> list[tuple[str, str, str]]:
+    """Dashboards loading at once through the store: load times, store CPU, slowest panels."""
+    if not v:
+        return []
+    load = v["dashboard_load"]
+    slow = [p for p in v["panels"] if p["p95_ms"] >= PANEL_TARGET_MS]
+    rows = [(f"{v['viewers']} dashboards at once over {_f(v['rows'])} rows, {v['rounds']} rounds",
+             f"load p50 {load['p50_ms']} ms p95 {load['p95_ms']} ms max {load['max_ms']} ms",
+             f"every panel p95 < {PANEL_TARGET_MS} ms: "
+             + ("MET" if not slow and not v["errors"] else f"not met ({len(slow)} panels)")),
+            ("  store CPU", f"{v['store_cpu_cores']} cores, {v['store_cpu_ms_per_dashboard']} ms "
+             f"per dashboard, {v['store_cpu_ms_per_panel']} ms per panel",
+             f"load avg {v['load_avg_before'][0]} -> {v['load_avg_after'][0]}, store RSS "
+             f"{v['store_rss_mb']} MB")]
+    for p in sorted(v["panels"], key=lambda p: (p["dashboard"], -p["p95_ms"])):
+        rows.append((f"  {p['dashboard'].removeprefix('touchline-')}: {p['panel'][:40]}",
+                     f"p50 {p['p50_ms']} p95 {p['p95_ms']} max {p['max_ms']} ms",
+                     "ERROR " + p["error"][:60] if p.get("error")
+                     else ("slowest" if p in v["slowest"][:3] else "")))
+    return rows
 
 
 def write(results: dict[str, Any], folder: Path) -> Path:
