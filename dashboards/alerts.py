@@ -25,7 +25,16 @@ FOLDER_UID = "touchline"
 FOLDER_TITLE = "touchline"
 GROUP_COACHING = "touchline-coaching"
 GROUP_OPS = "touchline-ops"
+GROUP_PIPELINE = "touchline-pipeline"
+#: seconds between two evaluations of a group's rules (60 unless set here; Grafana's least is 10)
+GROUP_INTERVAL_S = {GROUP_PIPELINE: 10}
+DEFAULT_INTERVAL_S = 60
 EXPRESSION_DATASOURCE = "__expr__"
+
+#: seconds without progress (messages waiting with none recorded, or no worker report) that
+#: make a stall. Workers report every second, and a busy partition moves with every batch
+#: (a few seconds at most), so 15 s is well clear of a healthy pipeline under load.
+STALL_AFTER_S = 15
 
 Op = Literal["gt", "lt"]
 
@@ -47,6 +56,8 @@ class AlertSpec:
     pending: str = "0s"
     labels: dict[str, str] = field(default_factory=dict)
     no_data: Literal["OK", "NoData", "Alerting"] = "OK"
+    #: what a failing query does: "Error" raises Grafana's DatasourceError alert
+    exec_err: Literal["OK", "Error", "Alerting"] = "Error"
 
 
 #: coaching rules fire for every row of their rule view: the view applies the plan's thresholds
@@ -138,14 +149,24 @@ ALERTS: list[AlertSpec] = [
         action=("Read the newest dlq_events rows with reason {{ $labels.reason }} (error and "
                 "payload columns) and fix the sending system or its mapping."),
     ),
+    # evaluated every 10 s; over STALL_AFTER_S at one evaluation, still at the next (10 s
+    # pending): fires 25-36 s after the last progress. A query that fails (ClickHouse down:
+    # nothing can be recorded either) fires it the same way, after the same pending period.
     AlertSpec(
-        uid="touchline-pipeline-freshness", title="Pipeline stalled", group=GROUP_OPS,
-        sql=q.ALERT_PIPELINE_FRESHNESS, value="seconds_since_worker_report", threshold=120.0,
-        range_s=3600, pending="1m", no_data="Alerting",
+        uid="touchline-pipeline-freshness", title="Pipeline stalled", group=GROUP_PIPELINE,
+        sql=q.ALERT_PIPELINE_FRESHNESS, value="seconds_without_progress",
+        threshold=float(STALL_AFTER_S), range_s=600, pending="10s", no_data="Alerting",
+        exec_err="Alerting",
         labels={"signal": "pipeline_freshness", "audience": "ops", "team": "ops"},
-        summary="No worker has reported progress for {{ $values.A.Value }} s.",
-        action="Check that the workers run, restart a stopped one, then watch the consumer lag "
-               "drain on the ops control panel.",
+        summary=("The pipeline has recorded nothing for {{ $values.A.Value }} s: messages wait "
+                 "on the broker and no partition moves, or no worker reports at all. No figure "
+                 "means ClickHouse did not answer this check (see Error): nothing can be "
+                 "written there either."),
+        action=("Ops control panel, 'Stalled partitions': which topic and partition, how many "
+                "messages wait, since when. Then check in this order (docs/operations.md, "
+                "'Pipeline stalled'): ClickHouse answers (touchline query \"SELECT 1\"); the "
+                "workers run and their logs name the failing write ('retrying'); the broker "
+                "answers. It resolves once the partitions move again."),
     ),
 ]
 
@@ -174,7 +195,7 @@ def rule(spec: AlertSpec) -> alerting.Rule:
             .with_query(query)
             .with_query(condition)
             .no_data_state(spec.no_data)
-            .exec_err_state("Error")
+            .exec_err_state(spec.exec_err)
             .for_val(spec.pending)
             .labels(dict(spec.labels))
             .annotations({"summary": spec.summary, "action": spec.action}))
@@ -184,7 +205,8 @@ def rule_groups() -> list[alerting.RuleGroup]:
     """One SDK rule group per group name, rules in declaration order."""
     groups: dict[str, alerting.RuleGroup] = {}
     for spec in ALERTS:
+        interval = GROUP_INTERVAL_S.get(spec.group, DEFAULT_INTERVAL_S)
         group = groups.setdefault(spec.group, alerting.RuleGroup(spec.group)
-                                  .folder_uid(FOLDER_UID).interval(60))
+                                  .folder_uid(FOLDER_UID).interval(interval))
         group.with_rule(rule(spec))
     return list(groups.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 from touchline.dashboards import queries as q
+from touchline.dashboards.alerts import STALL_AFTER_S
 from touchline.dashboards.panels import PanelSpec, VariableSpec, new_dashboard
 
 UID = "touchline-ops"
@@ -20,6 +21,17 @@ PANELS = [
               "Time since the newest accepted event was written to ClickHouse.", "s", 6, 4),
     PanelSpec("DLQ share", "stat", q.OPS_DLQ_SHARE, ("dlq_percent",),
               "Rejected events as a share of events read, in the time range.", "percent", 6, 4),
+    # the stall state from the numbers the "Pipeline stalled" alert reads
+    PanelSpec("Without progress", "stat", q.ALERT_PIPELINE_FRESHNESS,
+              ("seconds_without_progress",),
+              "Longest wait of messages on a partition with none recorded, or time since the "
+              f"last worker report (about 1 s when healthy, idle or busy). Over {STALL_AFTER_S} s "
+              "is a stall: the alert 'Pipeline stalled' fires.", "s", 6, 6),
+    PanelSpec("Stalled partitions", "table", q.OPS_STALLED_PARTITIONS,
+              ("topic", "partition", "messages_waiting", "nothing_recorded_since",
+               "seconds_waiting", "last_report"),
+              "Partitions where messages wait on the broker, longest first: how many, and since "
+              "when none was recorded (from the workers' last reports).", "", 18, 6),
     PanelSpec("Events/s by source", "timeseries", q.OPS_EVENTS_BY_SOURCE,
               ("time", "source", "events_per_s"),
               "Accepted events by ingest time and source system.", "short"),

@@ -452,7 +452,45 @@ CROSS JOIN (
     SELECT sum(events_in) AS events_in FROM touchline.pipeline_metrics WHERE $__timeFilter(ts)
 ) AS m"""
 
-ALERT_PIPELINE_FRESHNESS = f"""SELECT toFloat64(
-           if(count() = 0, 1e9, dateDiff('second', max(ts), {NOW}))) AS seconds_since_worker_report
-FROM touchline.pipeline_metrics
-WHERE $__timeFilter(ts)"""
+# --- pipeline stall: the ops alert and the ops panel read the same numbers ----------------------
+
+#: each partition the workers reported in the range, as of its end: the messages waiting at its
+#: last report (the broker's end offset the worker last fetched minus the position it reached)
+#: and, when some wait, since when none was recorded: the last report that found the partition
+#: caught up or its position moved since the report before (the range's first report if none
+#: did). Workers report every second (streams/agents/report_progress.py), while idle too, so
+#: an idle partition reads 0 waiting and a busy one moves with every batch.
+PARTITION_PROGRESS = """SELECT topic, partition, max(ts) AS last_report,
+       argMax(lag, ts) AS waiting,
+       if(waiting > 0, maxIf(ts, lag = 0 OR moved), max(ts)) AS recorded_until
+FROM (
+    SELECT ts, topic, partition, lag,
+           committed != lagInFrame(committed, 1, -1) OVER (
+               PARTITION BY topic, partition ORDER BY ts
+               ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moved
+    FROM touchline.pipeline_metrics
+    WHERE $__timeFilter(ts))
+GROUP BY topic, partition"""
+
+#: how long the pipeline has gone without progress, as of the range's end: the longest time
+#: messages have waited on a partition with none recorded, or the time since any worker last
+#: reported (workers gone, or unable to write to ClickHouse at all: nothing can be recorded
+#: and the wait cannot be seen, so it counts as a stall). The whole range when nothing was
+#: reported in it. An idle pipeline reads about 1 s (the report cadence).
+ALERT_PIPELINE_FRESHNESS = f"""SELECT toFloat64(greatest(
+           if(count() = 0, dateDiff('second', $__fromTime, $__toTime_ms),
+              dateDiff('second', max(last_report), $__toTime_ms)),
+           maxIf(dateDiff('second', recorded_until, $__toTime_ms), waiting > 0)))
+       AS seconds_without_progress
+FROM (
+    {_in(PARTITION_PROGRESS, 4)})"""
+
+#: the partitions where messages wait, longest wait first: what is stalled and since when
+OPS_STALLED_PARTITIONS = f"""SELECT topic, partition, waiting AS messages_waiting,
+       recorded_until AS nothing_recorded_since,
+       dateDiff('second', recorded_until, $__toTime_ms) AS seconds_waiting,
+       last_report
+FROM (
+    {_in(PARTITION_PROGRESS, 4)})
+WHERE waiting > 0
+ORDER BY recorded_until, topic, partition"""

@@ -221,10 +221,12 @@ def seed(sink: ClickHouseSink, now: dt.datetime) -> None:
 
 def _heartbeat(sink: ClickHouseSink) -> None:
     now = dt.datetime.now(dt.UTC)
+    position = 10_000 + int(now.timestamp())  # moving on, a few messages behind
     sink.insert("pipeline_metrics", _table([{
         "ts": now, "worker": "worker-1", "topic": "activities.raw", "partition": part,
         "messages": 0, "events_in": 0, "accepted": 0, "duplicates": 0, "rejected": 0,
-        "committed": 10_000, "highwater": 10_010, "lag": 10 + part, "max_event_time": now}
+        "committed": position, "highwater": position + 10 + part, "lag": 10 + part,
+        "max_event_time": now}
         for part in (0, 1)]))
 
 

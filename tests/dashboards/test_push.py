@@ -40,7 +40,7 @@ def test_plan_order_and_kinds() -> None:
     steps = push.plan(ENV)
     kinds = [s.kind for s in steps]
     assert kinds[:2] == ["datasource", "folder"]
-    assert kinds.count("dashboard") == 3 and kinds.count("rule_group") == 2
+    assert kinds.count("dashboard") == 3 and kinds.count("rule_group") == 3
     assert kinds.count("contact_point") == 5 and kinds[-1] == "policy_tree"
     # dependencies first: rules need the datasource and folder, policies need contact points
     assert kinds.index("rule_group") > kinds.index("folder")
@@ -113,7 +113,7 @@ def run_push(*args: str) -> tuple[int, list[str]]:
 def test_push_creates_everything_grafana_needs(grafana: GrafanaServer) -> None:
     code, lines = run_push()
     assert code == 0, lines
-    assert lines[-1] == f"{grafana.url}: 12 created, 1 updated, 0 unchanged"
+    assert lines[-1] == f"{grafana.url}: 13 created, 1 updated, 0 unchanged"
     state = grafana.state
     ds = state.datasources["touchline-clickhouse"]
     assert (ds["type"], ds["access"], ds["jsonData"]["username"]) == \
@@ -151,7 +151,7 @@ def test_second_push_changes_nothing(grafana: GrafanaServer) -> None:
     before, writes = grafana.state.snapshot(), list(grafana.state.writes)
     code, lines = run_push()
     assert code == 0, lines
-    assert lines[-1] == f"{grafana.url}: 0 created, 0 updated, 13 unchanged"
+    assert lines[-1] == f"{grafana.url}: 0 created, 0 updated, 14 unchanged"
     assert grafana.state.snapshot() == before  # no new versions either
     assert grafana.state.writes == writes
 
@@ -168,7 +168,7 @@ def test_push_writes_only_what_changed(grafana: GrafanaServer,
     assert code == 0, lines
     assert grafana.state.writes[writes:] == [
         "POST dashboard touchline-rep", "PUT contact_point touchline-team-west-manager-email"]
-    assert lines[-1] == f"{grafana.url}: 0 created, 2 updated, 11 unchanged"
+    assert lines[-1] == f"{grafana.url}: 0 created, 2 updated, 12 unchanged"
     assert grafana.state.contact_points["touchline-team-west-manager-email"]["settings"][
         "addresses"] == "west-lead@example.com"
     committed = json.loads((ROOT / "generated" / "touchline-rep.json").read_text())
@@ -176,7 +176,7 @@ def test_push_writes_only_what_changed(grafana: GrafanaServer,
     # --force writes everything again (e.g. a new datasource password Grafana never shows)
     monkeypatch.setenv("TOUCHLINE_GRAFANA_CH_PASSWORD", "rotated")
     code, lines = run_push("--force")
-    assert lines[-1] == f"{grafana.url}: 0 created, 13 updated, 0 unchanged"
+    assert lines[-1] == f"{grafana.url}: 0 created, 14 updated, 0 unchanged"
     assert grafana.state.datasources["touchline-clickhouse"]["secureJsonData"] == {
         "password": "rotated"}
 
