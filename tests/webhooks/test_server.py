@@ -6,6 +6,7 @@ test); SendGrid requests are signed with a key pair generated for the test.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -163,6 +164,9 @@ REJECTIONS = [
         b'{"meta": {}}', outreach_headers(b'{"meta": {}}'))),
     _case("outreach", "malformed", 400, lambda b, k: (
         b"\xff\xfe", outreach_headers(b"\xff\xfe"))),
+    _case("outreach", "bad_signature", 403, lambda b, k: (  # non-ASCII: a mismatch, not a 500
+        b'{"data":{}}', {**outreach_headers(b'{"data":{}}'),
+                         "Outreach-Webhook-Signature": "\u00e9" * 64})),
     _case("salesforce", "bad_signature", 403, lambda b, k: (
         b"[]", {"Authorization": "Bearer wrong-token"})),
     _case("salesforce", "malformed", 400, lambda b, k: (
@@ -238,3 +242,23 @@ async def test_broker_stopped_means_503_never_2xx(own_broker_factory, settings_f
 async def test_healthz(ingest):
     response = await ingest.get("/healthz")
     assert response.status == 200 and (await response.json())["status"] == "ok"
+
+
+async def test_a_signed_request_with_a_header_that_is_not_utf8_is_400(ingest, broker, topic_of):
+    body = b'{"data":{"type":"mailing","id":1},"meta":{"eventName":"mailing.opened"}}'
+    head = (f"POST /webhooks/outreach HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Outreach-Webhook-Signature: {outreach_headers(body)['Outreach-Webhook-Signature']}"
+            f"\r\nConnection: close\r\n").encode()
+    before = broker.end_offsets(topic_of("outreach"))
+    reader, writer = await asyncio.open_connection(ingest.server.host, ingest.server.port)
+    try:
+        writer.write(head + b"User-Agent: \xff\xfe\r\n\r\n" + body)
+        answer = await reader.read()
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"400", answer
+    assert b"not UTF-8" in rest
+    assert broker.end_offsets(topic_of("outreach")) == before
+    assert (await counters(ingest))["outreach"]["malformed"] == 1

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import click
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """Uvloop's event loop factory (less CPU per request); None: asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # a dependency, but serve works on asyncio's loop as well
+        return None
+    return uvloop.new_event_loop
 
 
 @click.command("serve")
@@ -42,7 +52,8 @@ def serve(host: str | None, port: int | None) -> None:
     try:
         from touchline.webhooks.server import run_ingest_server
 
-        asyncio.run(run_ingest_server(settings))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(run_ingest_server(settings))
     except KeyboardInterrupt:
         pass
     except OSError as exc:
