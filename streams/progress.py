@@ -18,26 +18,26 @@ def processed(tp: tuple[str, int], offset: int) -> None:
 
 
 def count_validated(topic: str, partition: int, offset: int, *, events_in: int,
-                    rejected: int) -> None:
-    """Record one validated raw message."""
+                    rejected: int, messages: int = 1) -> None:
+    """Record validated raw messages of one partition, the last of them at `offset`."""
     tp = (topic, partition)
     counters = pending[tp]
-    counters["messages"] += 1
+    counters["messages"] += messages
     counters["events_in"] += events_in
     counters["rejected"] += rejected
     processed(tp, offset)
 
 
 def count_recorded(topic: str, partition: int, offset: int | None, *, events_in: int,
-                   accepted: int, duplicates: int, max_event_ms: int) -> None:
-    """Record one recorded message under the `activities` stage (recording rejects nothing).
+                   accepted: int, duplicates: int, max_event_ms: int, messages: int = 1) -> None:
+    """Record recorded messages under the `activities` stage (recording rejects nothing).
 
-    `offset` is the `activities` offset, or None for rows recorded straight from the raw
-    topic (their position is the raw message's, counted by `count_validated`).
+    `offset` is the last message's `activities` offset, or None for rows recorded straight
+    from the raw topic (their position is the raw message's, counted by `count_validated`).
     """
     tp = (topic, partition)
     counters = pending[tp]
-    counters["messages"] += 1
+    counters["messages"] += messages
     counters["events_in"] += events_in
     counters["accepted"] += accepted
     counters["duplicates"] += duplicates

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from faust.streams import _current_event
@@ -85,9 +86,25 @@ async def _read_back(old: list[dict[str, Any]],
     return stored, histories
 
 
-async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
-                          rules: PipelineSettings, *, stage: str) -> None:
-    """Record each (event, rows) in order with one insert per table.
+@dataclass
+class PartitionRows:
+    """Rows of consecutive messages of one partition, recorded as one item.
+
+    `event` is the Faust event of the last of them: table writes go to its changelog
+    partition (the same for every message of the partition). Each row carries its own
+    message's `kafka_offset`; `first_offset` and the event's offset name the span (the
+    insert token), `messages` how many messages the rows came from.
+    """
+
+    event: Any
+    rows: list[dict[str, Any]]
+    first_offset: int
+    messages: int = 1
+
+
+async def record_messages(items: Sequence[PartitionRows], rules: PipelineSettings, *,
+                          stage: str) -> None:
+    """Record each item in order with one insert per table.
 
     `stage` names the `activities` topic: the counters of this stage are reported under it
     whichever topic the rows came from. Window eviction runs only after the insert returned;
@@ -99,15 +116,16 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
     history = stage_history_by_opportunity
     old: list[dict[str, Any]] = []
     missing_by_item: list[set[str]] = []
-    for event, rows in items:
-        tenant_windows = await windows.get(event.message.partition,
-                                           {row["tenant"] for row in rows})
+    for item in items:
+        partition, rows = item.event.message.partition, item.rows
+        tenant_windows = await windows.get(partition, {row["tenant"] for row in rows})
         old += old_rows(rows, tenant_windows, lateness)
-        missing_by_item.append(_missing_histories(event.message.partition, rows))
+        missing_by_item.append(_missing_histories(partition, rows))
     stored, histories = await _read_back(old, set().union(*missing_by_item))
     last_event: dict[int, object] = {}
-    results: list[tuple[Any, BatchResult]] = []
-    for (event, rows), missing in zip(items, missing_by_item, strict=True):
+    results: list[tuple[Any, BatchResult, PartitionRows]] = []
+    for item, missing in zip(items, missing_by_item, strict=True):
+        event, rows = item.event, item.rows
         msg = event.message
         # table writes go to the changelog partition of the event being processed
         as_current(event)
@@ -122,11 +140,12 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
             stage_index.note(msg.partition, key, history[key][-1][0])
         result = record_batch(
             rows, await windows.get(msg.partition, ()), rules,
-            topic=msg.topic, partition=msg.partition, offset=msg.offset, stored=stored,
+            topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            first_offset=item.first_offset, stored=stored,
             stage_history=history, stage_index=stage_index,
         )
-        results.append((msg, result))
-    combined = BatchResult.combine([r for _, r in results])
+        results.append((msg, result, item))
+    combined = BatchResult.combine([r for _, r, _ in results])
     await writer.write(combined.write, "insert")
     for partition, event in last_event.items():  # only after the rows are durable
         as_current(event)
@@ -135,9 +154,10 @@ async def record_messages(items: Sequence[tuple[Any, list[dict[str, Any]]]],
                     for tenant, window in (await windows.get(partition, ())).items()}
         stage_memory.evict(stage_history_by_opportunity,
                            stage_index.take_before(partition, horizons), horizons)
-    for msg, result in results:
+    for msg, result, item in results:
         progress.count_recorded(
             stage, msg.partition, msg.offset if msg.topic == stage else None,
             events_in=result.events_in, accepted=len(result.rows),
             duplicates=result.duplicates, max_event_ms=result.watermark,
+            messages=item.messages,
         )

@@ -43,7 +43,7 @@ STORED_CHUNK = 20_000
 
 @dataclass
 class BatchResult:
-    """The outcome of one message, and the inserts that make it durable."""
+    """The outcome of one partition's messages, and the inserts that make it durable."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     stage_visit_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -56,7 +56,7 @@ class BatchResult:
 
     @classmethod
     def combine(cls, results: list[BatchResult]) -> BatchResult:
-        """Several messages' results as one write (rows in message order).
+        """Several results as one write (rows in the order of the results).
 
         The token names the topic and each partition's offset range, so the same batch
         retried gives the same token (and the same blocks).
@@ -69,9 +69,11 @@ class BatchResult:
             out.rows += r.rows
             out.stage_visit_rows += r.stage_visit_rows
             out.opportunity_rows += r.opportunity_rows
-            topic, partition, offset = r.token.rsplit(":", 2)
-            span = spans.setdefault((topic, int(partition)), [int(offset), int(offset)])
-            span[0], span[1] = min(span[0], int(offset)), max(span[1], int(offset))
+            topic, partition, offsets = r.token.rsplit(":", 2)
+            first, _, last = offsets.partition("-")
+            lo, hi = int(first), int(last or first)
+            span = spans.setdefault((topic, int(partition)), [lo, hi])
+            span[0], span[1] = min(span[0], lo), max(span[1], hi)
         out.token = ",".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(spans.items()))
         return out
 
@@ -100,12 +102,17 @@ def record_batch(
     topic: str,
     partition: int,
     offset: int,
+    first_offset: int | None = None,
     stored: set[str] | frozenset[str] = frozenset(),
     stage_history: MutableMapping[str, list[Change]] | None = None,
     stage_index: StageIndex | None = None,
     now_ms: int | None = None,
 ) -> BatchResult:
     """Decide each row (accept or duplicate) and plan the writes.
+
+    `rows` are the rows of the messages `first_offset`..`offset` of one partition (just
+    `offset` when `first_offset` is None), in offset order. A row that carries its
+    message's `kafka_offset` keeps it; the others get `offset`.
 
     `windows` holds each tenant's dedup window on this partition (its watermark included).
     An event within the allowed lateness of its tenant's watermark is checked against the
@@ -114,20 +121,27 @@ def record_batch(
     batch still being written). Nothing is rejected for its age.
     """
     now = now_ms if now_ms is not None else writer.now_ms()
-    result = BatchResult(events_in=len(rows), token=f"{topic}:{partition}:{offset}")
+    span = str(offset) if first_offset in (None, offset) else f"{first_offset}-{offset}"
+    result = BatchResult(events_in=len(rows), token=f"{topic}:{partition}:{span}")
     lateness = rules.allowed_lateness_s * 1000
+    accepted = result.rows
+    watermark = 0
     for row in rows:
         # ids are unique per tenant: two tenants may use the same event_id
-        event_id, occurred = f"{row['tenant']}|{row['event_id']}", row["occurred_at"]
-        window = windows[row["tenant"]]
+        tenant = row["tenant"]
+        event_id, occurred = f"{tenant}|{row['event_id']}", row["occurred_at"]
+        window = windows[tenant]
         if event_id in window or event_id in stored:
             result.duplicates += 1
             continue
         window.accept(event_id, occurred, lateness)
-        row["ingested_at"], row["kafka_partition"], row["kafka_offset"] = now, partition, offset
-        result.rows.append(row)
-        if occurred > result.watermark:
-            result.watermark = occurred
+        row["ingested_at"], row["kafka_partition"] = now, partition
+        if "kafka_offset" not in row:
+            row["kafka_offset"] = offset
+        accepted.append(row)
+        if occurred > watermark:
+            watermark = occurred
+    result.watermark = watermark
     if stage_history is not None:
         _stage_changes(result, stage_history, now, stage_index, partition)
     return result

@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import Settings
 from touchline.streams import progress
 from touchline.streams.app import app
-from touchline.streams.recorder import record_messages
+from touchline.streams.recorder import PartitionRows, record_messages
 from touchline.streams.topics import activity_topic, dead_letter_topic
 from touchline.streams.validation import Validated, validate_message
 from touchline.streams.writer import now_ms
@@ -44,35 +45,71 @@ def origin_of(headers: object) -> str:
 
 
 async def validate_and_record(messages: Sequence[Any], settings: Settings) -> None:
-    """Validate and record one batch of raw messages (Faust messages, in offset order)."""
+    """Validate and record one batch of raw messages (Faust messages, in offset order).
+
+    The messages of each partition are validated into one `Validated` and their local rows
+    recorded as one item (each row keeps its message's offset), so the per-message cost is
+    only the validation of its events.
+    """
     partitions, rules = settings.kafka.partitions, settings.pipeline
-    out, now = Validated(), now_ms()
-    local: list[tuple[Any, list[dict[str, Any]]]] = []
-    counts = []
+    now = now_ms()
+    by_partition: dict[int, _Partition] = {}
+    dead: list[DeadLetter] = []  # in message order, of every partition
     for msg in messages:
-        one = Validated()
+        part = by_partition.get(msg.partition)
+        if part is None:
+            part = by_partition[msg.partition] = _Partition(msg, dead)
+        out = part.validated
+        local = out.rows_by_partition.get(msg.partition)
+        before, rejected = (len(local) if local else 0), len(dead)
         validate_message(
-            msg.value, one, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            msg.value, out, topic=msg.topic, partition=msg.partition, offset=msg.offset,
             origin=origin_of(msg.headers), partitions=partitions, rules=rules, now_ms=now,
         )
-        rows = one.rows_by_partition.pop(msg.partition, None)
-        if rows:  # the recorder writes tables in the context of the row's message
-            local.append((app.create_event(msg.key, msg.value, msg.headers, msg), rows))
-        for p, forward in one.rows_by_partition.items():
-            out.rows_by_partition[p] += forward
-        out.dead_letters += one.dead_letters
-        counts.append((msg, one.events_in, len(one.dead_letters)))
+        local = out.rows_by_partition.get(msg.partition)
+        if local and len(local) > before:
+            if not part.recorded:
+                part.first_recorded = msg.offset
+            part.recorded += 1
+            part.last_recorded = msg
+        part.last, part.messages = msg, part.messages + 1
+        part.rejected += len(dead) - rejected
+    items: list[PartitionRows] = []
+    forward: dict[int, list[dict[str, Any]]] = {}
+    for p, part in by_partition.items():
+        out = part.validated
+        rows = out.rows_by_partition.pop(p, None)
+        if rows:  # the recorder writes tables in the context of the last such message
+            msg = part.last_recorded
+            items.append(PartitionRows(app.create_event(msg.key, msg.value, msg.headers, msg),
+                                       rows, part.first_recorded, part.recorded))
+        for target, rows in out.rows_by_partition.items():
+            forward.setdefault(target, []).extend(rows)
     sends = [
         await activity_topic.send(key=str(p).encode(), value=orjson.dumps(chunk), partition=p)
-        for p, rows in out.rows_by_partition.items()
+        for p, rows in forward.items()
         for chunk in chunks(rows, ROWS_PER_MESSAGE)
     ]
     sends += [
         await dead_letter_topic.send(value=dl.model_dump_json().encode())
-        for dl in out.dead_letters
+        for dl in dead
     ]
-    await record_messages(local, rules, stage=activity_topic.get_topic_name())
+    await record_messages(items, rules, stage=activity_topic.get_topic_name())
     await asyncio.gather(*sends)  # durable before these raw messages are acknowledged
-    for msg, events_in, rejected in counts:
-        progress.count_validated(msg.topic, msg.partition, msg.offset,
-                                 events_in=events_in, rejected=rejected)
+    for part in by_partition.values():
+        last, out = part.last, part.validated
+        progress.count_validated(last.topic, last.partition, last.offset,
+                                 events_in=out.events_in, rejected=part.rejected,
+                                 messages=part.messages)
+
+
+class _Partition:
+    """What one partition's messages of a batch became."""
+
+    __slots__ = ("validated", "last", "messages", "rejected", "recorded", "first_recorded",
+                 "last_recorded")
+
+    def __init__(self, first: Any, dead_letters: list[DeadLetter]) -> None:
+        self.validated = Validated(dead_letters=dead_letters)
+        self.last, self.messages, self.rejected = first, 0, 0
+        self.recorded, self.first_recorded, self.last_recorded = 0, first.offset, first

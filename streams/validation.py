@@ -141,6 +141,7 @@ def validate_message(
                 )
             )
             continue
+        row["kafka_offset"] = offset
         if locate is not None:  # lets `ingest --wait` match a later `late` reject to its line
             row["_origin"], row["_line"] = locate(line_no), line_no
         target = partition_for(row["tenant"], row["account_id"], partitions)

@@ -19,7 +19,7 @@ import orjson
 
 from touchline.settings import get_settings
 from touchline.streams.app import app
-from touchline.streams.recorder import record_messages, stage_index, windows
+from touchline.streams.recorder import PartitionRows, record_messages, stage_index, windows
 from touchline.streams.topics import activity_topic, raw_activity_topic
 
 #: `activities` messages (up to 1,500 rows each) written together, and the longest wait
@@ -32,8 +32,17 @@ async def record_activities(stream):  # noqa: D103
     rules = get_settings().pipeline
     stage = activity_topic.get_topic_name()
     async for events in stream.take_events(RECORD_BATCH_MESSAGES, within=RECORD_BATCH_SECONDS):
-        items = [(event, orjson.loads(event.message.value)) for event in events]
+        items = [PartitionRows(event, _rows_of(event.message), event.message.offset)
+                 for event in events]
         await record_messages(items, rules, stage=stage)
+
+
+def _rows_of(message) -> list[dict]:
+    """The rows of one `activities` message, each at that message's offset."""
+    rows = orjson.loads(message.value)
+    for row in rows:
+        row["kafka_offset"] = message.offset
+    return rows
 
 
 @app.on_partitions_revoked.connect

@@ -201,3 +201,27 @@ async def test_background_writes_wait_behind_live_ones(monkeypatch):
     gate.set()
     await asyncio.gather(hold, backfill, live)
     assert order == ["first", "live", "backfill"]
+
+
+def test_record_batch_of_several_messages_keeps_each_rows_offset_and_names_the_span():
+    from collections import defaultdict
+
+    from touchline.streams.recording import BatchResult
+
+    rules = PipelineSettings(allowed_lateness_s=10)
+    windows = defaultdict(DedupWindow)
+    rows = [dict(_row("a", 100_000), kafka_offset=3), dict(_row("b", 100_001), kafka_offset=4),
+            dict(_row("a", 100_002), kafka_offset=5)]  # a duplicate in a later message
+    res = record_batch(rows, windows, rules, topic="raw", partition=2, offset=5,
+                       first_offset=3, now_ms=1)
+    assert [(r["event_id"], r["kafka_offset"], r["kafka_partition"]) for r in res.rows] == [
+        ("a", 3, 2), ("b", 4, 2)]
+    assert res.token == "raw:2:3-5" and res.duplicates == 1
+    # rows without an offset of their own get the message's
+    one = record_batch([_row("c", 100_003)], windows, rules, topic="raw", partition=1,
+                       offset=9, now_ms=1)
+    assert one.rows[0]["kafka_offset"] == 9 and one.token == "raw:1:9"
+    # spans and single offsets combine into one range per partition
+    three = record_batch([_row("d", 100_004)], windows, rules, topic="raw", partition=2,
+                         offset=8, first_offset=6, now_ms=1)
+    assert BatchResult.combine([res, one, three]).token == "raw:1:9-9,raw:2:3-8"
