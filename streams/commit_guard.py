@@ -220,7 +220,8 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
     back for another fetch since); it is not in work; no commit is in flight. A message merely
     queued (in aiokafka's fetch buffer, in the fetch step, in a bulk queue, in a batch not yet
     written) fails one of these. `drill` (settings.pipeline.commit_guard_drill, tests only)
-    takes every stall for a loss, to exercise the recovery under load.
+    seeks every partition the broker has more of on every call, to exercise the recovery
+    under load.
     """
     committed = consumer._committed_offset.get(tp)
     key = (tp.topic, tp.partition)
@@ -235,6 +236,8 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
         watch.handed_round = None  # still to be fetched, or sought back
     elif watch.handed_round is None:
         watch.handed_round = FetchRounds.count
+    if drill:
+        return committed  # every tick, whatever is queued or in work
     if fresh or getattr(consumer, "_commit_fut", None) is not None:
         return None  # a commit in flight: the offsets it commits left `_acked` already
     acked = consumer._acked.get(tp) or ()
@@ -243,12 +246,11 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
     skipped = bool(acked)
     if now - watch.since < (stall_s if skipped else tail_s):
         return None
-    if not drill:
-        if watch.handed_round is None or FetchRounds.count <= watch.handed_round:
-            return None  # queued in aiokafka or on its way through the fetch step
-        in_work = [m for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
-        if any(m.offset == committed for m in in_work) or (in_work and not skipped):
-            return None
+    if watch.handed_round is None or FetchRounds.count <= watch.handed_round:
+        return None  # queued in aiokafka or on its way through the fetch step
+    in_work = [m for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
+    if any(m.offset == committed for m in in_work) or (in_work and not skipped):
+        return None
     _seen[key] = Watch(committed, now)  # the next seek, if needed, after another full wait
     return committed
 
@@ -289,8 +291,8 @@ async def seek_stalled(app: Any, stall_s: float, tail_s: float,
                         tp.topic, tp.partition, first - offset, offset, first - 1, first)
             offset = first
         elif drill:
-            log.info("%s[%d]: drill: reading the partition again from offset %d",
-                     tp.topic, tp.partition, offset)
+            log.warning("%s[%d]: drill: reading the partition again from offset %d",
+                        tp.topic, tp.partition, offset)
         else:
             log.warning("%s[%d]: offset %d was fetched but never processed (the commit "
                         "stood still while the broker had more); reading the partition again "

@@ -119,8 +119,8 @@ class PipelineSettings(BaseModel):
     commit_stall_s: float = Field(5.0, gt=0, le=3600)
     #: ... or this long with nothing acknowledged after it (a lost last message)
     commit_tail_stall_s: float = Field(30.0, gt=0, le=3600)
-    #: fault drill, tests only: the guard takes every such stall for a lost message, queued
-    #: or in work, and reads the partition again (re-read messages are deduplicated)
+    #: fault drill, tests only: every second the guard reads every partition with more on
+    #: the broker again from its committed offset, queued or in work (re-reads are deduplicated)
     commit_guard_drill: bool = False
 
 

@@ -190,11 +190,13 @@ def test_a_failed_commit_leaves_a_hole_that_is_sought_back():
     assert judge(c, STALL) == 125
 
 
-def test_the_drill_takes_every_stall_for_a_loss():
+def test_the_drill_seeks_whatever_is_queued_or_in_work():
     c = consumer(125, [FakeMessage(TP0, 125)])
-    assert judge(c, 0.0, fetched(position=125)) is None
-    assert commit_guard.stalled(c, TP0, TAIL, fetched(position=125), STALL, TAIL,
-                                drill=True) == 125
+    for now in (0.0, 1.0):
+        assert commit_guard.stalled(c, TP0, now, fetched(position=125), STALL, TAIL,
+                                    drill=True) == 125
+    assert commit_guard.stalled(consumer(200), TP0, 2.0, fetched(), STALL, TAIL,
+                                drill=True) is None  # read to its end
 
 
 def test_a_commit_that_moves_is_never_sought():
