@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -28,6 +28,7 @@ from touchline.schemas.vendors import MappingError, hubspot, outreach, salesforc
 from touchline.schemas.vendors.envelope import KEPT_HEADERS
 from touchline.settings import SOURCES, Settings, WebhookSettings
 from touchline.webhooks import signatures
+from touchline.webhooks.batcher import BatchProducer, ProduceBatcher
 from touchline.webhooks.edge_limits import ClientSlots, ReplayCache, replay_key
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,6 @@ COUNTERS: web.AppKey[dict[str, Counter[str]]] = web.AppKey("counters", dict)
 #: the base URL signatures are checked against when PUBLIC_BASE_URL is unset
 SIGNED_BASE: web.AppKey[str] = web.AppKey("signed_base", str)
 REPLAYS: web.AppKey[ReplayCache] = web.AppKey("twilio_replays", ReplayCache)
-
-
-class Producer(Protocol):
-    """The part of aiokafka's AIOKafkaProducer the server uses."""
-
-    async def send_and_wait(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None
-    ) -> Any:
-        """Send and wait for the broker's acknowledgement."""
 
 
 class Rejected(Exception):
@@ -236,8 +228,12 @@ def _json(doc: dict[str, Any], status: int = 200,
                         content_type="application/json")
 
 
-def make_app(settings: Settings, producer: Producer) -> web.Application:
-    """The ingest HTTP app; `producer` must be started (and stopped) by the caller."""
+def make_app(settings: Settings, producer: BatchProducer) -> web.Application:
+    """The ingest HTTP app; `producer` must be started (and stopped) by the caller.
+
+    Accepted requests are written through one `ProduceBatcher`: each is answered 200 once the
+    broker acknowledged the batch holding its envelope.
+    """
     wh: WebhookSettings = settings.webhooks
     limit = settings.web.max_body_bytes
     counters: dict[str, Counter[str]] = {s: Counter() for s in SOURCES}
@@ -248,6 +244,7 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
     configured = {s: bool(getattr(wh, SECRETS[s]).get_secret_value()) for s in SOURCES}
     topics = {s: wh.raw_topic(s) for s in SOURCES}
     base = signed_base(settings)
+    batcher = ProduceBatcher(producer, wh.broker_timeout_s)
 
     def endpoint(source: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
@@ -291,9 +288,8 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
                 count["replayed"] += 1
                 return _json({"accepted": True, "duplicate": True})
         try:
-            async with asyncio.timeout(wh.broker_timeout_s):
-                await producer.send_and_wait(
-                    topics[source], envelope, key=(key or request_id).encode())
+            await batcher.store(topics[source], envelope, (key or request_id).encode(),
+                                ordered=key is not None)
         except Exception as exc:  # any failure to store means "not stored"
             count["broker_unavailable"] += 1
             log.warning("%s %s not stored: %r", source, request_id, exc)
@@ -316,6 +312,11 @@ def make_app(settings: Settings, producer: Producer) -> web.Application:
     app[COUNTERS] = counters
     app[SIGNED_BASE] = base
     app[REPLAYS] = replays
+
+    async def close_batcher(_app: web.Application) -> None:
+        await batcher.close()
+
+    app.on_cleanup.append(close_batcher)
     for source in SOURCES:
         app.router.add_post(f"/webhooks/{source}", endpoint(source))
     app.router.add_get("/metrics", metrics)
@@ -339,13 +340,22 @@ class BrokerLink:
     def __init__(self) -> None:
         self.producer: Any = None
 
-    async def send_and_wait(
-        self, topic: str, value: bytes | None = None, key: bytes | None = None
-    ) -> Any:
-        """Send through the connected producer; raise while there is none."""
+    def _connected(self) -> Any:
         if self.producer is None:
             raise ConnectionError("not connected to the broker yet")
-        return await self.producer.send_and_wait(topic, value, key=key)
+        return self.producer
+
+    def create_batch(self) -> Any:
+        """An empty batch of the connected producer; raise while there is none."""
+        return self._connected().create_batch()
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        """Queue a batch on the connected producer; raise while there is none."""
+        return await self._connected().send_batch(batch, topic, partition=partition)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        """The topic's partitions; raise while not connected."""
+        return await self._connected().partitions_for(topic)
 
     async def connect(self, settings: Settings) -> None:
         """Connect (retrying while the broker is down), then create the raw topics."""
@@ -376,6 +386,7 @@ async def start_producer(settings: Settings, attempts: int = 0) -> Any:
             compression_type=settings.kafka.compression_type,
             request_timeout_ms=int(settings.webhooks.broker_timeout_s * 1000),
             max_request_size=2 * settings.web.max_body_bytes + 64 * 1024,
+            max_batch_size=256 * 1024,  # one batch holds the envelopes of many requests
             linger_ms=0,
         )
         try:
