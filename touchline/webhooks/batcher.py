@@ -110,11 +110,16 @@ class ProduceBatcher:
         try:
             partitions = sorted(await self.producer.partitions_for(topic))
             batches = self._batches(topic, records, partitions)
-            sent = [(await self.producer.send_batch(b, topic, partition=p), held)
-                    for p, b, held in batches]
         except Exception as exc:  # nothing of this write was queued for the broker
             _fail(records, exc)
             return
+        sent = []
+        for partition, batch, held in batches:
+            try:
+                sent.append((await self.producer.send_batch(batch, topic, partition=partition),
+                             held))
+            except Exception as exc:  # this batch was not queued; the others may have been
+                _fail(held, exc)
         for delivery, held in sent:
             try:
                 await delivery
