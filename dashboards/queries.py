@@ -186,7 +186,7 @@ COACH_DEALS_BY_STAGE = f"""SELECT segment, stage, count() AS open_deals,
        round(any(sla_s) / 86400, 1) AS stage_sla_days,
        countIf(opportunity_id IN (
            SELECT opportunity_id FROM {rule("rule_stuck_deals")})) AS past_stage_sla
-FROM {rule("open_deals_vs_sla")}
+FROM {rule("open_deal_dwell")}
 WHERE {TEAM} AND {REPS_ANY}
 GROUP BY segment, stage
 ORDER BY segment, stage"""
@@ -275,7 +275,7 @@ LIMIT 100"""
 
 REP_DEALS_LONGEST = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
        round(dwell_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
-FROM {rule("open_deals_vs_sla")}
+FROM {rule("open_deal_dwell")}
 WHERE {REP_ONE}
 ORDER BY dwell_s / greatest(ifNull(sla_s, 0), 1) DESC
 LIMIT 20"""
