@@ -85,6 +85,29 @@ FROM (SELECT number, cityHash64(number) AS h, h % 100 AS k, intDiv(h, 7) % 2000 
 """
 
 
+#: the plan version in force, its stage SLAs and tier limits: the coaching rule views
+#: (sinks/ddl/0013_rules.sql) judge deals, accounts and cadences only under a plan version
+#: (generated deals sit in 'proposal', 0-30 days, so some are past its 21-day SLA)
+PLAN_RULES = [
+    """INSERT INTO touchline.plan_versions
+        (tenant, plan_version, effective_from, loaded_at, stages, closed_stages,
+         default_segment, default_tier, default_role, cadence_behind_steps,
+         cadence_behind_min_prospects, cadence_grace_s, activity_mix_min_ratio,
+         activity_mix_min_elapsed_s, source, idle_rep_after_s, deal_inactive_after_s)
+    VALUES ('acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, now64(3, 'UTC'),
+            ['discovery', 'proposal', 'negotiation', 'won', 'lost'], ['won', 'lost'],
+            'mid_market', 'standard', 'sdr', 2, 5, 86400, 0.5, 86400, 'bench', 172800,
+            1209600)""",
+    """INSERT INTO touchline.plan_stage_slas
+        (tenant, plan_version, effective_from, segment, stage, sla_s)
+    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, 'mid_market', stage, days * 86400
+    FROM (SELECT arrayJoin([('discovery', 14), ('proposal', 21), ('negotiation', 14)]) AS s,
+                 s.1 AS stage, s.2 AS days)""",
+    """INSERT INTO touchline.plan_tiers
+        (tenant, plan_version, effective_from, tier, untouched_after_s, speed_to_lead_s)
+    VALUES ('acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, 'standard', 1209600, 3600)""",
+]
+
 #: the plan and dimension rows the panels join (reps as generated: r-N in team-(N % 50))
 PLAN = [
     """INSERT INTO touchline.reps (tenant, rep_id, name, team_id, role, updated_at)
@@ -104,6 +127,29 @@ PLAN = [
            concat('cad-', toString(intDiv(number, 8))), toUInt8(1 + number % 8),
            if(number % 2 = 0, 'email', 'call'), if(number % 8 = 0, 0, 86400 * (1 + number % 3))
     FROM numbers(160)""",
+    *PLAN_RULES,
+]
+
+
+#: rows the worker writes beside activities (streams/recording.py), derived from the generated
+#: ones: each opportunity's latest stage, and the book of accounts (tier and segment left to
+#: the plan's defaults)
+DERIVED = [
+    """INSERT INTO touchline.opportunity_state
+        (tenant, opportunity_id, account_id, rep_id, team_id, current_stage, stage_entered_at,
+         first_seen_at, stage_changes, is_closed, version)
+    SELECT tenant, opportunity_id, argMax(account_id, occurred_at), argMax(rep_id, occurred_at),
+           argMax(team_id, occurred_at), argMax(to_stage, occurred_at), max(occurred_at),
+           min(occurred_at), count(), 0, 1
+    FROM touchline.activities
+    WHERE type = 'stage_change' AND opportunity_id != ''
+    GROUP BY tenant, opportunity_id""",
+    """INSERT INTO touchline.accounts
+        (tenant, account_id, name, tier, segment, team_id, owner_rep_id, updated_at)
+    SELECT 'acme', concat('acct-', toString(number)), concat('Account ', toString(number)),
+           '', '', concat('team-', toString(number % 50)), concat('r-', toString(number % 2000)),
+           now64(3, 'UTC') - INTERVAL 60 DAY
+    FROM numbers(200000)""",
 ]
 
 
@@ -124,6 +170,8 @@ def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000)
                 .replace("{now_ms:Int64}", str(now_ms)).replace("{rows:UInt64}", str(rows))
                 .replace("{start:UInt64}", str(start))
                 .replace("{count:UInt64}", str(min(chunk, rows - start))))
+    for statement in DERIVED:
+        command(statement)
     return time.monotonic() - started
 
 
