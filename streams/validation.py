@@ -94,8 +94,8 @@ def validate_message(
             )
         )
         return
-    try:
-        lines = list(split_events(raw))
+    try:  # one JSON object on one line (one event per Kafka message) needs no splitting
+        lines = [(0, raw)] if raw[:1] == b"{" and b"\n" not in raw else list(split_events(raw))
     except UnsplittableMessage as exc:
         out.events_in += 1
         out.dead_letters.append(DeadLetter.of(raw, "invalid_json", str(exc), **where))
