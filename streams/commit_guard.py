@@ -25,13 +25,12 @@ with a warning that names how many expired unread.
 A message is judged lost only when all of this holds (`stalled`):
 - Faust's fetch step has had it: aiokafka's position for the partition is past it, and Faust's
   fetch loop has come back for another fetch since (so every record of that fetch went on to
-  an agent, its bulk queue or its stream buffer, all of which track it as in work). A message
-  still in aiokafka's fetch buffer, or waiting in the fetch step behind other partitions'
-  messages, is queued, not lost;
-- it is not in work (tracked and not acknowledged: in a bulk queue, a stream buffer or a batch
-  not yet written) and no offset commit is in flight (Faust drops acknowledged offsets from its
-  books when a commit starts and moves the committed offset when it ends: a slow commit looks
-  like a message skipped);
+  an agent's stream buffer or bulk queue). A message still in aiokafka's fetch buffer, or
+  waiting in the fetch step behind other partitions' messages, is queued, not lost;
+- it is not in work (in an agent's stream buffer, where Faust does not track it yet, or tracked
+  and not acknowledged: in a bulk queue or a batch not yet written) and no offset commit is in
+  flight (Faust drops acknowledged offsets from its books when a commit starts and moves the
+  committed offset when it ends: a slow commit looks like a message skipped);
 - the committed offset stood still that long: `commit_stall_s` when later offsets were
   acknowledged, `commit_tail_stall_s` when nothing after it was (settings.pipeline).
 
@@ -209,6 +208,17 @@ async def perform_seeks(consumer: Any) -> dict[Any, int]:
     return done
 
 
+def buffered(consumer: Any, tp: Any) -> list[int]:
+    """Offsets of `tp` waiting in an agent's stream buffer.
+
+    Faust's conductor puts fetched messages there, up to `stream_buffer_maxsize`; the stream
+    tracks one as in work only when it takes it out.
+    """
+    channels = consumer.app.topics._topic_name_index.get(tp.topic, ())
+    return [event.message.offset for channel in list(channels)
+            for event in list(channel.queue._queue) if event.message.tp == tp]
+
+
 def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: float,
             tail_s: float, drill: bool = False) -> int | None:
     """The committed offset to seek `tp` back to, if the message there was lost; else None.
@@ -248,8 +258,9 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
         return None
     if watch.handed_round is None or FetchRounds.count <= watch.handed_round:
         return None  # queued in aiokafka or on its way through the fetch step
-    in_work = [m for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
-    if any(m.offset == committed for m in in_work) or (in_work and not skipped):
+    in_work = [m.offset for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
+    in_work += buffered(consumer, tp)
+    if committed in in_work or (in_work and not skipped):
         return None
     _seen[key] = Watch(committed, now)  # the next seek, if needed, after another full wait
     return committed

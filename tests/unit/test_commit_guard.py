@@ -11,7 +11,7 @@ partition; tests/faults/test_commit_guard_under_load.py runs it in workers under
 from __future__ import annotations
 
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from types import SimpleNamespace
 
 import pytest
@@ -99,13 +99,18 @@ class FakeMessage:
 STALL, TAIL = 5.0, 30.0  # settings.pipeline.commit_stall_s, commit_tail_stall_s defaults
 
 
-def consumer(committed: int | None, unacked: list[FakeMessage] = (), acked: list[int] = ()):
-    """The attributes of Faust's consumer the judgement reads."""
+def consumer(committed: int | None, unacked: list[FakeMessage] = (), acked: list[int] = (),
+             buffered: list[FakeMessage] = ()):
+    """The attributes of Faust's consumer the judgement reads; `buffered`: messages waiting
+    in the agent's stream buffer (its channel's queue, as Faust's conductor put them)."""
     messages = weakref.WeakSet(unacked)
+    channel = SimpleNamespace(queue=SimpleNamespace(
+        _queue=deque(SimpleNamespace(message=m) for m in buffered)))
+    conductor = SimpleNamespace(_topic_name_index={TP0.topic: {0: channel}.values()})
     return SimpleNamespace(
         _committed_offset=defaultdict(lambda: None, {TP0: committed}),
         _acked=defaultdict(list, {TP0: list(acked)}), _commit_fut=None,
-        _unacked_messages=messages, _keep=list(unacked))
+        _unacked_messages=messages, _keep=list(unacked), app=SimpleNamespace(topics=conductor))
 
 
 def fetched(highwater: int = 200, position: int | None = 200) -> commit_guard.PartitionState:
@@ -169,6 +174,17 @@ def test_messages_on_their_way_through_the_fetch_step_are_queued_not_lost():
     assert judge(c, 0.0, fetched(position=150), next_fetch=False) is None
     assert judge(c, 10 * TAIL, fetched(position=150), next_fetch=False) is None
     assert judge(c, 10 * TAIL + 1, fetched(position=150)) == 125
+
+
+def test_messages_in_a_stream_buffer_are_queued_not_lost():
+    # Faust's conductor put the backfill partition's next messages in the agent's stream
+    # buffer; its stream tracks each only when it takes it out, behind a batch in work
+    waiting = [FakeMessage(TP0, offset) for offset in range(125, 140)]
+    c = consumer(125, buffered=waiting)
+    assert judge(c, 0.0) is None
+    assert judge(c, 10 * TAIL) is None
+    c = consumer(125, buffered=waiting[1:], acked=[124])  # 125 itself went missing
+    assert judge(c, 10 * TAIL + 1) is None  # its successors are waited for first
 
 
 def test_a_slow_commit_is_not_a_lost_message():

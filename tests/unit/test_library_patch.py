@@ -24,6 +24,7 @@ def pinned(distribution: str) -> str:
 @pytest.mark.parametrize(("distribution", "written_for"), [
     ("faust-streaming", commit_guard.FAUST_VERSION),
     ("aiokafka", fetch_backoff.AIOKAFKA_VERSION),
+    ("aiokafka", commit_guard.AIOKAFKA_VERSION),  # the guard reads aiokafka's partition state
 ])
 def test_each_patch_names_the_pinned_and_installed_version(distribution, written_for):
     assert written_for == pinned(distribution) == version(distribution)
