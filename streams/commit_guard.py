@@ -68,6 +68,7 @@ AIOKAFKA_VERSION = "0.14.0"
 #: the upstream defect; when a release fixes it, this module goes
 UPSTREAM = "faust-streaming/faust#606 (fix proposed in faust-streaming/faust#707)"
 
+
 @dataclass(frozen=True)
 class PartitionState:
     """What aiokafka knows of one partition, read in the consumer's thread."""
@@ -91,8 +92,8 @@ class Watch:
 class FetchRounds:
     """How many times Faust's fetch loop asked for a fetch in this process.
 
-    Faust asks for the next fetch only after every record of the last one went on: to an
-    agent's stream buffer or bulk queue (tracked as in work there) or dropped.
+    Faust asks for the next fetch only after every record of the last one went on, to an
+    agent's stream buffer or bulk queue, or was dropped.
     """
 
     count = 0
@@ -141,7 +142,10 @@ def install() -> None:
     async def _wait_next_records(self: Any, timeout: float) -> Any:
         FetchRounds.count += 1
         if _to_seek:
-            await perform_seeks(self)
+            try:
+                await perform_seeks(self)
+            except Exception as exc:  # the fetch goes on; the guard decides again later
+                log.warning("the commit guard's seek failed (%r); fetching on", exc)
         return await fetch(self, timeout)
 
     _new_offset.faust_rule = original  # type: ignore[attr-defined]  # kept for the tests
