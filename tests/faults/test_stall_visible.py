@@ -92,13 +92,16 @@ class ScheduledRule:
         return ("Alerting" if at - self.breached_since >= self.pending_s else "Pending"), result
 
 
-def _quiet_for(rule: ScheduledRule, p, evaluations: int, what: str) -> None:
+def _quiet_for(rule: ScheduledRule, p, what: str, evaluations: int = 0,
+               while_running: Any = None) -> None:
+    """Normal at `evaluations` evaluations, or at every one while `while_running` runs."""
     values = []
-    for _ in range(evaluations):
+    while len(values) < evaluations or (while_running and while_running.is_alive()):
         state, result = rule.tick(p.sink)
         assert state == "Normal" and not result.error, (what, state, result)
         values.append(_ops_panel(p, "Without progress")[0][0])
-    print(f"{what}: Normal at {evaluations} evaluations, without progress {values} s")
+    assert values, f"no evaluation while {what}"
+    print(f"{what}: Normal at {len(values)} evaluations, without progress {values} s")
 
 
 def _fires(rule: ScheduledRule, sink, since: float) -> tuple[float, RuleResult]:
@@ -150,11 +153,10 @@ def run_stall_scenario(p, truth, rules_doc: dict[str, Any]) -> None:
     raw = p.settings.kafka.raw_topic
 
     # idle: the workers report every second, nothing waits: not a stall
-    _quiet_for(rule, p, 3, "idle")
+    _quiet_for(rule, p, "idle", evaluations=3)
     # busy: messages keep arriving (250 events/s for 36 s) and are recorded as they come
     producer = produce_in_background(p, busy, rate=250)
-    _quiet_for(rule, p, 3, "keeping up with a load")
-    assert producer.is_alive(), "the load ended before the rule was evaluated under it"
+    _quiet_for(rule, p, "keeping up with a load", while_running=producer)
     producer.join(120)
     assert producer.error is None, producer.error
 
@@ -197,7 +199,7 @@ def run_stall_scenario(p, truth, rules_doc: dict[str, Any]) -> None:
     took = _resolves(rule, p.sink, 180)
     print(f"store back: resolved after {took:.1f} s")
     p.wait_settled()
-    _quiet_for(rule, p, 2, "caught up again")
+    _quiet_for(rule, p, "caught up again", evaluations=2)
 
 
 def test_the_stall_alert_fires_within_seconds_and_only_on_a_stall(pipeline_factory):
