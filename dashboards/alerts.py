@@ -160,8 +160,8 @@ ALERTS: list[AlertSpec] = [
         labels={"signal": "pipeline_freshness", "audience": "ops", "team": "ops"},
         summary=("The pipeline has recorded nothing for {{ $values.A.Value }} s: messages wait "
                  "on the broker and no partition moves, or no worker reports at all. No figure "
-                 "means ClickHouse did not answer this check (see Error): nothing can be "
-                 "written there either."),
+                 "means ClickHouse did not answer this check: nothing can be written there "
+                 "either."),
         action=("Ops control panel, 'Stalled partitions': which topic and partition, how many "
                 "messages wait, since when. Then check in this order (docs/operations.md, "
                 "'Pipeline stalled'): ClickHouse answers (touchline query \"SELECT 1\"); the "
