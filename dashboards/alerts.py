@@ -3,7 +3,10 @@
 Each rule has one ClickHouse query (refId A, table format: every string column becomes a label,
 the one numeric column is the value) and a threshold expression (refId B, the condition). So a
 rule fires once per row over the threshold, labelled with the row's team and rep (routing) and
-with the subject (deal, account, cadence, lead). Annotations name the activity to do.
+with the subject (deal, account, cadence, lead). Labels are the instance's identity in Grafana:
+they hold only what stays put while the condition holds, and the figure that moves (days in
+stage, hours waiting, how far below plan) is the value, which the summary prints with
+`printf`. Annotations name the activity to do.
 """
 
 from __future__ import annotations
@@ -64,14 +67,19 @@ class AlertSpec:
 #: (sinks/ddl/0013_rules.sql), so the alert condition only asks for a positive value
 COACHING_THRESHOLD = 0.0
 
+#: the rule's value, as a summary shows it (Go's printf, which Grafana's templates have)
+DAYS = '{{ printf "%.1f" $values.A.Value }} d'
+HOURS = '{{ printf "%.1f" $values.A.Value }} h'
+WHOLE = '{{ printf "%.0f" $values.A.Value }}'
+
 ALERTS: list[AlertSpec] = [
     AlertSpec(
         uid="touchline-stuck-deal", title="Deal past its stage SLA", group=GROUP_COACHING,
-        sql=q.ALERT_STUCK_DEAL, value="sla_ratio", threshold=COACHING_THRESHOLD, range_s=3600,
-        pending="15m", labels={"signal": "stuck_deal", "audience": "manager"},
+        sql=q.ALERT_STUCK_DEAL, value="days_in_stage", threshold=COACHING_THRESHOLD,
+        range_s=3600, pending="15m", labels={"signal": "stuck_deal", "audience": "manager"},
         summary=("{{ $labels.opportunity }} ({{ $labels.account }}, {{ $labels.segment }}) has sat "
-                 "in {{ $labels.stage }} for {{ $labels.days_in_stage }} d; the "
-                 "{{ $labels.segment }} SLA for that stage is {{ $labels.stage_sla_days }} d."),
+                 f"in {{{{ $labels.stage }}}} for {DAYS}; the {{{{ $labels.segment }}}} SLA for "
+                 "that stage is {{ $labels.stage_sla_days }} d."),
         action=("{{ $labels.rep }}: book a next-step meeting with the buyer of "
                 "{{ $labels.account }} to move {{ $labels.opportunity }} out of "
                 "{{ $labels.stage }}, or disposition it."),
@@ -81,19 +89,21 @@ ALERTS: list[AlertSpec] = [
         sql=q.ALERT_DEAL_INACTIVE, value="days_inactive", threshold=COACHING_THRESHOLD,
         range_s=3600, pending="1h", labels={"signal": "deal_inactive", "audience": "manager"},
         summary=("Nothing has happened on {{ $labels.opportunity }} ({{ $labels.stage }}, "
-                 "{{ $labels.account }}) since {{ $labels.last_activity_on }}; the plan allows "
-                 "{{ $labels.inactive_after_days }} d."),
+                 "{{ $labels.account }}) since {{ $labels.last_activity_on }}, "
+                 f"{DAYS} ago; the plan allows {{{{ $labels.inactive_after_days }}}} d."),
         action=("{{ $labels.rep }}: call the buyer of {{ $labels.account }} and agree a dated "
                 "next step for {{ $labels.opportunity }}."),
     ),
     AlertSpec(
         uid="touchline-untouched-account", title="Account untouched past its tier threshold",
-        group=GROUP_COACHING, sql=q.ALERT_UNTOUCHED_ACCOUNT, value="untouched_ratio",
+        group=GROUP_COACHING, sql=q.ALERT_UNTOUCHED_ACCOUNT, value="days_since_touch",
         threshold=COACHING_THRESHOLD, range_s=3600, pending="1h",
         labels={"signal": "untouched_account", "audience": "manager"},
-        summary=("{{ $labels.account_name }} ({{ $labels.account }}, tier {{ $labels.tier }}) has "
-                 "had no touch for {{ $labels.days_since_touch }} d; tier {{ $labels.tier }} "
-                 "accounts are untouched after {{ $labels.untouched_after_days }} d."),
+        summary=("{{ $labels.account_name }} ({{ $labels.account }}, tier {{ $labels.tier }}) "
+                 '{{ if eq $labels.last_touch_on "never" }}has never been touched'
+                 "{{ else }}has had no touch since {{ $labels.last_touch_on }}, "
+                 f"{DAYS} ago{{{{ end }}}}; tier {{{{ $labels.tier }}}} accounts are untouched "
+                 "after {{ $labels.untouched_after_days }} d."),
         action=("{{ $labels.rep }}: call the main contact at {{ $labels.account_name }} today "
                 "and follow up by email."),
     ),
@@ -102,20 +112,19 @@ ALERTS: list[AlertSpec] = [
         sql=q.ALERT_CADENCE_BEHIND, value="prospects_behind", threshold=COACHING_THRESHOLD,
         range_s=3600, pending="30m",
         labels={"signal": "cadence_behind", "audience": "manager"},
-        summary=("{{ $labels.rep }}: {{ $values.A.Value }} of {{ $labels.prospects_in_cadence }} "
-                 "prospects in cadence {{ $labels.cadence }} are {{ $labels.steps_behind }} or "
-                 "more steps behind plan."),
-        action=("{{ $labels.rep }}: work the overdue steps of {{ $labels.cadence }} first; the "
-                "next step for most of them is a {{ $labels.next_channel }}."),
+        summary=(f"{{{{ $labels.rep }}}}: {WHOLE} prospects in cadence {{{{ $labels.cadence }}}} "
+                 "are {{ $labels.steps_behind }} or more steps behind plan."),
+        action=("{{ $labels.rep }}: work the overdue steps of {{ $labels.cadence }} first: "
+                "each prospect's next call or email as the cadence plans it (the Rep view lists "
+                "them with the step's channel)."),
     ),
     AlertSpec(
         uid="touchline-speed-to-lead", title="New lead not touched within SLA",
-        group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="sla_ratio",
+        group=GROUP_COACHING, sql=q.ALERT_SPEED_TO_LEAD, value="waiting_hours",
         threshold=COACHING_THRESHOLD, range_s=3600, pending="0s",
         labels={"signal": "lead_sla", "audience": "manager"},
         summary=("Lead {{ $labels.prospect }} ({{ $labels.account }}, tier {{ $labels.tier }}) "
-                 "has waited {{ $labels.waiting_hours }} h without a touch; the SLA is "
-                 "{{ $labels.sla_hours }} h."),
+                 f"has waited {HOURS} without a touch; the SLA is {{{{ $labels.sla_hours }}}} h."),
         action="{{ $labels.rep }}: call {{ $labels.prospect }} now; leave a voicemail and email "
                "if there is no answer.",
     ),
@@ -124,10 +133,13 @@ ALERTS: list[AlertSpec] = [
         group=GROUP_COACHING, sql=q.ALERT_ACTIVITY_MIX, value="shortfall",
         threshold=COACHING_THRESHOLD, range_s=3600, pending="1h",
         labels={"signal": "activity_mix", "audience": "manager"},
-        summary=("{{ $labels.rep }} ({{ $labels.role }}): {{ $labels.done }} "
-                 "{{ $labels.activity }} in the last 7 days vs {{ $labels.planned_so_far }} "
-                 "planned; share of calls and emails {{ $labels.share_percent }}% vs "
-                 "{{ $labels.planned_share_percent }}% planned ({{ $labels.basis }})."),
+        summary=("{{ $labels.rep }} ({{ $labels.role }}): "
+                 '{{ if eq $labels.basis "count" }}'
+                 f"{WHOLE} {{{{ $labels.activity }}}} short of the plan so far in the last 7 days"
+                 "{{ else }}"
+                 f"{{{{ $labels.activity }}}} is {WHOLE} points below its planned share of calls "
+                 "and emails in the last 7 days"
+                 "{{ end }}."),
         action="{{ $labels.rep }}: move time to {{ $labels.activity }} this week.",
     ),
     AlertSpec(
@@ -135,8 +147,8 @@ ALERTS: list[AlertSpec] = [
         sql=q.ALERT_IDLE_REP, value="days_idle", threshold=COACHING_THRESHOLD, range_s=3600,
         pending="1h", labels={"signal": "idle_rep", "audience": "manager"},
         summary=("{{ $labels.rep }} has logged no call, email or meeting since "
-                 "{{ $labels.last_touch_on }} ({{ $labels.last_channel }}); the plan allows "
-                 "{{ $labels.idle_after_days }} d."),
+                 "{{ $labels.last_touch_on }} ({{ $labels.last_channel }}), "
+                 f"{DAYS} ago; the plan allows {{{{ $labels.idle_after_days }}}} d."),
         action=("Check in with {{ $labels.rep }}: time off, blocked, or activities not "
                 "logged?"),
     ),

@@ -370,6 +370,9 @@ LEFT JOIN (
 ORDER BY c.behind DESC, c.cadence_work DESC, r.rep_id"""
 
 # --- alert rules (one numeric column = the value; string columns = labels) ----------------------
+# Labels are an alert instance's identity in Grafana: a coaching rule labels only what names its
+# subject and stays put while the condition holds (ids, stage, tier, plan thresholds, the date of
+# a last touch); the figure that moves (days in stage, hours waiting, shortfall) is the value.
 
 def _with_manager(sql: str) -> str:
     """An alert query with a `manager` label: the team's manager in the org ('' if none).
@@ -387,9 +390,8 @@ LEFT JOIN (SELECT tenant, team_id, any(manager_rep_id) AS manager
 ALERT_STUCK_DEAL = _with_manager(f"""
 SELECT tenant, team_id AS team, rep_id AS rep, opportunity_id AS opportunity,
        account_id AS account, segment, stage,
-       toString(round(dwell_s / 86400, 1)) AS days_in_stage,
        toString(round(sla_s / 86400, 1)) AS stage_sla_days,
-       dwell_s / sla_s AS sla_ratio
+       dwell_s / 86400 AS days_in_stage
 FROM {rule("rule_stuck_deals", ALL_TENANTS)}""")
 
 ALERT_DEAL_INACTIVE = _with_manager(f"""
@@ -400,37 +402,33 @@ SELECT tenant, team_id AS team, rep_id AS rep,
        inactive_s / 86400 AS days_inactive
 FROM {rule("rule_inactive_deals", ALL_TENANTS)}""")
 
-#: an account with no activity at all counts as one limit past (ratio just over 1)
+#: the value is the days without a touch (since the first activity seen when there was no
+#: touch); an account with no activity at all counts as just past its tier's limit
 ALERT_UNTOUCHED_ACCOUNT = _with_manager(f"""
 SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
        account_name, tier,
-       if(untouched_s IS NULL, 'never', toString(round(untouched_s / 86400, 1)))
-           AS days_since_touch,
+       if(last_touch_at IS NULL, 'never', toString(toDate(last_touch_at))) AS last_touch_on,
        toString(round(threshold_s / 86400, 1)) AS untouched_after_days,
-       ifNull(untouched_s, threshold_s + 1) / threshold_s AS untouched_ratio
+       ifNull(untouched_s, threshold_s + 1) / 86400 AS days_since_touch
 FROM {rule("rule_untouched_accounts", ALL_TENANTS)}""")
 
 ALERT_CADENCE_BEHIND = _with_manager(f"""
 SELECT tenant, team_id AS team, rep_id AS rep, cadence_id AS cadence,
-       toString(active) AS prospects_in_cadence, toString(threshold_steps) AS steps_behind,
-       next_channel, toFloat64(behind) AS prospects_behind
+       toString(threshold_steps) AS steps_behind, toFloat64(behind) AS prospects_behind
 FROM {rule("rule_cadences_behind", ALL_TENANTS)}""")
 
 ALERT_SPEED_TO_LEAD = _with_manager(f"""
 SELECT tenant, team_id AS team, rep_id AS rep, prospect_id AS prospect,
        account_id AS account, tier, toString(round(sla_s / 3600, 1)) AS sla_hours,
-       toString(round(waiting_s / 3600, 1)) AS waiting_hours,
-       waiting_s / sla_s AS sla_ratio
+       waiting_s / 3600 AS waiting_hours
 FROM {rule("rule_leads_over_sla", ALL_TENANTS)}""")
 
-#: the value is how far the rep trails: planned - done (count), or the planned share minus the
-#: actual share of calls and emails (share)
+#: the value is how far the rep trails: planned so far - done (basis count), or the planned
+#: minus the actual share of calls and emails, in percentage points (basis share)
 ALERT_ACTIVITY_MIX = _with_manager(f"""
 SELECT tenant, team_id AS team, rep_id AS rep, activity, role, basis,
-       toString(round(actual)) AS done, toString(round(planned)) AS planned_so_far,
-       toString(round(100 * actual_share)) AS share_percent,
-       toString(round(100 * planned_share)) AS planned_share_percent,
-       if(basis = 'count', planned - actual, planned_share - actual_share) AS shortfall
+       if(basis = 'count', planned - actual, 100 * (planned_share - actual_share))
+           AS shortfall
 FROM {rule("rule_activity_mix", ALL_TENANTS)}""")
 
 ALERT_IDLE_REP = _with_manager(f"""

@@ -110,23 +110,84 @@ def threshold_passes(model: dict[str, Any], value: float | None) -> bool:
     return value is not None and test(value, [float(p) for p in evaluator["params"]])
 
 
-_TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
+_LABEL = re.compile(r"\$labels\.(\w+)")
+_VALUE = re.compile(r"\$values\.(\w+)\.Value")
+_PRINTF = re.compile(r'printf\s+"%(\.\d+)?f"\s+(\$\S+)')
+_IF_EQ = re.compile(r'if\s+eq\s+(\$\S+)\s+"([^"]*)"')
+
+
+def _operand(expr: str, labels: dict[str, str],
+             values: dict[str, float | None]) -> str | float | None:
+    lm = _LABEL.fullmatch(expr)
+    if lm:
+        return labels.get(lm.group(1), "")
+    vm = _VALUE.fullmatch(expr)
+    if vm:
+        return values.get(vm.group(1))
+    raise RuleError(f"unsupported template operand {expr}")
+
+
+def _print(expr: str, labels: dict[str, str], values: dict[str, float | None]) -> str:
+    pm = _PRINTF.fullmatch(expr)
+    if pm:  # Go's %.Nf, as Python's (both round the binary value to nearest)
+        value = _operand(pm.group(2), labels, values)
+        if value is None:  # what Go prints for a missing operand (no data)
+            return "%!f(<nil>)"
+        if isinstance(value, str):
+            return f"%!f(string={value})"
+        return f"%{pm.group(1) or '.6'}f" % value
+    value = _operand(expr, labels, values)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else value
 
 
 def render(template: str, labels: dict[str, str], values: dict[str, float | None]) -> str:
-    """Render the `{{ $labels.x }}` / `{{ $values.A.Value }}` subset of Grafana templates."""
+    """Render the subset of Grafana's Go templates the rules use.
 
-    def repl(m: re.Match[str]) -> str:
-        expr = m.group(1)
-        if expr.startswith("$labels."):
-            return labels.get(expr.removeprefix("$labels."), "")
-        vm = re.fullmatch(r"\$values\.(\w+)\.Value", expr)
-        if vm:
-            value = values.get(vm.group(1))
-            return "" if value is None else f"{value:.4g}"
-        raise RuleError(f"unsupported template expression {{{{ {expr} }}}}")
-
-    return _TEMPLATE.sub(repl, template)
+    `{{ $labels.x }}`, `{{ $values.A.Value }}`, `{{ printf "%.1f" $values.A.Value }}` and
+    `{{ if eq $labels.x "text" }}...{{ else }}...{{ end }}` (nestable), with `{{-`/`-}}`
+    trimming; anything else is a RuleError, as an unknown function fails in Grafana.
+    """
+    out: list[str] = []
+    #: per open `if`: (was the enclosing text being written, is this branch being written)
+    stack: list[tuple[bool, bool]] = []
+    writing, pos, trim_next = True, 0, False
+    for m in _ACTION.finditer(template):
+        text = template[pos:m.start()]
+        if trim_next:
+            text = text.lstrip()
+        if m.group(1):
+            text = text.rstrip()
+        if writing:
+            out.append(text)
+        pos, trim_next = m.end(), bool(m.group(3))
+        expr = m.group(2)
+        cond = _IF_EQ.fullmatch(expr)
+        if cond:
+            taken = writing and str(_operand(cond.group(1), labels, values)) == cond.group(2)
+            stack.append((writing, taken))
+            writing = taken
+        elif expr == "else":
+            if not stack:
+                raise RuleError("{{ else }} without {{ if }}")
+            outer, taken = stack[-1]
+            stack[-1] = (outer, True)
+            writing = outer and not taken
+        elif expr == "end":
+            if not stack:
+                raise RuleError("{{ end }} without {{ if }}")
+            writing = stack.pop()[0]
+        elif writing:
+            out.append(_print(expr, labels, values))
+        else:  # a branch not taken is not run, but must still be a supported form
+            _print(expr, {}, {})
+    if stack:
+        raise RuleError("{{ if }} without {{ end }}")
+    text = template[pos:]
+    out.append(text.lstrip() if trim_next else text)
+    return "".join(out)
 
 
 def evaluate(sink: ClickHouseSink, rule: dict[str, Any], group: str,

@@ -35,7 +35,8 @@ def test_stuck_deal_fires_and_the_long_enterprise_deal_does_not(results) -> None
     assert _subjects(r, "opportunity") == {"opp-stuck"}
     (f,) = r.firing
     assert (f.labels["team"], f.labels["rep"]) == ("team-east", "r-east-2")
-    assert "proposal" in f.summary and "7" in f.summary and "smb" in f.summary
+    assert "proposal for 20.0 d" in f.summary and "SLA for that stage is 7 d" in f.summary
+    assert f.value == 20.0 and "days_in_stage" not in f.labels
     assert "meeting" in f.action and "r-east-2" in f.action
 
 
@@ -46,6 +47,7 @@ def test_untouched_account_fires_and_the_busy_one_does_not(results) -> None:
     assert r.instances == 1  # the rule view judged the book of five accounts
     (f,) = r.firing
     assert (f.labels["team"], f.labels["rep"]) == ("team-west", "r-west-1")
+    assert f.labels["last_touch_on"] == "never" and "has never been touched" in f.summary
     assert "call" in f.action
 
 
@@ -54,7 +56,9 @@ def test_cadence_behind_fires_for_the_rep_who_skipped_steps(results) -> None:
     r = results["touchline-cadence-behind"]
     assert _subjects(r, "rep") == {"r-west-1"}
     (f,) = r.firing
-    assert f.value == 3 and f.labels["next_channel"] == "call"
+    assert f.value == 3 and "3 prospects in cadence outbound-8" in f.summary
+    # the changing figures are not labels (a label change would be another alert instance)
+    assert set(f.labels) == {"tenant", "team", "rep", "cadence", "steps_behind", "manager"}
 
 
 @pytest.mark.integration
@@ -88,6 +92,43 @@ def test_threshold_and_shape_rules() -> None:
     inst = chk.instances(QueryResult(["team", "v"], ["LowCardinality(String)", "Float64"],
                                      [("t", 2.0)]))
     assert inst == [chk.Instance({"team": "t"}, 2.0)]
+
+
+def test_render_printf_and_if_eq_as_go_templates_do() -> None:
+    labels, values = {"basis": "count", "rep": "r-1"}, {"A": 12.349}
+    assert chk.render('{{ $labels.rep }}: {{ printf "%.1f" $values.A.Value }} d',
+                      labels, values) == "r-1: 12.3 d"
+    assert chk.render('{{ printf "%.0f" $values.A.Value }}', labels, {"A": 2.5}) == "2"
+    mix = ('{{ if eq $labels.basis "count" }}{{ printf "%.0f" $values.A.Value }} short'
+           '{{ else }}{{ printf "%.0f" $values.A.Value }} points{{ end }}.')
+    assert chk.render(mix, labels, values) == "12 short."
+    assert chk.render(mix, {"basis": "share"}, values) == "12 points."
+    nested = ('{{ if eq $labels.basis "share" }}S{{ else }}C'
+              '{{ if eq $labels.rep "r-2" }}2{{ else }}{{ $labels.rep }}{{ end }}{{ end }}')
+    assert chk.render(nested, labels, values) == "Cr-1"
+    assert chk.render("a {{- $labels.rep -}} b", labels, values) == "ar-1b"
+    assert chk.render('{{ printf "%.1f" $values.A.Value }}', labels, {"A": None}) == \
+        "%!f(<nil>)"
+    for bad in ("{{ humanize $values.A.Value }}", '{{ if eq $labels.rep "r-1" }}x',
+                "{{ end }}", '{{ if eq $labels.rep "no" }}{{ $value }}{{ end }}'):
+        with pytest.raises(chk.RuleError):
+            chk.render(bad, labels, values)
+
+
+def test_coaching_rules_label_nothing_that_moves_while_they_fire() -> None:
+    """Labels are an alert instance's identity: the changing figure is the value."""
+    from touchline.dashboards.alerts import ALERTS, COACHING_THRESHOLD, GROUP_COACHING
+
+    moving = {"days_in_stage", "days_since_touch", "prospects_in_cadence", "waiting_hours",
+              "done", "planned_so_far", "share_percent", "planned_share_percent",
+              "next_channel", "sla_ratio", "untouched_ratio"}
+    coaching = [a for a in ALERTS if a.group == GROUP_COACHING]
+    assert len(coaching) == 7
+    for spec in coaching:
+        assert spec.threshold == COACHING_THRESHOLD
+        text = spec.summary + spec.action
+        assert not any(f"$labels.{name} " in text for name in moving), spec.uid
+        assert "$values.A.Value" in spec.summary, spec.uid
 
 
 @pytest.mark.integration

@@ -179,3 +179,59 @@ def test_a_cadence_ends_on_reply_meeting_bounce_and_unsubscribe(scenario, now):
     assert [p for p in exits if got[p]["active"]] == ["p-open"]
     # four of the five left the cadence: one prospect behind is not enough for a signal
     assert [x for x in evaluate(s.sink, now, [s.tenant]) if x.kind == "cadence_behind"] == []
+
+
+def _firing_by_entity(sink, tenant, now):
+    """Alert uid -> entity -> the firing instance, for every coaching rule, evaluated at now."""
+    out: dict[str, dict[tuple[str, ...], chk.Firing]] = {}
+    for group in rules_file()["groups"]:
+        for rule in group["rules"]:
+            if rule["uid"] not in ALERT_ENTITIES:
+                continue
+            _, names = ALERT_ENTITIES[rule["uid"]]
+            result = chk.evaluate(sink, rule, group["name"], now)
+            assert not result.error, (rule["uid"], result.error)
+            out[rule["uid"]] = {tuple(f.labels[x] for x in names): f for f in result.firing
+                                if f.labels["tenant"] == tenant}
+    return out
+
+
+def test_an_alert_keeps_its_labels_while_its_condition_holds(scenario, now):
+    """Labels are an alert instance's identity in Grafana: a figure that moves while the
+    condition holds is the value, never a label, or each move resolves one alert and fires
+    another (and restarts the pending period)."""
+    s = scenario
+    _every_rule_fires(s, now)
+    before = _firing_by_entity(s.sink, s.tenant, now)
+    # three hours on, every condition still holds: the deal is a little longer in its stage,
+    # the lead has waited longer, a fifth prospect joined sdr-1's cadence (on its first step),
+    # sdr-2 dialled 30 more calls (still far below the planned share of calls)
+    rows = [s.activity("email", now + H, "sdr-1", prospect_id="p1-new", account_id="acc-new",
+                       cadence_id="outbound-8", cadence_step=1)]
+    rows += [s.activity("call", now + H + i * dt.timedelta(minutes=2), "sdr-2")
+             for i in range(30)]
+    s.insert_activities(rows)
+    later = _firing_by_entity(s.sink, s.tenant, now + 3 * H)
+    for uid, subjects in before.items():
+        assert subjects, f"{uid}: the scenario must make the rule fire"
+        assert set(later[uid]) == set(subjects), uid
+        for entity, first in subjects.items():
+            assert later[uid][entity].labels == first.labels, (uid, entity)
+    t = s.tenant
+    stuck = (before["touchline-stuck-deal"][("opp-stuck",)],
+             later["touchline-stuck-deal"][("opp-stuck",)])
+    assert [f.value for f in stuck] == pytest.approx([10.0, 10.125])
+    assert "for 10.0 d" in stuck[0].summary and "for 10.1 d" in stuck[1].summary
+    lead = (before["touchline-speed-to-lead"][("lead-late",)],
+            later["touchline-speed-to-lead"][("lead-late",)])
+    assert [f.value for f in lead] == pytest.approx([3.0, 6.0])
+    assert "waited 3.0 h" in lead[0].summary and "waited 6.0 h" in lead[1].summary
+    assert "call lead-late now" in lead[1].action
+    mix = (before["touchline-activity-mix"][("sdr-2", "call_attempts")],
+           later["touchline-activity-mix"][("sdr-2", "call_attempts")])
+    assert mix[0].labels["basis"] == "share" and mix[1].value < mix[0].value
+    assert f"{mix[1].value:.0f} points" in mix[1].summary
+    assert "call_attempts" in mix[1].action
+    cadence = later["touchline-cadence-behind"][("sdr-1", "outbound-8")]
+    assert cadence.value == 4 and "4 prospects" in cadence.summary
+    assert t == cadence.labels["tenant"]
