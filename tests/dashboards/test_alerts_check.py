@@ -132,6 +132,35 @@ def test_coaching_rules_label_nothing_that_moves_while_they_fire() -> None:
 
 
 @pytest.mark.integration
+def test_policies_group_and_route_coaching_alerts_on_labels_they_carry(results) -> None:
+    """Every label a manager policy groups or matches on is on every firing coaching alert."""
+    from touchline.dashboards.alerts import ALERTS, GROUP_COACHING
+    from touchline.dashboards.provisioning_files import policies_file
+
+    used: set[str] = set()
+
+    def walk(policy: dict) -> None:
+        matchers = [m[0] for m in policy.get("object_matchers", [])]
+        if "audience" not in matchers:  # the ops route groups ops alerts by reason
+            used.update(matchers)
+            used.update(policy.get("group_by", []))
+        for child in policy.get("routes", []):
+            walk(child)
+
+    (root,) = policies_file()["policies"]
+    walk(root)
+    assert {"team", "rep"} <= used
+    fired = 0
+    for spec in ALERTS:
+        if spec.group != GROUP_COACHING:
+            continue
+        for f in results[spec.uid].firing:
+            fired += 1
+            assert used - {"alertname"} <= set(f.labels) | set(spec.labels), spec.uid
+    assert fired >= 5
+
+
+@pytest.mark.integration
 def test_pipeline_stall_fires_when_no_worker_reports(seeded) -> None:
     # evaluate the same rule two hours in the future: no report inside its one-hour range
     import datetime as dt
