@@ -1,14 +1,17 @@
 """Dashboard panel latency over N activity rows generated straight into ClickHouse.
 
 Rows come from `INSERT ... SELECT FROM numbers_mt(N)` into `activities` (the touch_counts MV and
-the 0010 panel rollups fill from the same insert, as in the pipeline): one tenant, 50 teams,
-2,000 reps, 200k accounts, 1M prospects, event times spread evenly over the last 30 days and
-written oldest first (with up to a minute of disorder), as a live pipeline writes them, the
-simulator's type mix. The reps, their weekly targets and 20 cadences of 8 steps are written
-too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows. Each panel's
-SQL is expanded exactly as Grafana would send it (dashboards/local/sqlcheck.py) for the dashboard's
-default range, then run `runs` times on the embedded engine in this process (after one warm-up
-run); p50/p95 are wall times of `sink.query` (engine + result transfer).
+the panel rollups fill from the same insert, as in the pipeline): one tenant, 50 teams, 2,000
+reps, 200k accounts, 1M prospects, 50k opportunities, event times spread evenly over the last 30
+days and written oldest first (with up to a minute of disorder), as a live pipeline writes them,
+the simulator's type mix. The reps, their weekly targets and 20 cadences of 8 steps are written
+too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows; so are a
+plan in force (stage SLAs, tiers), each opportunity's latest stage and the book of accounts, so
+the rule panels judge real deals and accounts. Each panel's SQL is expanded exactly as Grafana
+would send it (dashboards/local/sqlcheck.py) for the dashboard's default range, then run `runs`
+times on the embedded engine in this process (after one warm-up run); p50/p95 are wall times of
+`sink.query` (engine + result transfer). touchline/bench/viewers.py loads the same rows through
+the store with several dashboards at once.
 
 Generation speed: the raw insert alone runs at ~1.6M rows/s (numbers_mt, 2 cores); the
 materialized views it feeds (touch_counts, the 0010 panel rollups) take ~90% of the time, as
@@ -62,7 +65,8 @@ SELECT
     concat('team-', toString(rep % 50)) AS team_id,
     concat('acct-', toString(h % 200000)) AS account_id,
     concat('p-', toString(h % 1000000)) AS prospect_id,
-    if(k >= 95 AND k < 98, concat('opp-', toString(h % 50000)), '') AS opportunity_id,
+    if(k >= 95 AND k < 98, concat('opp-', toString(intDiv(h, 100) % 50000)), '')
+        AS opportunity_id,
     concat('cad-', toString(h % 20)) AS cadence_id,
     toUInt8(1 + h % 8) AS cadence_step,
     multiIf(k < 50, 'call', k < 90, 'email', k < 95, 'meeting', '') AS channel,
