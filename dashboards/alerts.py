@@ -134,7 +134,10 @@ ALERTS: list[AlertSpec] = [
         threshold=COACHING_THRESHOLD, range_s=3600, pending="1h",
         labels={"signal": "activity_mix", "audience": "manager"},
         summary=("{{ $labels.rep }} ({{ $labels.role }}): "
-                 '{{ if eq $labels.basis "count" }}'
+                 '{{ if eq $labels.activity "leads_touched_within_sla" }}'
+                 f"{WHOLE} points below the planned percent of new leads touched within SLA "
+                 "in the last 7 days"
+                 '{{ else if eq $labels.basis "count" }}'
                  f"{WHOLE} {{{{ $labels.activity }}}} short of the plan so far in the last 7 days"
                  "{{ else }}"
                  f"{{{{ $labels.activity }}}} is {WHOLE} points below its planned share of calls "

@@ -147,8 +147,9 @@ def render(template: str, labels: dict[str, str], values: dict[str, float | None
     """Render the subset of Grafana's Go templates the rules use.
 
     `{{ $labels.x }}`, `{{ $values.A.Value }}`, `{{ printf "%.1f" $values.A.Value }}` and
-    `{{ if eq $labels.x "text" }}...{{ else }}...{{ end }}` (nestable), with `{{-`/`-}}`
-    trimming; anything else is a RuleError, as an unknown function fails in Grafana.
+    `{{ if eq $labels.x "text" }}...{{ else if eq ... }}...{{ else }}...{{ end }}` (nestable),
+    with `{{-`/`-}}` trimming; anything else is a RuleError, as an unknown function fails in
+    Grafana.
     """
     out: list[str] = []
     #: per open `if`: (was the enclosing text being written, is this branch being written)
@@ -169,12 +170,16 @@ def render(template: str, labels: dict[str, str], values: dict[str, float | None
             taken = writing and str(_operand(cond.group(1), labels, values)) == cond.group(2)
             stack.append((writing, taken))
             writing = taken
-        elif expr == "else":
+        elif expr == "else" or expr.startswith("else "):
             if not stack:
                 raise RuleError("{{ else }} without {{ if }}")
             outer, taken = stack[-1]
-            stack[-1] = (outer, True)
-            writing = outer and not taken
+            branch = _IF_EQ.fullmatch(expr.removeprefix("else ").strip())
+            if expr != "else" and not branch:
+                raise RuleError(f"unsupported template action {{{{ {expr} }}}}")
+            writing = outer and not taken and (
+                not branch or str(_operand(branch.group(1), labels, values)) == branch.group(2))
+            stack[-1] = (outer, taken or writing)
         elif expr == "end":
             if not stack:
                 raise RuleError("{{ end }} without {{ if }}")

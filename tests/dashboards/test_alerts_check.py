@@ -106,6 +106,11 @@ def test_render_printf_and_if_eq_as_go_templates_do() -> None:
     nested = ('{{ if eq $labels.basis "share" }}S{{ else }}C'
               '{{ if eq $labels.rep "r-2" }}2{{ else }}{{ $labels.rep }}{{ end }}{{ end }}')
     assert chk.render(nested, labels, values) == "Cr-1"
+    chain = ('{{ if eq $labels.rep "r-0" }}0{{ else if eq $labels.rep "r-1" }}1'
+             '{{ else if eq $labels.basis "count" }}c{{ else }}-{{ end }}')
+    assert [chk.render(chain, {"rep": r, "basis": "count"}, values)
+            for r in ("r-0", "r-1", "r-2")] == ["0", "1", "c"]
+    assert chk.render(chain, {"rep": "r-2", "basis": "share"}, values) == "-"
     assert chk.render("a {{- $labels.rep -}} b", labels, values) == "ar-1b"
     assert chk.render('{{ printf "%.1f" $values.A.Value }}', labels, {"A": None}) == \
         "%!f(<nil>)"
