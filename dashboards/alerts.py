@@ -159,8 +159,8 @@ ALERTS: list[AlertSpec] = [
         uid="touchline-dlq-spike", title="DLQ rate spike", group=GROUP_OPS,
         sql=q.ALERT_DLQ_SPIKE, value="dlq_percent", threshold=5.0, range_s=300, pending="2m",
         labels={"signal": "dlq_spike", "audience": "ops", "team": "ops"},
-        summary=("{{ $labels.rejected_events }} events rejected as {{ $labels.reason }} in 5 min "
-                 "({{ $values.A.Value }} % of events read)."),
+        summary=('{{ printf "%.1f" $values.A.Value }} % of the events read in 5 min were '
+                 "rejected as {{ $labels.reason }}."),
         action=("Read the newest dlq_events rows with reason {{ $labels.reason }} (error and "
                 "payload columns) and fix the sending system or its mapping."),
     ),

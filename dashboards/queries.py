@@ -438,7 +438,8 @@ SELECT tenant, team_id AS team, rep_id AS rep, last_channel,
        idle_s / 86400 AS days_idle
 FROM {rule("rule_idle_reps", ALL_TENANTS)}""")
 
-ALERT_DLQ_SPIKE = """SELECT d.reason AS reason, toString(d.rejected) AS rejected_events,
+#: the reason is the one label: a count as a label would change the alert's identity each time
+ALERT_DLQ_SPIKE = """SELECT d.reason AS reason,
        100 * d.rejected / greatest(1, d.rejected, m.events_in) AS dlq_percent
 FROM (
     SELECT reason, count() AS rejected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -238,3 +239,37 @@ def test_dashboards_check_runs_every_panel(cli_env) -> None:
     total = sum(len(d.panels) for d in all_dashboards())
     assert out.output.count("\nok ") + out.output.startswith("ok ") == total
     assert "ERROR" not in out.output
+
+
+@pytest.mark.integration
+def test_a_dlq_spike_keeps_its_labels_while_rejects_pile_up(seeded) -> None:
+    """The count is in the summary and value, not a label: more rejects, the same instance.
+
+    The spike is a month ahead of the seeded data, evaluated then, so no other test sees it.
+    """
+    from tests.dashboards.conftest import TENANT, _table
+
+    later = seeded.now + dt.timedelta(days=30)
+
+    def reject(n: int, start: int) -> None:
+        seeded.sink.insert("dlq_events", _table([
+            {"dlq_key": f"too_large|big-{s}", "failed_at": later - dt.timedelta(seconds=s),
+             "reason": "too_large",
+             "error": "5 MiB", "source_topic": "activities.raw", "partition": 0,
+             "offset": 90_000 + s, "line_no": 1, "origin": "test", "event_id": f"big-{s}",
+             "tenant": TENANT, "payload": "{}", "payload_encoding": "utf-8",
+             "payload_bytes": 2, "dlq_partition": 0, "dlq_offset": 90_000 + s}
+            for s in range(start, start + n)]))
+
+    def spike() -> chk.Firing:
+        (rule,) = [r for r in chk.check(seeded.sink, later) if r.uid == "touchline-dlq-spike"]
+        (f,) = rule.firing
+        return f
+
+    reject(12, 0)
+    first = spike()
+    reject(20, 12)
+    second = spike()
+    assert first.labels == second.labels and first.labels["reason"] == "too_large"
+    assert not any(v.isdigit() for v in first.labels.values())
+    assert "rejected as too_large" in second.summary and "{{" not in second.summary

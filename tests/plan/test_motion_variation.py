@@ -77,8 +77,8 @@ def test_crm_stages_mapped_to_one_plan_stage_are_one_stay(scenario, now):
     start = (now - dt.timedelta(days=20)).replace(microsecond=0)
     path = [("discovery", "Prospecting", 0, 24), ("discovery", "Qualification", 24, 72),
             ("discovery", "Needs Analysis", 72, 120), ("demo", "Id. Decision Makers", 120, 168),
-            ("discovery", "Needs Analysis", 168, 192), ("proposal", "Proposal/Price Quote", 192,
-                                                        216), ("proposal", "Negotiation", 216, None)]
+            ("discovery", "Needs Analysis", 168, 192),
+            ("proposal", "Proposal/Price Quote", 192, 216), ("proposal", "Negotiation", 216, None)]
     for i, (stage, vendor, entered, exited) in enumerate(path):
         nxt = path[i + 1][0] if i + 1 < len(path) else ""
         s.stage_visit("opp-sf", "acc-sf", "rep-a" if i == 0 else "rep-b", stage,
