@@ -199,12 +199,36 @@ def test_worker_healthcheck_fails_without_progress_reports(tmp_path: Path) -> No
     assert (healthy.returncode, healthy.stdout, healthy.stderr) == (0, "", "")
 
 
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def test_env_example_lists_every_setting() -> None:
     from touchline.stack.services import settings_env
 
-    listed = {ln.split("=", 1)[0] for ln in (ROOT / ".env.example").read_text().splitlines()
-              if "=" in ln and not ln.startswith("#")}
-    assert set(settings_env(Settings())) <= listed
+    values = dict(ln.split("=", 1) for ln in (ROOT / ".env.example").read_text().splitlines()
+                  if "=" in ln and not ln.startswith("#"))
+    listed = set(values)
+    defaults = settings_env(Settings())
+    assert set(defaults) <= listed, set(defaults) - listed
+    # with its default (paths are made absolute by the settings)
+    for name, default in defaults.items():
+        if not name.endswith(("_DIR", "_PATH")):
+            given = values[name]
+            same = (float(given) == float(default) if _number(default) and _number(given)
+                    else given == default)
+            assert same, f"{name}: .env.example says {given!r}, the default is {default!r}"
+    # and no setting that is gone: an unknown TOUCHLINE_<GROUP>__<NAME> is silently ignored
+    fields = {f"TOUCHLINE_{group.upper()}__{name.upper()}"
+              for group, info in Settings.model_fields.items()
+              if hasattr(info.annotation, "model_fields")
+              for name in info.annotation.model_fields}
+    stale = {n for n in listed if n.startswith("TOUCHLINE_") and "__" in n} - fields
+    assert not stale, stale
     # and every variable the compose file reads from it
     used = set(re.findall(r"\$\{(\w+)[:}]", (ROOT / "docker-compose.yml").read_text()))
     assert used <= listed, used - listed
