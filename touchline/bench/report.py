@@ -168,11 +168,16 @@ def _viewers(v: dict[str, Any] | None) -> list[tuple[str, str, str]]:
              f"per dashboard, {v['store_cpu_ms_per_panel']} ms per panel",
              f"load avg {v['load_avg_before'][0]} -> {v['load_avg_after'][0]}, store RSS "
              f"{v['store_rss_mb']} MB")]
+    if v.get("alone_store_cpu_ms_per_dashboard"):
+        rows.append(("  store CPU per dashboard, panels run alone",
+                     ", ".join(f"{k.removeprefix('touchline-')} {ms:g} ms" for k, ms in
+                               v["alone_store_cpu_ms_per_dashboard"].items()), ""))
     for p in sorted(v["panels"], key=lambda p: (p["dashboard"], -p["p95_ms"])):
         rows.append((f"  {p['dashboard'].removeprefix('touchline-')}: {p['panel'][:40]}",
                      f"p50 {p['p50_ms']} p95 {p['p95_ms']} max {p['max_ms']} ms",
                      "ERROR " + p["error"][:60] if p.get("error")
-                     else ("slowest" if p in v["slowest"][:3] else "")))
+                     else f"alone: {p.get('alone_store_cpu_ms', '-')} ms store CPU"
+                     + (", slowest" if p in v["slowest"][:3] else "")))
     return rows
 
 

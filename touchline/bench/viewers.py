@@ -16,7 +16,8 @@ A round starts all viewers together and ends when the last panel has answered; `
 follow one warm-up round that is not counted. A panel's latency is the wall time of its
 request (queueing in the store included), as a viewer sees it. The store's CPU (user + system
 from /proc) over the timed rounds gives its cores in use and CPU per dashboard load; the load
-average of the machine is read before and after (the cores are shared).
+average of the machine is read before and after (the cores are shared). After the rounds each
+panel runs alone a few times, and the store's CPU per run says what that panel costs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from touchline.stack.services import free_port, start_store
 GENERATE_TIMEOUT_S = 1800.0
 #: how many of the slowest panels (by p95) the table names
 SLOWEST = 5
+#: runs of each panel alone after the rounds, for its CPU cost (/proc ticks are 10 ms)
+ALONE_REPEATS = 3
 
 
 def _load(sink: ClickHouseSink, board: CatalogDashboard, pool: ThreadPoolExecutor,
@@ -84,6 +87,27 @@ def _round(sink: ClickHouseSink, boards: list[CatalogDashboard],
     return out
 
 
+def _alone_cpu_ms(sink: ClickHouseSink, store_pid: int, catalog: tuple[CatalogDashboard, ...],
+                  repeats: int = ALONE_REPEATS) -> dict[tuple[str, int], float]:
+    """Store CPU ms of each panel run alone (one request at a time, `repeats` times, averaged).
+
+    What each panel costs, which the concurrent rounds cannot attribute.
+    """
+    out: dict[tuple[str, int], float] = {}
+    for board in catalog:
+        variables = VARIABLES.get(board.uid, {"tenant": "acme"})
+        for panel in board.panels:
+            before = cpu_seconds(store_pid)
+            for _ in range(repeats):
+                try:
+                    sink.query(expanded(panel, variables))
+                except (SqlError, SinkUnavailable):
+                    break
+            out[(board.uid, panel.index)] = round(
+                (cpu_seconds(store_pid) - before) * 1000 / repeats, 1)
+    return out
+
+
 def _summary(times: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1),
             "max_ms": round(max(times), 1), "mean_ms": round(statistics.fmean(times), 1)}
@@ -120,9 +144,11 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
     finally:
         for pool in pools:
             pool.shutdown()
+    alone = _alone_cpu_ms(sink, store_pid, catalog)
     titles = {(b.uid, p.index): p.title for b in catalog for p in b.panels}
     panels = [dict(dashboard=uid, panel=titles[(uid, index)], requests=len(times),
-                   **_summary(times), **({"error": errors[(uid, index)]}
+                   **_summary(times), alone_store_cpu_ms=alone[(uid, index)],
+                   **({"error": errors[(uid, index)]}
                                          if (uid, index) in errors else {}))
               for (uid, index), times in per_panel.items()]
     requests = sum(len(t) for t in per_panel.values())
@@ -135,6 +161,8 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
         "dashboard_load": _summary(loads),
         "panels": panels,
         "slowest": sorted(panels, key=lambda p: -p["p95_ms"])[:SLOWEST],
+        "alone_store_cpu_ms_per_dashboard": {
+            b.uid: round(sum(alone[(b.uid, p.index)] for p in b.panels), 1) for b in catalog},
         "store_cpu_s": round(cpu, 2), "store_cpu_cores": round(cpu / wall, 2),
         "store_cpu_ms_per_dashboard": round(cpu * 1000 / len(loads), 1),
         "store_cpu_ms_per_panel": round(cpu * 1000 / requests, 2),
