@@ -1,0 +1,125 @@
+"""CPU of one insert into `activities` (and its views) on the embedded engine, per block size.
+
+Each measurement runs in a child process of its own on a fresh chdb directory with the schema
+migrated (`ClickHouseSink.ensure_schema`), then inserts blocks of N activity rows through the
+sink's JSON path with a deduplication token each (as a worker's batch does), and prints the
+process CPU (time.process_time) per insert. Variants (extra SQL files applied after the
+migrations) and the baseline alternate, round after round, so load from other work on a shared
+machine falls on all of them alike.
+
+    python bench/insert_cost.py --rows 1,1000 --inserts 200 --rounds 3
+    python bench/insert_cost.py --variant no_arrivals=/tmp/drop_arrivals.sql
+    python bench/insert_cost.py --variant no_optimize=+optimize_on_insert=0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TENANTS = ("acme", "globex")
+TYPES = ("call", "email", "meeting", "disposition", "stage_change")
+
+
+def activity_rows(n: int, start: int) -> list[dict]:
+    """N distinct activity rows (epoch-ms times, as the worker's rows are)."""
+    now_ms = int(time.time() * 1000)
+    rows = []
+    for i in range(start, start + n):
+        kind = TYPES[i % len(TYPES)]
+        rows.append({
+            "event_id": f"ev-{i}", "tenant": TENANTS[i % 2], "type": kind,
+            "occurred_at": now_ms - (i % 3600) * 1000, "source": "bench",
+            "rep_id": f"rep-{i % 50}", "team_id": f"team-{i % 5}",
+            "account_id": f"acc-{i % 400}", "prospect_id": f"pr-{i % 2000}",
+            "opportunity_id": "", "cadence_id": "", "cadence_step": 0,
+            "channel": "phone" if kind == "call" else "email",
+            "is_touch": int(kind in ("call", "email", "meeting")),
+            "direction": "outbound", "outcome": "connected" if i % 3 == 0 else "",
+            "duration_s": 30, "email_action": "sent" if kind == "email" else "",
+            "meeting_status": "held" if kind == "meeting" else "",
+            "from_stage": "", "to_stage": "", "disposition": "",
+            "lead_status": "", "schema_version": 1, "ingested_at": now_ms,
+            "kafka_partition": i % 8, "kafka_offset": i,
+        })
+    return rows
+
+
+def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, str]) -> dict:
+    """In this process: fresh schema, `inserts` inserts of `rows` rows; CPU per insert."""
+    from touchline.sinks import clickhouse
+    from touchline.sinks.clickhouse import ClickHouseSink
+    from touchline.sinks.migrations import statements
+    from touchline.sinks.rows import activities_json
+
+    clickhouse.INSERT_SETTINGS.update(settings)  # a variant's insert settings
+    with tempfile.TemporaryDirectory(prefix="insert-cost-") as tmp:
+        sink = ClickHouseSink(f"chdb://{tmp}/ch", database="touchline").start()
+        sink.ensure_schema()
+        for path in extra_sql:
+            for statement in statements(Path(path).read_text(), "touchline"):
+                sink.command(statement)
+        blocks = [activities_json(activity_rows(rows, k * rows)) for k in range(inserts + 5)]
+        for k in range(5):  # warm-up: first parts, caches
+            sink.insert_json("activities", blocks[k], f"warm-{k}")
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for k in range(5, inserts + 5):
+            sink.insert_json("activities", blocks[k], f"batch-{k}:activities")
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        count = sink.query("SELECT count() FROM touchline.activities").scalar()
+        sink.close()
+    assert count == rows * (inserts + 5), count
+    return {"cpu_ms_per_insert": 1000 * cpu / inserts, "wall_ms_per_insert": 1000 * wall / inserts}
+
+
+def main() -> None:
+    """Alternate the baseline and every variant over rounds; print medians as JSON lines."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", default="1,1000", help="block sizes, comma-separated")
+    ap.add_argument("--inserts", type=int, default=200, help="timed inserts per measurement")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="name=file.sql[,file2.sql][+setting=value...]: SQL applied after "
+                    "the migrations, insert settings added to the sink's")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        print(json.dumps(measure(spec["rows"], spec["inserts"], spec["sql"], spec["settings"])))
+        return
+    variants = [] if args.no_baseline else [("baseline", [], {})]
+    for v in args.variant:
+        name, _, rest = v.partition("=")
+        files, *pairs = rest.split("+")
+        settings = dict(pair.split("=", 1) for pair in pairs)
+        variants.append((name, [f for f in files.split(",") if f], settings))
+    results: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.rounds):
+        for rows in (int(r) for r in args.rows.split(",")):
+            inserts = args.inserts if rows < 100 else max(20, args.inserts // 4)
+            for name, sql, settings in variants:
+                spec = json.dumps({"rows": rows, "inserts": inserts, "sql": sql,
+                                   "settings": settings})
+                done = subprocess.run([sys.executable, __file__, "--child", spec],
+                                      capture_output=True, text=True)
+                if done.returncode:  # a variant the engine refuses: say why, go on
+                    lines = done.stderr.strip().splitlines() or ["(no output)"]
+                    print(f"{name} ({rows} rows) failed: {lines[-1][:300]}", file=sys.stderr)
+                    continue
+                results.setdefault((name, rows), []).append(
+                    json.loads(done.stdout.strip().splitlines()[-1])["cpu_ms_per_insert"])
+    for (name, rows), cpus in results.items():
+        print(json.dumps({"variant": name, "rows": rows, "cpu_ms_per_insert_median":
+                          round(statistics.median(cpus), 2),
+                          "runs": [round(c, 2) for c in cpus]}))
+
+
+if __name__ == "__main__":
+    main()
