@@ -24,6 +24,19 @@ SAFE_TABLE_FUNCTIONS = frozenset({
 ONE_STATEMENT_SQL = "SELECT formatQuery({q:String})"
 TABLE_FUNCTIONS_SQL = "SELECT name FROM system.table_functions"
 _NODE = re.compile(r"^( *)(\S+)(?: (\S+))?")
+#: a run of digits standing alone (not part of a name): a number, or a part of a date in a string
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+def verdict_key(sql: str) -> str:
+    """`sql` with every number as 0: statements that differ only in numbers share one verdict.
+
+    Grafana sends a panel's SQL with its time range as numbers (`toDateTime(1733356800)`), new
+    at every refresh. Changing a number changes no table function, `SETTINGS` clause, `INTO
+    OUTFILE` or `;`, so the verdict of one such text holds for all of them. A digit inside a
+    name (`file1`) is not a run of its own and stays.
+    """
+    return _NUMBER.sub("0", sql)
 
 
 def forbidden_in_ast(ast_lines: Iterable[str], table_functions: frozenset[str]) -> str:
@@ -56,7 +69,7 @@ def forbidden_in_ast(ast_lines: Iterable[str], table_functions: frozenset[str]) 
 
 
 class ReadGuard:
-    """Checks statements before they run read-only; verdicts are cached by SQL text."""
+    """Checks statements before they run read-only; verdicts are cached by `verdict_key`."""
 
     def __init__(self, run: Callable[[str, dict | None], list[tuple]],
                  cache_size: int = 2048) -> None:
@@ -71,14 +84,15 @@ class ReadGuard:
 
         `parameters` fill its placeholders for the parser; a value cannot add a table
         function (an `Identifier` parameter is quoted as a name), so the verdict holds for
-        every value and is kept by SQL text.
+        every value and is kept by SQL text, its numbers aside (`verdict_key`).
         """
-        verdict = self._verdicts.get(sql)
+        key = verdict_key(sql)
+        verdict = self._verdicts.get(key)
         if verdict is None:
             verdict = self._verdict(sql, parameters)
             if len(self._verdicts) >= self._cache_size:
                 self._verdicts.clear()
-            self._verdicts[sql] = verdict
+            self._verdicts[key] = verdict
         if verdict:
             raise SqlError(verdict)
 
