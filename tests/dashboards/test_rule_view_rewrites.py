@@ -1,13 +1,16 @@
-"""Rule views rewritten for speed (0020 open_deal_dwell, 0021 account_activity) answer exactly
-as the 0013 views did.
+"""Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
+0034 stage_names) answer exactly as the views they replaced did.
 
-The 0013 text of each view is created beside the new one under an `old_` name, in a database
-of its own (`tl_rule_views`, on the package's engine), over generated rows: two tenants, a plan
-in force with stage SLAs and tiers, accounts with and without a tier or segment, open and
-closed deals, touches on their accounts, events naming them, rows more than 30 days old and
-rows in the future (so the raw branch of accounts_vs_touch_limit runs), and a block retried
-with the same deduplication token. Every view is compared for every tenant and '' (all), at
-now, at a past `now` and before most of the rows.
+The earlier text of each view (0013, 0012) is created beside the new one under an `old_` name,
+in a database of its own (`tl_rule_views`, on the package's engine), over generated rows: two
+tenants, a plan in force with stage SLAs, tiers and cadences, accounts with and without a tier
+or segment, open and closed deals, touches on their accounts, events naming them, prospects in
+cadences (some more than 90 days old) with replies, meetings, bounces, unsubscribes and
+closing dispositions, stage names the plan does not know from two sources, rows more than 30
+days old and rows in the future (so the raw branch of accounts_vs_touch_limit runs), and a
+block retried with the same deduplication token. Every view is compared for every tenant and
+'' (all), for a rep and for all reps where it takes one, at now, at a past `now` and before
+most of the rows.
 """
 
 from __future__ import annotations
@@ -29,14 +32,32 @@ pytestmark = pytest.mark.integration
 DB = "tl_rule_views"
 TENANTS = ("acme", "globex")
 STAGES = ("discovery", "proposal", "negotiation", "won", "lost")
-#: view -> the views it reads that are rewritten too (their old text is read instead)
+#: view -> (the migration its old text is in, the views it reads that are rewritten too: their
+#: old text is read instead)
 VIEWS = {
-    "open_deals_vs_sla": (),
-    "rule_stuck_deals": ("open_deals_vs_sla",),
-    "rule_inactive_deals": ("open_deals_vs_sla",),
-    "accounts_vs_touch_limit": (),
-    "rule_untouched_accounts": ("accounts_vs_touch_limit",),
+    "open_deals_vs_sla": ("0013_rules", ()),
+    "rule_stuck_deals": ("0013_rules", ("open_deals_vs_sla",)),
+    "rule_inactive_deals": ("0013_rules", ("open_deals_vs_sla",)),
+    "accounts_vs_touch_limit": ("0013_rules", ()),
+    "rule_untouched_accounts": ("0013_rules", ("accounts_vs_touch_limit",)),
+    "cadence_progress": ("0013_rules", ()),
+    "rule_cadences_behind": ("0013_rules", ("cadence_progress",)),
+    "unmapped_stages": ("0012_stage_outcome", ()),
 }
+#: the views that take a rep ('' for all)
+WITH_REP = ("cadence_progress",)
+#: the views that take no parameters
+UNPARAMETERIZED = ("unmapped_stages",)
+#: what ends a prospect's cadence (0013 cadence_progress `exits`), as activity fields
+EXITS = ({"type": "email", "channel": "email", "email_action": "replied"},
+         {"type": "email", "channel": "email", "email_action": "bounced"},
+         {"type": "email", "channel": "email", "email_action": "unsubscribed"},
+         {"type": "call", "channel": "call", "direction": "inbound"},
+         {"type": "meeting", "channel": "meeting", "meeting_status": "scheduled"},
+         {"type": "meeting", "channel": "meeting", "meeting_status": "held"},
+         {"type": "disposition", "disposition": "qualify"},
+         {"type": "disposition", "disposition": "archive"},
+         {"type": "disposition", "disposition": "revisit"})  # not an exit
 
 
 def _ms(t: dt.datetime) -> int:
@@ -44,7 +65,8 @@ def _ms(t: dt.datetime) -> int:
 
 
 def _activity(rnd: random.Random, n: int, tenant: str, at: dt.datetime) -> dict[str, Any]:
-    kind = rnd.choices(["call", "email", "stage_change", "note"], [40, 40, 12, 8])[0]
+    kind = rnd.choices(["call", "email", "stage_change", "note", "cadence", "exit"],
+                       [30, 30, 12, 8, 14, 6])[0]
     account = rnd.randrange(30)
     opp = f"opp-{account}-{rnd.randrange(2)}"
     row: dict[str, Any] = {
@@ -63,7 +85,20 @@ def _activity(rnd: random.Random, n: int, tenant: str, at: dt.datetime) -> dict[
     elif kind == "email":
         row.update(channel="email", email_action="sent", is_touch=int(rnd.random() < 0.8))
     elif kind == "stage_change":
-        row.update(opportunity_id=opp, from_stage="discovery", to_stage=rnd.choice(STAGES))
+        # a name the plan does not know, now and then (unmapped_stages), from either source
+        row.update(opportunity_id=opp, from_stage="discovery",
+                   to_stage=rnd.choice((*STAGES, "Needs Analysis", "Closed Won")),
+                   source=rnd.choice(("salesforce", "hubspot")),
+                   is_closed=int(rnd.random() < 0.2))
+    elif kind == "cadence":
+        channel = rnd.choice(("call", "email"))
+        # a rep's cadence touches are in the rep's team (rule_cadences_behind keeps any())
+        row.update(type=channel, channel=channel, is_touch=1, cadence_id=f"cad-{n % 2}",
+                   team_id=f"team-{row['rep_id'][-1]}",
+                   cadence_step=rnd.randrange(1, 5), direction="outbound" if channel == "call"
+                   else "", email_action="sent" if channel == "email" else "")
+    elif kind == "exit":
+        row.update(rnd.choice(EXITS))
     elif rnd.random() < 0.5:
         row["opportunity_id"] = opp  # an event naming the deal
     return row
@@ -92,6 +127,10 @@ def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> N
                       "segment": ("", "enterprise")[a % 2], "team_id": "" if a % 5 else "t-x",
                       "owner_rep_id": "" if a % 3 else "r-9", "updated_at": start}
                      for t in TENANTS for a in range(0, 40, 2)],  # some only in activities
+        "plan_cadence_steps": [{**plan, "tenant": t, "cadence_id": f"cad-{c}", "step": step,
+                                "channel": ("email", "call")[step % 2],
+                                "wait_s": (0, 86400, 2 * 86400, 4 * 86400)[step - 1]}
+                               for t in TENANTS for c in range(2) for step in range(1, 5)],
         "opportunity_state": [{
             "tenant": t, "opportunity_id": f"opp-{a}-{k}", "account_id": f"acct-{a}",
             "rep_id": f"r-{a % 5}", "team_id": f"team-{a % 3}",
@@ -112,9 +151,10 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     backend = sink.backend
     backend.command(f"DROP DATABASE IF EXISTS {DB}")
     migrate(backend, DB)
-    old = statements(dict(migration_files())["0013_rules"], DB)
-    for view, reads in VIEWS.items():
-        (text,) = [s for s in old if s.startswith(f"CREATE VIEW IF NOT EXISTS {DB}.{view} ")]
+    files = dict(migration_files())
+    for view, (migration, reads) in VIEWS.items():
+        (text,) = [s for s in statements(files[migration], DB)
+                   if s.startswith(f"CREATE VIEW IF NOT EXISTS {DB}.{view} ")]
         for name in (view, *reads):
             text = text.replace(f"{DB}.{name}(", f"{DB}.old_{name}(").replace(
                 f"{DB}.{name} AS", f"{DB}.old_{name} AS")
@@ -123,8 +163,8 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     rnd = random.Random(5)
     _dimensions(sink, now, rnd)
     rows = [_activity(rnd, i, rnd.choice(TENANTS),
-                      now - dt.timedelta(seconds=rnd.uniform(-7200, 45 * 86400)))
-            for i in range(3000)]
+                      now - dt.timedelta(seconds=rnd.uniform(-7200, 120 * 86400)))
+            for i in range(4000)]
     for k in range(0, len(rows), 250):
         sink.backend.insert_arrow(f"{DB}.activities", activities_table(rows[k:k + 250]),
                                   f"r:{k}")
@@ -142,20 +182,28 @@ def _moments() -> list[str]:
         now + dt.timedelta(hours=3))]
 
 
-def _rows(sink: ClickHouseSink, view: str, tenant: str, now: str) -> list[tuple[Any, ...]]:
-    sql = f"SELECT * FROM {DB}.{view}(tenant = '{tenant}', now = {now})"
+def _rows(sink: ClickHouseSink, view: str, tenant: str, now: str,
+          rep: str | None = None) -> list[tuple[Any, ...]]:
+    if view.removeprefix("old_") in UNPARAMETERIZED:
+        sql = f"SELECT * FROM {DB}.{view} WHERE '{tenant}' IN ('', tenant)"
+    else:
+        more = "" if rep is None else f"rep = '{rep}', "
+        sql = f"SELECT * FROM {DB}.{view}(tenant = '{tenant}', {more}now = {now})"
     return sorted(sink.query(sql).rows, key=repr)
 
 
 @pytest.mark.parametrize("view", sorted(VIEWS))
-def test_rewritten_rule_view_returns_what_the_0013_view_returned(sink: ClickHouseSink,
-                                                                  view: str) -> None:
+def test_rewritten_view_returns_what_the_view_it_replaced_returned(sink: ClickHouseSink,
+                                                                   view: str) -> None:
     shown = 0
+    reps = ("", "r-1", "r-3") if view in WITH_REP else (None,)
     for tenant in (*TENANTS, ""):
         for now in _moments():
-            new, old = _rows(sink, view, tenant, now), _rows(sink, f"old_{view}", tenant, now)
-            assert new == old, (view, tenant, now)
-            shown += len(old)
+            for rep in reps:
+                new = _rows(sink, view, tenant, now, rep)
+                old = _rows(sink, f"old_{view}", tenant, now, rep)
+                assert new == old, (view, tenant, now, rep)
+                shown += len(old)
     assert shown > 0, f"the generated rows must give {view} rows to compare"
 
 
@@ -166,7 +214,15 @@ def test_the_rows_cover_the_raw_branch_and_retries(sink: ClickHouseSink) -> None
     raw = sink.query(f"SELECT countIf(is_touch = 1) FROM {DB}.activities "
                      "WHERE account_id != ''").scalar()
     assert sink.query(f"SELECT sum(touches) FROM {DB}.account_activity").scalar() == raw
-    assert sink.query(f"SELECT count() FROM {DB}.activities").scalar() == 3000
+    assert sink.query(f"SELECT count() FROM {DB}.activities").scalar() == 4000
+    # cadences with exits of each kind, some started more than 90 days ago
+    exits = sink.query(f"SELECT countIf(exit_reason != ''), uniqExact(exit_reason), "
+                       "countIf(started_at < now64(3, 'UTC') - INTERVAL 80 DAY) "
+                       f"FROM {DB}.cadence_progress(tenant = '', rep = '', "
+                       "now = now64(3, 'UTC') + INTERVAL 3 HOUR)").rows[0]
+    assert exits[0] > 20 and exits[1] >= 6 and exits[2] > 0, exits
+    stages = sink.query(f"SELECT uniqExact(source, stage) FROM {DB}.unmapped_stages").scalar()
+    assert stages >= 4  # two unknown names from two sources
 
 
 def test_a_wrong_rollup_fails_the_comparison(sink: ClickHouseSink) -> None:

@@ -11,17 +11,19 @@ from touchline.sinks.rows import activities_json
 
 #: the tables one recorded batch writes a part into (activities, its view targets)
 HOT_TABLES = ("activities", "touch_counts", "activity_by_rep_hour", "arrivals_by_source_second",
-              "account_activity", "prospect_dispositions")
+              "account_activity", "prospect_dispositions", "prospect_exits", "stage_names")
 
 
 def _rows(start: int, n: int) -> list[dict]:
-    return [{"event_id": f"e{i}", "tenant": "t", "type": "call" if i % 4 else "disposition",
+    return [{"event_id": f"e{i}", "tenant": "t",
+             "type": ("disposition", "stage_change", "call", "call")[i % 4],
              "occurred_at": 1_795_000_000_000 + i * 1000, "source": "s", "rep_id": f"r{i % 3}",
              "team_id": "tm", "account_id": f"a{i % 5}", "prospect_id": f"p{i % 7}",
              "opportunity_id": "", "cadence_id": "", "cadence_step": 0, "channel": "call",
-             "is_touch": int(i % 4 != 0), "direction": "outbound", "outcome": "connected",
+             "is_touch": int(i % 4 > 1), "direction": "outbound", "outcome": "connected",
              "duration_s": 10, "email_action": "", "meeting_status": "", "from_stage": "",
-             "to_stage": "", "disposition": "" if i % 4 else "not_interested",
+             "to_stage": "proposal" if i % 4 == 1 else "",
+             "disposition": "" if i % 4 else "qualify",
              "lead_status": "", "schema_version": 1, "ingested_at": 1_795_000_100_000 + i,
              "kafka_partition": 0, "kafka_offset": i} for i in range(start, start + n)]
 
@@ -42,6 +44,8 @@ def _figures(sink: ClickHouseSink) -> tuple:
             one("SELECT sum(events) FROM touchline.arrivals_by_source_second"),
             one("SELECT sum(touches) FROM touchline.account_activity"),
             one("SELECT count() FROM touchline.prospect_dispositions"),
+            one("SELECT count() FROM touchline.prospect_exits"),
+            one("SELECT sum(changes) FROM touchline.stage_names"),
             one("SELECT count() FROM touchline.activities WHERE tenant = 't' AND rep_id = 'r1'"))
 
 
@@ -58,7 +62,7 @@ def test_small_parts_are_packed_and_retries_are_still_dropped(tmp_path):
             "WHERE database = 'touchline' AND active AND table IN {t:Array(String)} "
             "GROUP BY table", {"t": list(HOT_TABLES)}).rows)
         assert storage == {t: ["Packed"] for t in HOT_TABLES}
-        expected = (24, 18, 24, 24, 18, 6, 8)
+        expected = (24, 12, 24, 24, 12, 6, 6, 6, 8)
         assert _figures(sink) == expected
     finally:
         sink.close()
