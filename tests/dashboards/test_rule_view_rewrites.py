@@ -127,8 +127,9 @@ def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> N
                       "segment": ("", "enterprise")[a % 2], "team_id": "" if a % 5 else "t-x",
                       "owner_rep_id": "" if a % 3 else "r-9", "updated_at": start}
                      for t in TENANTS for a in range(0, 40, 2)],  # some only in activities
+        # one channel per cadence: rule_cadences_behind's topK of next channels has no ties
         "plan_cadence_steps": [{**plan, "tenant": t, "cadence_id": f"cad-{c}", "step": step,
-                                "channel": ("email", "call")[step % 2],
+                                "channel": ("call", "email")[c],
                                 "wait_s": (0, 86400, 2 * 86400, 4 * 86400)[step - 1]}
                                for t in TENANTS for c in range(2) for step in range(1, 5)],
         "opportunity_state": [{
