@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,15 +28,6 @@ from touchline.sinks.security import (
 )
 
 EVIL = "p4ss'); DROP USER default; --\\'"
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseSink]:
-    """A real embedded engine with the touchline schema (one chdb path per process)."""
-    sink = ClickHouseSink(f"chdb://{tmp_path_factory.mktemp('security-ch')}").start()
-    sink.ensure_schema()
-    yield sink
-    sink.close()
 
 
 def security(**extra: object) -> SecuritySettings:

@@ -7,7 +7,6 @@ numbers, and a digit inside a name is part of the name, not a number.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ pytestmark = pytest.mark.integration
 PANEL = ("SELECT toStartOfInterval(occurred_at, INTERVAL 60 second) AS time, count() "
          "FROM touchline.activities WHERE occurred_at >= toDateTime({start}) "
          "AND occurred_at <= toDateTime({end}) AND rep_id = 'r-{rep}' GROUP BY time")
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseSink]:
-    sink = ClickHouseSink(f"chdb://{tmp_path_factory.mktemp('guard') / 'ch'}").start()
-    sink.ensure_schema()
-    yield sink
-    sink.close()
 
 
 def _counting_guard(engine: ClickHouseSink) -> tuple[ReadGuard, list[str]]:
