@@ -74,6 +74,10 @@ def _child(up: subprocess.Popen, marker: str, timeout: float = 120) -> int:
     raise AssertionError(f"no child of touchline up runs {marker!r}")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Settings, subprocess.Popen]]:
     """`touchline up` with one worker, in a process group of its own; killed at the end."""
@@ -90,9 +94,11 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, subprocess.Popen]]:
                TOUCHLINE_WEB__PANEL_PORT=str(free_port()),
                TOUCHLINE_WEB__INGEST_PORT=str(free_port()))
     with (tmp_path / "up.log").open("wb") as log:
+        # Ctrl-C stops it, as in a terminal, even where this test runs as a background job
+        # (which inherits SIGINT ignored: `up` would then ignore the SIGINT below)
         up = subprocess.Popen([sys.executable, "-m", "touchline", "up", "--workers", "1"],
                               env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+                              start_new_session=True, preexec_fn=_default_sigint)
     started: list[int] = []
     try:
         _child(up, "touchline worker")

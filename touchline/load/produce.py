@@ -37,6 +37,9 @@ def producer(settings: Settings) -> KafkaProducer:
             compression_type=settings.kafka.compression_type,
             linger_ms=20, max_request_size=settings.pipeline.max_message_bytes + 65536,
             request_timeout_ms=30_000, max_block_ms=15_000, client_id="touchline-producer",
+            # a broker that answers does so within a second or two, also while it starts; one
+            # that is not there is reported after 10 s, not after the library's 30
+            bootstrap_timeout_ms=10_000,
         )
     except KafkaError as exc:
         raise ProduceError(
