@@ -21,6 +21,14 @@ class OneLineError(RuntimeError):
     """A failure whose message is the one line to show (what is wrong and what to do)."""
 
 
+class BrokerUnreachable(OneLineError):
+    """No Kafka broker answered at the configured address (a CLI client's bootstrap)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(f"no Kafka broker answers at {bootstrap}: start the stack with "
+                         "`touchline up` (or set TOUCHLINE_KAFKA__BOOTSTRAP)")
+
+
 def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...] = ()
              ) -> Callable[..., Any]:
     """Turn known failures into `Error: ...` and exit code 1, never a traceback.

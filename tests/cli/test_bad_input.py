@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from touchline.cli.main import main
-from touchline.settings import get_settings
+from touchline.settings import KafkaSettings, Settings, get_settings
+from touchline.stack.pipeline_watch import LagWatch
 from touchline.stack.services import free_port
 
 GOOD_LINE = (b'{"event_id":"e1","tenant":"acme","type":"email",'
@@ -96,14 +98,27 @@ def test_plan_validate_without_file_and_with_missing_file() -> None:
     assert "missing.yaml" in output and "cannot read the file" in output
 
 
-@pytest.mark.integration
-def test_ingest_with_unreachable_broker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [["topics"], ["ingest", "f.jsonl"]])
+def test_commands_that_need_the_broker_say_none_answers(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "f.jsonl").write_bytes(GOOD_LINE)
     port = free_port()
-    line = error_line(*invoke(["ingest", "f.jsonl"],
-                              TOUCHLINE_KAFKA__BOOTSTRAP=f"127.0.0.1:{port}"))
-    assert f"no Kafka broker answers at 127.0.0.1:{port}" in line
-    assert "TOUCHLINE_KAFKA__BOOTSTRAP" in line
+    line = error_line(*invoke(args, TOUCHLINE_KAFKA__BOOTSTRAP=f"127.0.0.1:{port}"))
+    assert line == (f"Error: no Kafka broker answers at 127.0.0.1:{port}: start the stack with "
+                    "`touchline up` (or set TOUCHLINE_KAFKA__BOOTSTRAP)"), line
+
+
+def test_the_lag_reading_gives_up_on_an_absent_broker_within_seconds() -> None:
+    # `up` reads it once a second between restarting crashed services and seeing a stop; with
+    # kafka-python's own bootstrap timeout each reading took 30 s while the broker was away
+    settings = Settings(kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"))
+    watch = LagWatch(settings)
+    started = time.monotonic()
+    try:
+        reading = watch.read()
+    finally:
+        watch.close()
+    assert reading.waiting is None and reading.describe().startswith("lag unknown")
+    assert time.monotonic() - started < 10
 
 
 @pytest.mark.integration

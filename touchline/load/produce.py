@@ -15,9 +15,10 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from touchline.errors import OneLineError
+from touchline.errors import BrokerUnreachable, OneLineError
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.settings import Settings
+from touchline.stack.topics_admin import BOOTSTRAP_TIMEOUT_MS
 from touchline.streams.partitioning import event_partition
 
 
@@ -37,15 +38,10 @@ def producer(settings: Settings) -> KafkaProducer:
             compression_type=settings.kafka.compression_type,
             linger_ms=20, max_request_size=settings.pipeline.max_message_bytes + 65536,
             request_timeout_ms=30_000, max_block_ms=15_000, client_id="touchline-producer",
-            # a broker that answers does so within a second or two, also while it starts; one
-            # that is not there is reported after 10 s, not after the library's 30
-            bootstrap_timeout_ms=10_000,
+            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
         )
     except KafkaError as exc:
-        raise ProduceError(
-            f"no Kafka broker answers at {settings.kafka.bootstrap}: start the stack with "
-            "`touchline up` (or set TOUCHLINE_KAFKA__BOOTSTRAP)"
-        ) from exc
+        raise BrokerUnreachable(settings.kafka.bootstrap) from exc
 
 
 def account_partition(payload: bytes, partitions: int) -> int:

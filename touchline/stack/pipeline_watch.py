@@ -60,9 +60,11 @@ class LagWatch:
         from kafka import KafkaConsumer, TopicPartition
 
         if self._consumer is None:
+            # read once a second by `up`, whose loop also restarts crashed services and sees a
+            # stop: a broker that is away costs it 2 s, not kafka-python's 30 s bootstrap
             self._consumer = KafkaConsumer(
                 bootstrap_servers=self._bootstrap, group_id=self._group,
-                enable_auto_commit=False, request_timeout_ms=5000)
+                enable_auto_commit=False, request_timeout_ms=5000, bootstrap_timeout_ms=2000)
         tps = [TopicPartition(t, n) for t in self._topics for n in range(self._partitions)]
         end = self._consumer.end_offsets(tps)
         committed = {tp: self._consumer.committed(tp) or 0 for tp in tps}

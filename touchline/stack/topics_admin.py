@@ -9,10 +9,15 @@ from __future__ import annotations
 import contextlib
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
+from touchline.errors import BrokerUnreachable
 from touchline.settings import SOURCES, Settings
 from touchline.streams.tables import CHANGELOG_TABLES
+
+#: how long the CLI's Kafka clients (admin, producer) wait for a first answer: a broker that is
+#: there answers within a second or two, also while it starts; kafka-python waits 30 s
+BOOTSTRAP_TIMEOUT_MS = 10_000
 
 
 def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
@@ -29,9 +34,13 @@ def pipeline_topics(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def admin(settings: Settings) -> KafkaAdminClient:
-    """An admin client for the configured broker."""
-    return KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap,
-                            client_id="touchline-admin", request_timeout_ms=10_000)
+    """An admin client for the configured broker; BrokerUnreachable if none answers."""
+    try:
+        return KafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap,
+                                client_id="touchline-admin", request_timeout_ms=10_000,
+                                bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS)
+    except KafkaTimeoutError as exc:
+        raise BrokerUnreachable(settings.kafka.bootstrap) from exc
 
 
 def ensure_topics(settings: Settings, extra: dict[str, dict[str, str]] | None = None) -> list[str]:
@@ -57,7 +66,7 @@ def delete_topics(settings: Settings, names: list[str]) -> None:
     """Delete topics (tests clean up after themselves; the embedded broker keeps all in RAM)."""
     try:
         client = admin(settings)
-    except KafkaError:  # broker already gone: nothing to clean
+    except (KafkaError, BrokerUnreachable):  # broker already gone: nothing to clean
         return
     try:
         client.delete_topics(names)
