@@ -127,7 +127,8 @@ def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> N
                       "segment": ("", "enterprise")[a % 2], "team_id": "" if a % 5 else "t-x",
                       "owner_rep_id": "" if a % 3 else "r-9", "updated_at": start}
                      for t in TENANTS for a in range(0, 40, 2)],  # some only in activities
-        # one channel per cadence: rule_cadences_behind's topK of next channels has no ties
+        # one channel per cadence: no ties between next channels, where 0037 settles what the
+        # 0013 text left to chance (tests/plan/test_rules.py has the ties)
         "plan_cadence_steps": [{**plan, "tenant": t, "cadence_id": f"cad-{c}", "step": step,
                                 "channel": ("call", "email")[c],
                                 "wait_s": (0, 86400, 2 * 86400, 4 * 86400)[step - 1]}

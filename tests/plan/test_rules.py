@@ -235,3 +235,31 @@ def test_an_alert_keeps_its_labels_while_its_condition_holds(scenario, now):
     cadence = later["touchline-cadence-behind"][("sdr-1", "outbound-8")]
     assert cadence.value == 4 and "4 prospects" in cadence.summary
     assert t == cadence.labels["tenant"]
+
+
+def test_cadence_behind_names_one_team_and_one_next_channel_however_often_it_is_read(
+        scenario, now):
+    # a rep who moved teams: two prospects started in the old team, two (later) in the new; two
+    # of the four are next due a call and two an email. The alert's team label and the coaching
+    # message's channel must not change from one evaluation to the next.
+    s = scenario
+    s.load_plan()
+    offsets = [0, 1, 3, 5, 8, 11, 15, 20]  # days, outbound-8's waits summed
+    rows = []
+    for p, team, days_ago, done in (("p-1", "team-old", 16.8, 1), ("p-2", "team-old", 16.7, 2),
+                                    ("p-3", "team-new", 16.6, 4), ("p-4", "team-new", 16.5, 5)):
+        start = now - days_ago * D
+        rows += [s.activity(OUTBOUND_8[step - 1], start + offsets[step - 1] * D, "sdr-9",
+                            team_id=team, prospect_id=p, cadence_id="outbound-8",
+                            cadence_step=step)
+                 for step in range(1, done + 1)]
+    s.insert_activities(rows)
+    progress = {r["prospect_id"]: r for r in rules.rows(s.sink, "cadence_progress", s.tenant,
+                                                        now, rep="sdr-9")}
+    assert {p: (r["steps_behind"], r["next_channel"]) for p, r in progress.items()} == {
+        "p-1": (6, "call"), "p-2": (5, "email"), "p-3": (3, "call"), "p-4": (2, "email")}
+    seen = {tuple((r["team_id"], r["next_channel"], r["behind"])
+                  for r in rules.rows(s.sink, "rule_cadences_behind", s.tenant, now))
+            for _ in range(8)}
+    # the newest prospect's team; a tie between channels goes to the first by name
+    assert seen == {(("team-new", "call", 4),)}
