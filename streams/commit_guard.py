@@ -12,15 +12,15 @@ in faust-streaming/faust#707. Why and what it cost: docs/decisions/0007-commit-g
   *next* offset to read). Either way the events were never recorded, and a restart did not
   read them again.
 
-`install` replaces the rule: while the committed offset is known, nothing is committed until
-the message at that offset was acknowledged. touchline's topics are neither compacted nor
-transactional, so a hole is never legitimate, with one exception: messages the broker deleted
-(retention) before they were read. `seek_stalled` (every second, from
-streams/agents/refetch_stalled.py) is the recovery: a partition whose committed offset is the
-offset of a lost message is sought back to it; the lost message is fetched again and the ones
-after it are read again and dropped as duplicates. If the committed offset is below the
-broker's first offset, the messages are gone: the partition moves on from the first one there,
-with a warning that names how many expired unread.
+`install` replaces the rule: nothing is committed until the message at the committed offset
+was acknowledged (offset 0, the log's start, while nothing was committed yet). touchline's
+topics are neither compacted nor transactional, so a hole is never legitimate, with one
+exception: messages the broker deleted (retention) before they were read. `seek_stalled`
+(every second, from streams/agents/refetch_stalled.py) is the recovery: a partition whose
+committed offset is the offset of a lost message is sought back to it; the lost message is
+fetched again and the ones after it are read again and dropped as duplicates. If the
+committed offset is below the broker's first offset, the messages are gone: the partition
+moves on from the first one there, with a warning that names how many expired unread.
 
 A message is judged lost only when all of this holds (`stalled`):
 - Faust's fetch step has had it: aiokafka's position for the partition is past it, and Faust's
@@ -131,6 +131,13 @@ def install() -> None:
         self._gap.pop(tp, None)  # a hole in our topics is a lost message, never a gap
         acked = self._acked[tp]
         committed = self._committed_offset[tp]
+        if acked and committed is None:
+            # nothing committed for the partition yet (Faust also reads a committed 0 as
+            # None): reading began at the log's start (consumer_auto_offset_reset earliest),
+            # so a hole before the first acknowledged message is a lost message too. Faust's
+            # rule would commit past it: a worker that takes over a partition its dead peer
+            # never committed lost the messages at its head.
+            self._committed_offset[tp] = committed = 0
         if acked and committed is not None:
             first = _expired_below.get((tp.topic, tp.partition))
             if first is not None and committed < first <= min(acked):

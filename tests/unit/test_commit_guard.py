@@ -61,12 +61,25 @@ def test_guarded_rule_waits_for_the_unprocessed_message(faust_rule):
     (125, list(range(125, 130)), 130),  # the ordinary case
     (125, [125, 126, 128, 129], 127),  # a gap further on: commit up to it
     (125, [127, 128], None),  # two missing: Faust already waited here
-    (None, [126, 127], 128),  # nothing committed yet in this assignment: Faust's rule
+    (None, [0, 1, 2], 3),  # nothing committed yet: reading began at the log's start
     (None, [], None),
 ])
 def test_guarded_rule_otherwise_behaves_as_faust(faust_rule, committed, acked, expected):
     _, guarded = faust_rule
     assert guarded(Bookkeeping(committed, acked), TP0) == expected
+
+
+def test_a_hole_at_the_head_of_a_never_committed_partition_is_not_stepped_over(faust_rule):
+    shipped, guarded = faust_rule
+    # a worker took over a partition its dead peer had read but never committed: it reads
+    # from offset 0, and offsets 0-41 never reached the agent while 42.. were processed
+    assert shipped(Bookkeeping(None, list(range(42, 60))), TP0) == 60
+    state = Bookkeeping(None, list(range(42, 60)))
+    assert guarded(state, TP0) is None
+    assert state._committed_offset[TP0] == 0  # what the seek-back judges lost from now on
+    state._acked[TP0][:0] = range(42)
+    state._acked_index[TP0].update(range(42))
+    assert guarded(state, TP0) == 60
 
 
 def test_a_hole_faust_recorded_as_a_fetch_gap_is_not_stepped_over(faust_rule):
@@ -87,6 +100,7 @@ def test_messages_that_expired_unread_are_stepped_over_and_no_more(faust_rule):
     try:
         assert guarded(Bookkeeping(125, [130, 131]), TP0) == 132
         assert guarded(Bookkeeping(125, [131, 132]), TP0) is None  # 130 itself still due
+        assert guarded(Bookkeeping(None, [130, 131]), TP0) == 132  # never committed, too
     finally:
         commit_guard._expired_below.clear()
 
