@@ -130,15 +130,15 @@ def install() -> None:
     def _new_offset(self: Any, tp: Any) -> int | None:
         self._gap.pop(tp, None)  # a hole in our topics is a lost message, never a gap
         acked = self._acked[tp]
-        committed = self._committed_offset[tp]
-        if acked and committed is None:
-            # nothing committed for the partition yet (Faust also reads a committed 0 as
-            # None): reading began at the log's start (consumer_auto_offset_reset earliest),
-            # so a hole before the first acknowledged message is a lost message too. Faust's
-            # rule would commit past it: a worker that takes over a partition its dead peer
-            # never committed lost the messages at its head.
-            self._committed_offset[tp] = committed = 0
-        if acked and committed is not None:
+        if acked:
+            committed = self._committed_offset[tp]
+            if committed is None:
+                # nothing committed for the partition yet (Faust also reads a committed 0 as
+                # None): reading began at the log's start (consumer_auto_offset_reset
+                # earliest), so a hole before the first acknowledged message is a lost message
+                # too. Faust's rule would commit past it: a worker that takes over a partition
+                # its dead peer never committed lost the messages at its head.
+                self._committed_offset[tp] = committed = 0
             first = _expired_below.get((tp.topic, tp.partition))
             if first is not None and committed < first <= min(acked):
                 self._committed_offset[tp] = committed = first  # nothing left below it

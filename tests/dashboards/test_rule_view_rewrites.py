@@ -1,5 +1,6 @@
 """Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
-0034 stage_names) answer exactly as the views they replaced did.
+0034 stage_names, 0035, 0036) answer exactly as the views they replaced did; so does 0037's
+rule_cadences_behind wherever the 0013 text had no ties to settle.
 
 The earlier text of each view (0013, 0012) is created beside the new one under an `old_` name,
 in a database of its own (`tl_rule_views`, on the package's engine), over generated rows: two
@@ -92,7 +93,8 @@ def _activity(rnd: random.Random, n: int, tenant: str, at: dt.datetime) -> dict[
                    is_closed=int(rnd.random() < 0.2))
     elif kind == "cadence":
         channel = rnd.choice(("call", "email"))
-        # a rep's cadence touches are in the rep's team (rule_cadences_behind keeps any())
+        # a rep's cadence touches are in the rep's team: the 0013 rule_cadences_behind picks
+        # the team with any(), which only agrees with 0037 when there is one
         row.update(type=channel, channel=channel, is_touch=1, cadence_id=f"cad-{n % 2}",
                    team_id=f"team-{row['rep_id'][-1]}",
                    cadence_step=rnd.randrange(1, 5), direction="outbound" if channel == "call"
