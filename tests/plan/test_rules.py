@@ -10,6 +10,7 @@ import datetime as dt
 
 import pytest
 
+from tests.plan.conftest import Scenario
 from touchline.dashboards.local import alerts_check as chk
 from touchline.dashboards.provisioning_files import rules_file
 from touchline.plan import rules
@@ -119,6 +120,26 @@ def test_alerts_and_signals_name_the_same_entities_for_every_rule(scenario, now)
     assert signals["lead_sla"] == {(t, "lead-late")}
     assert signals["idle_rep"] == {(t, "idle-1")}
     assert (t, "sdr-2", "call_attempts") in signals["activity_mix"]  # 20% calls vs 57%
+
+
+def test_one_pass_over_every_tenant_gives_each_tenant_its_own_signals(scenario, now):
+    """A Coach pass reads each rule once for all tenants; no tenant gains or loses a signal."""
+    first = scenario
+    _every_rule_fires(first, now)
+    second = Scenario(first.sink, f"{first.tenant}-b", now)
+    second.load_plan()
+    second.rep("idle-1", "sdr")  # idle in this tenant too: one call 9.5 days ago
+    second.insert_activities([second.activity("call", now - 9.5 * D, "idle-1")])
+    by_tenant = {t: evaluate(first.sink, now, [t]) for t in (first.tenant, second.tenant)}
+    every = evaluate(first.sink, now)
+
+    for tenant, alone in by_tenant.items():
+        assert alone, tenant
+        mine = [x for x in every if x.tenant == tenant]
+        assert sorted((x.signal_id, x.message) for x in mine) == sorted(
+            (x.signal_id, x.message) for x in alone), tenant
+    assert ("idle_rep", "idle-1") in {(x.kind, x.rep_id) for x in by_tenant[second.tenant]}
+    assert {x.kind for x in by_tenant[first.tenant]} == set(rules.KINDS)
 
 
 def test_the_comparison_can_fail(scenario, now):

@@ -187,7 +187,7 @@ def signals_evaluate(ctx: click.Context, dry_run: bool) -> None:
         tenants = planned_tenants(sink, now)
         if not tenants:
             raise click.ClickException("no plan is loaded: run `touchline plan load FILE` first")
-        found = evaluate(sink, now, tenants)
+        found = evaluate(sink, now)
         if dry_run:
             for s in found:
                 click.echo(f"[{s.kind}] {s.message}")

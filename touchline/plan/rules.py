@@ -40,6 +40,8 @@ RULES: tuple[Rule, ...] = (
     Rule("idle_rep", "rule_idle_reps", ("rep_id",), "Rep with no activity"),
 )
 KINDS = tuple(r.kind for r in RULES)
+#: the tenant argument that reads every tenant's rows
+ALL_TENANTS = ""
 BY_KIND = {r.kind: r for r in RULES}
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from touchline.plan import queries as q
 from touchline.plan import rules
-from touchline.plan.rules import KINDS, RULES
+from touchline.plan.rules import ALL_TENANTS, KINDS, RULES
 from touchline.schemas.plan import PERCENT_ACTIVITIES, format_duration
 from touchline.sinks.clickhouse import ClickHouseSink
 
@@ -105,16 +105,22 @@ def planned_tenants(sink: ClickHouseSink, now: dt.datetime) -> list[str]:
 
 def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
              tenants: list[str] | None = None) -> list[Signal]:
-    """Every condition firing at `now`, for each tenant with a plan in force.
+    """Every condition firing at `now`, for `tenants` (default: each tenant with a plan in force).
 
     Each rule is read from its view (touchline.plan.rules, sinks/ddl/0013_rules.sql); this
-    function only turns the rows into messages.
+    function only turns the rows into messages. Without `tenants`, each rule is one query over
+    every tenant (the views join the plan in force, so they hold only planned tenants' rows):
+    a pass costs one query per rule, not one per rule and tenant.
     """
     now = utc(now or dt.datetime.now(dt.UTC))
+    wanted = None if tenants is None else set(tenants)
     out: list[Signal] = []
-    for tenant in tenants if tenants is not None else planned_tenants(sink, now):
+    for tenant in [ALL_TENANTS] if tenants is None else tenants:
         for rule in RULES:
-            found = rules.rows(sink, rule.view, tenant, now, order_by=", ".join(rule.entity))
+            found = rules.rows(sink, rule.view, tenant, now,
+                               order_by=", ".join(("tenant", *rule.entity)))
+            if wanted is not None:
+                found = [r for r in found if r["tenant"] in wanted]
             if rule.kind == "activity_mix":
                 out += [activity_mix_signal(r, now) for r in found]
             else:
@@ -416,6 +422,6 @@ def evaluate_and_reconcile(sink: ClickHouseSink,
     """One Coach pass: evaluate every planned tenant at `now` and write the changes."""
     now = utc(now or dt.datetime.now(dt.UTC))
     tenants = planned_tenants(sink, now)
-    return reconcile(sink, evaluate(sink, now, tenants), now, tenants)
+    return reconcile(sink, evaluate(sink, now), now, tenants)
 
 
