@@ -113,14 +113,11 @@ def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
     a pass costs one query per rule, not one per rule and tenant.
     """
     now = utc(now or dt.datetime.now(dt.UTC))
-    wanted = None if tenants is None else set(tenants)
     out: list[Signal] = []
     for tenant in [ALL_TENANTS] if tenants is None else tenants:
         for rule in RULES:
             found = rules.rows(sink, rule.view, tenant, now,
                                order_by=", ".join(("tenant", *rule.entity)))
-            if wanted is not None:
-                found = [r for r in found if r["tenant"] in wanted]
             if rule.kind == "activity_mix":
                 out += [activity_mix_signal(r, now) for r in found]
             else:
