@@ -284,3 +284,20 @@ def test_cadence_behind_names_one_team_and_one_next_channel_however_often_it_is_
             for _ in range(8)}
     # the newest prospect's team; a tie between channels goes to the first by name
     assert seen == {(("team-new", "call", 4),)}
+
+
+def test_activity_vs_plan_names_the_latest_team_of_a_rep_outside_the_org(scenario, now):
+    # a rep with no org row whose events name two teams within the 7 days: the old team's
+    # calls were written first, the new team's last. The alert's team label and the signal's
+    # team must be the new one on every evaluation.
+    s = scenario
+    s.load_plan()
+    s.insert_activities([s.activity("call", now - (5 - i / 10) * D, "mover", team_id="team-old")
+                         for i in range(3)])
+    s.insert_activities([s.activity("call", now - 1 * D, "mover", team_id="team-new")])
+    seen = {tuple(sorted({(r["team_id"], r["actual"]) for r in rules.rows(
+                s.sink, "rep_activity_vs_plan", s.tenant, now) if r["activity"] ==
+                "call_attempts"})) for _ in range(8)}
+    assert seen == {(("team-new", 4.0),)}
+    mix = [x for x in evaluate(s.sink, now, [s.tenant]) if x.rep_id == "mover"]
+    assert mix and {x.team_id for x in mix} == {"team-new"}
