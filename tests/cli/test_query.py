@@ -180,8 +180,11 @@ def test_on_the_data_directory_itself(data_dir: tuple[Path, int]) -> None:
 
 @pytest.mark.integration
 def test_empty_data_directory_says_what_to_run_and_creates_nothing(tmp_path: Path) -> None:
+    routing = Path(__file__).resolve().parents[2] / "examples" / "routing.yaml"
     for args in (["query", "SELECT 1"], ["signals", "list"], ["report", "cadences"],
-                 ["report", "variation"], ["alerts", "check"]):
+                 ["report", "variation"], ["alerts", "check"], ["digest", "--team", "t"],
+                 ["notifier", "--once", "--routing", str(routing)], ["stages", "unmapped"],
+                 ["org", "list"]):
         # the default data directory (./.touchline) under an empty working directory
         code, out = subprocess_cli(None, *args, cwd=tmp_path)
         text = out.decode()

@@ -16,7 +16,7 @@ from touchline.coaching.digest import Digest
 from touchline.coaching.routing import Routing, RoutingError, load_routing
 from touchline.settings import Settings
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.errors import NoDataYet, SinkUnavailable, SqlError
 
 
 def _routing(settings: Settings, given: Path | None) -> Routing:
@@ -39,10 +39,12 @@ def _sink(settings: Settings) -> Iterator[ClickHouseSink]:
     if given is not None:
         yield given
         return
-    from touchline.sinks.connect import open_sink
+    from touchline.sinks.connect import open_reader
 
     try:
-        sink = open_sink(settings)
+        sink = open_reader(settings)  # creates nothing: with no data yet it says what to run
+    except NoDataYet as exc:
+        raise click.ClickException(str(exc)) from None
     except (SinkUnavailable, SqlError) as exc:
         raise click.ClickException(f"ClickHouse is not available: {exc}; start the stack "
                                    "with `touchline up`") from None
