@@ -80,6 +80,15 @@ def test_bad_flag_value(tmp_path: Path) -> None:
     assert "--batch" in line and "not a valid integer" in line
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--rate", "0"], "--rate"), (["--history-days", "-1"], "--history-days"),
+    (["--malformed", "2"], "--malformed"), (["--duplicates", "-0.5"], "--duplicates")])
+def test_simulator_settings_out_of_range(args: list[str], expected: str) -> None:
+    line = error_line(*invoke(["simulate", "--jsonl", "f.jsonl", "--count", "10", *args]))
+    assert expected in line and "range" in line
+    assert not Path("f.jsonl").exists()
+
+
 def test_unknown_command() -> None:
     line = error_line(*invoke(["ingets", "f.jsonl"]))
     assert "No such command" in line

@@ -23,20 +23,28 @@ def main() -> None:
     """
 
 
+#: a share of the simulated events, 0 to 1
+SHARE = click.FloatRange(0, 1)
+
+
 def _sim_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed([
         click.option("--seed", type=int, default=None,
                      help="Deterministic org/events (default: a new seed per run, printed)."),
-        click.option("--rate", default=200.0, show_default=True, help="Events per second."),
-        click.option("--history-days", default=14.0, show_default=True,
+        click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=200.0,
+                     show_default=True, help="Events per second."),
+        click.option("--history-days", type=click.FloatRange(min=0), default=14.0,
+                     show_default=True,
                      help="Days of history emitted first (fast), then live events."),
-        click.option("--duplicates", default=0.02, show_default=True, help="Share re-sent."),
-        click.option("--out-of-order", default=0.05, show_default=True,
+        click.option("--duplicates", type=SHARE, default=0.02, show_default=True,
+                     help="Share re-sent."),
+        click.option("--out-of-order", type=SHARE, default=0.05, show_default=True,
                      help="Share shifted back within the allowed lateness."),
-        click.option("--late", default=0.003, show_default=True,
+        click.option("--late", type=SHARE, default=0.003, show_default=True,
                      help="Share older than the allowed lateness (a late CRM sync: deduplicated "
                           "against the stored rows, counted once)."),
-        click.option("--malformed", default=0.003, show_default=True, help="Share broken."),
+        click.option("--malformed", type=SHARE, default=0.003, show_default=True,
+                     help="Share broken."),
     ]):
         fn = opt(fn)
     return fn
