@@ -301,3 +301,18 @@ def test_activity_vs_plan_names_the_latest_team_of_a_rep_outside_the_org(scenari
     assert seen == {(("team-new", 4.0),)}
     mix = [x for x in evaluate(s.sink, now, [s.tenant]) if x.rep_id == "mover"]
     assert mix and {x.team_id for x in mix} == {"team-new"}
+
+
+def test_a_week_of_a_rep_outside_the_org_has_the_team_of_its_latest_event(scenario, now):
+    # the same move seen by the weekly views (digests, the variation report): one row for the
+    # week, with the new team, on every read
+    s = scenario
+    monday = (now - dt.timedelta(days=now.weekday())).replace(hour=9)
+    s.insert_activities([s.activity("call", monday + i * H, "mover", team_id="team-old")
+                         for i in range(3)])
+    s.insert_activities([s.activity("call", monday + 5 * H, "mover", team_id="team-new")])
+    seen = {tuple(s.sink.query(
+        "SELECT team_id, call_attempts FROM touchline.rep_week_activity "
+        "WHERE tenant = {t:String} AND rep_id = 'mover'", {"t": s.tenant}).rows)
+        for _ in range(8)}
+    assert seen == {(("team-new", 4),)}
