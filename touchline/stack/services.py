@@ -56,20 +56,57 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listens(pid: int, port: int) -> bool | None:
+    """Whether process `pid` or a child of it holds the listening socket of `port`.
+
+    None where /proc cannot tell (not Linux). A port picked free (`free_port`) can be taken by
+    another process before the child binds it; the child then exits, and only this tells its
+    port's answer from the other process's.
+    """
+    if not Path("/proc/net/tcp").exists():
+        return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                f = row.split()
+                if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{f[9]}]")
+    for p in (pid, *_children(pid)):
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{p}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in inodes:
+                        return True
+    return False
+
+
+def _children(pid: int) -> list[int]:
+    with contextlib.suppress(OSError):
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks
+                for c in (t / "children").read_text().split()]
+    return []
+
+
 def wait_for_port(port: int, proc: subprocess.Popen | None, what: str, timeout: float,
                   log: Path | None = None) -> None:
-    """Block until the port answers, or fail with the process's last log lines."""
+    """Block until the port answers (from `proc`, when given), or fail with its last log lines."""
     deadline = time.monotonic() + timeout
+    taken = False
     while time.monotonic() < deadline:
         if port_open(port):
-            return
+            if proc is None or listens(proc.pid, port) is not False:
+                return
+            taken = True  # someone else's: `proc` fails to bind it and exits
         if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.05)
     tail = ""
     if log is not None and log.exists():
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-    raise ServiceError(f"{what} did not come up on 127.0.0.1:{port} (see {log}):\n{tail}")
+    why = " (another process answers on that port)" if taken else ""
+    raise ServiceError(f"{what} did not come up on 127.0.0.1:{port}{why} (see {log}):\n{tail}")
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> int | None:
