@@ -23,6 +23,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from kafka import KafkaConsumer, TopicPartition
 
 from touchline.schemas.vendors.envelope import Envelope
+from touchline.stack.services import listens
 from touchline.webhooks.server import make_app
 
 pytestmark = pytest.mark.integration
@@ -127,6 +128,7 @@ async def test_a_broker_that_stops_answering_gets_503_within_the_timeout(
     try:
         body, headers = _outreach(1)
         assert (await client.post("/webhooks/outreach", data=body, headers=headers)).status == 200
+        assert broker.service.proc.poll() is None and listens(pid, broker.service.port)
         os.kill(pid, signal.SIGSTOP)  # alive, connected, silent
         async with asyncio.timeout(20):  # answered by the edge's 3 s, not the producer's 30 s
             answers = await asyncio.gather(*(
