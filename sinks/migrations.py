@@ -27,6 +27,44 @@ def statements(sql: str, database: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
+#: a worker that wrote a progress row this recently counts as writing
+WRITING_WITHIN_S = 60
+
+
+def _applied(backend: Backend, database: str) -> set[str]:
+    return {row[0] for row in backend.query(
+        f"SELECT version FROM {database}.schema_migrations", None, False).rows}
+
+
+def _exists(backend: Backend, database: str, table: str) -> bool:
+    return bool(backend.query(
+        "SELECT count() FROM system.tables WHERE database = {d:String} AND name = {t:String}",
+        {"d": database, "t": table}, False).rows[0][0])
+
+
+def pending_fills(backend: Backend, database: str) -> list[str]:
+    """Pending migrations that fill a new table from the rows already stored (INSERT ... SELECT).
+
+    Such a fill reads `activities` as it is at that moment: rows a worker writes meanwhile
+    reach the new table twice, or not at all (0010, 0021, 0033, 0034).
+    """
+    done = _applied(backend, database) if _exists(backend, database, "schema_migrations") \
+        else set()
+    return [version for version, sql in migration_files() if version not in done
+            and any(st.upper().startswith("INSERT INTO") for st in statements(sql, database))]
+
+
+def writers_within(backend: Backend, database: str,
+                   seconds: int = WRITING_WITHIN_S) -> list[str]:
+    """The workers that wrote a progress row (`pipeline_metrics`) in the last `seconds`."""
+    if not _exists(backend, database, "pipeline_metrics"):
+        return []
+    return [row[0] for row in backend.query(
+        f"SELECT DISTINCT worker FROM {database}.pipeline_metrics "
+        "WHERE ts >= now64(3) - toIntervalSecond({s:UInt32}) ORDER BY worker",
+        {"s": seconds}, False).rows]
+
+
 def migrate(backend: Backend, database: str) -> list[str]:
     """Apply pending migrations; return the versions applied by this call."""
     backend.command(f"CREATE DATABASE IF NOT EXISTS {database}")
@@ -35,12 +73,7 @@ def migrate(backend: Backend, database: str) -> list[str]:
         "(version String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    done = {
-        row[0]
-        for row in backend.query(
-            f"SELECT version FROM {database}.schema_migrations", None, False
-        ).rows
-    }
+    done = _applied(backend, database)
     applied: list[str] = []
     for version, sql in migration_files():
         if version in done:

@@ -6,11 +6,14 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from touchline.errors import friendly, settings_or_exit
+
+if TYPE_CHECKING:
+    from touchline.sinks.clickhouse import ClickHouseSink
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -184,6 +187,7 @@ def sink_init(users: bool) -> None:
     settings = settings_or_exit()
     s = open_sink(settings)
     try:
+        _refuse_fills_while_writing(s)
         applied = s.ensure_schema()
         click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
         if not users:
@@ -200,6 +204,21 @@ def sink_init(users: bool) -> None:
         click.echo(f"users: {', '.join(created)}")
     finally:
         s.close()
+
+
+def _refuse_fills_while_writing(sink: ClickHouseSink) -> None:
+    """A migration that fills a table from the stored rows runs only with the writers stopped."""
+    from touchline.sinks.migrations import WRITING_WITHIN_S, pending_fills, writers_within
+
+    fills = pending_fills(sink.backend, sink.database)
+    writers = writers_within(sink.backend, sink.database) if fills else []
+    if writers:
+        raise click.ClickException(
+            f"migration {fills[0]} fills a new table from the rows already stored, and "
+            f"{len(writers)} worker(s) ({', '.join(writers)}) wrote in the last "
+            f"{WRITING_WITHIN_S} s: rows written during the fill would count twice or not at "
+            "all. Stop the workers (compose: `docker compose stop worker-1 worker-2`), wait "
+            f"{WRITING_WITHIN_S} s, then run `touchline sink init` again")
 
 
 @main.command("topics")
