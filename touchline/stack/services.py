@@ -72,12 +72,17 @@ def listens(pid: int, port: int) -> bool | None:
                 f = row.split()
                 if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
                     inodes.add(f"socket:[{f[9]}]")
-    for p in (pid, *_children(pid)):
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone, or /proc hides it: cannot tell
+        return None
+    for p in _children(pid):
         with contextlib.suppress(OSError):
-            for fd in Path(f"/proc/{p}/fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if os.readlink(fd) in inodes:
-                        return True
+            fds += Path(f"/proc/{p}/fd").iterdir()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) in inodes:
+                return True
     return False
 
 
@@ -93,19 +98,17 @@ def wait_for_port(port: int, proc: subprocess.Popen | None, what: str, timeout: 
                   log: Path | None = None) -> None:
     """Block until the port answers (from `proc`, when given), or fail with its last log lines."""
     deadline = time.monotonic() + timeout
-    taken = False
     while time.monotonic() < deadline:
-        if port_open(port):
-            if proc is None or listens(proc.pid, port) is not False:
-                return
-            taken = True  # someone else's: `proc` fails to bind it and exits
         if proc is not None and proc.poll() is not None:
-            break
+            break  # exited: whatever answers on the port is not it
+        # an answer from someone else's socket: `proc` fails to bind the port and exits
+        if port_open(port) and (proc is None or listens(proc.pid, port) is not False):
+            return
         time.sleep(0.05)
     tail = ""
     if log is not None and log.exists():
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-    why = " (another process answers on that port)" if taken else ""
+    why = " (another process answers on that port)" if port_open(port) else ""
     raise ServiceError(f"{what} did not come up on 127.0.0.1:{port}{why} (see {log}):\n{tail}")
 
 
