@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from tests.cli.commands import subprocess_cli
 from touchline.cli.main import main
 from touchline.settings import ClickHouseSettings, Settings, get_settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -33,11 +32,6 @@ ROWS = [  # event_id, rep_id, team_id, duration_s
     ("e3", "r-1", "west", 95),
 ]
 BY_EVENT = "SELECT event_id, rep_id, duration_s FROM activities ORDER BY event_id"
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
-    return {**env, **extra}
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +77,6 @@ def store_running(data_dir: tuple[Path, int],
 def in_process(*args: str) -> tuple[int, bytes]:
     result = CliRunner().invoke(main, ["query", *args], catch_exceptions=False)
     return result.exit_code, result.stdout_bytes + result.stderr_bytes
-
-
-def subprocess_cli(data: Path | None, *args: str, cwd: Path | None = None) -> tuple[int, bytes]:
-    env = _clean_env(TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()))
-    if data is not None:
-        env["TOUCHLINE_DATA_DIR"] = str(data)
-    proc = subprocess.run([sys.executable, "-m", "touchline", *args], capture_output=True,
-                          env=env, cwd=cwd, timeout=120)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 def _json_lines(out: bytes) -> list[dict]:

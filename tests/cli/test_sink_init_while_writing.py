@@ -9,7 +9,6 @@ worker's progress rows are what a running worker writes to `pipeline_metrics`.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from touchline.stack.services import free_port
+from tests.cli.commands import subprocess_cli
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +52,11 @@ CHECK = """
 import sys
 from touchline.sinks.clickhouse import ClickHouseSink
 s = ClickHouseSink(f"chdb://{sys.argv[1]}/clickhouse").start()
-print(s.query("SELECT count() FROM system.tables WHERE database = 'touchline' "
-              "AND name = 'stage_names'").scalar(),
-      s.query("SELECT count() FROM touchline.schema_migrations "
-              "WHERE version = '0034_stage_names'").scalar())
-if s.query("SELECT count() FROM system.tables WHERE database = 'touchline' "
-           "AND name = 'stage_names'").scalar():
+table = s.query("SELECT count() FROM system.tables WHERE database = 'touchline' "
+                "AND name = 'stage_names'").scalar()
+print(table, s.query("SELECT count() FROM touchline.schema_migrations "
+                     "WHERE version = '0034_stage_names'").scalar())
+if table:
     print(s.query("SELECT tenant, stage, source, sum(changes) FROM touchline.stage_names "
                   "GROUP BY tenant, stage, source").rows)
 s.close()
@@ -66,11 +64,8 @@ s.close()
 
 
 def _cli(data: Path, *args: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
-    env.update(TOUCHLINE_DATA_DIR=str(data), TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()))
-    proc = subprocess.run([sys.executable, "-m", "touchline", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
-    return proc.returncode, proc.stdout + proc.stderr
+    code, out = subprocess_cli(data, *args)
+    return code, out.decode()
 
 
 def _python(script: str, *args: str) -> str:
