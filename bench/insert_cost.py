@@ -10,6 +10,8 @@ machine falls on all of them alike.
     python bench/insert_cost.py --rows 1,1000 --inserts 200 --rounds 3
     python bench/insert_cost.py --variant no_arrivals=/tmp/drop_arrivals.sql
     python bench/insert_cost.py --variant no_optimize=+optimize_on_insert=0
+    python bench/insert_cost.py --rows 20000 --formats json,arrow \
+        --variant no_views=bench/variants/no_views.sql
 """
 
 from __future__ import annotations
@@ -51,12 +53,17 @@ def activity_rows(n: int, start: int) -> list[dict]:
     return rows
 
 
-def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, str]) -> dict:
-    """In this process: fresh schema, `inserts` inserts of `rows` rows; CPU per insert."""
+def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, str],
+            fmt: str = "json") -> dict:
+    """In this process: fresh schema, `inserts` inserts of `rows` rows; CPU per insert.
+
+    `fmt` "json" sends the worker's JSON block (`insert_json`), "arrow" an Arrow block built
+    from the same rows (`insert`); the block is built before the clock starts.
+    """
     from touchline.sinks import clickhouse
     from touchline.sinks.clickhouse import ClickHouseSink
     from touchline.sinks.migrations import statements
-    from touchline.sinks.rows import activities_json
+    from touchline.sinks.rows import activities_json, activities_table
 
     clickhouse.INSERT_SETTINGS.update(settings)  # a variant's insert settings
     with tempfile.TemporaryDirectory(prefix="insert-cost-") as tmp:
@@ -65,12 +72,14 @@ def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, s
         for path in extra_sql:
             for statement in statements(Path(path).read_text(), "touchline"):
                 sink.command(statement)
-        blocks = [activities_json(activity_rows(rows, k * rows)) for k in range(inserts + 5)]
+        encode, insert = ((activities_table, sink.insert) if fmt == "arrow"
+                          else (activities_json, sink.insert_json))
+        blocks = [encode(activity_rows(rows, k * rows)) for k in range(inserts + 5)]
         for k in range(5):  # warm-up: first parts, caches
-            sink.insert_json("activities", blocks[k], f"warm-{k}")
+            insert("activities", blocks[k], f"warm-{k}")
         cpu0, wall0 = time.process_time(), time.perf_counter()
         for k in range(5, inserts + 5):
-            sink.insert_json("activities", blocks[k], f"batch-{k}:activities")
+            insert("activities", blocks[k], f"batch-{k}:activities")
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         count = sink.query("SELECT count() FROM touchline.activities").scalar()
         sink.close()
@@ -88,11 +97,14 @@ def main() -> None:
                     help="name=file.sql[,file2.sql][+setting=value...]: SQL applied after "
                     "the migrations, insert settings added to the sink's")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--formats", default="json",
+                    help="insert formats, comma-separated: json (the worker's), arrow")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.child)
-        print(json.dumps(measure(spec["rows"], spec["inserts"], spec["sql"], spec["settings"])))
+        print(json.dumps(measure(spec["rows"], spec["inserts"], spec["sql"], spec["settings"],
+                                 spec["format"])))
         return
     variants = [] if args.no_baseline else [("baseline", [], {})]
     for v in args.variant:
@@ -100,13 +112,16 @@ def main() -> None:
         files, *pairs = rest.split("+")
         settings = dict(pair.split("=", 1) for pair in pairs)
         variants.append((name, [f for f in files.split(",") if f], settings))
+    formats = args.formats.split(",")
+    variants = [(f"{name}/{fmt}" if len(formats) > 1 else name, sql, settings, fmt)
+                for name, sql, settings in variants for fmt in formats]
     results: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
         for rows in (int(r) for r in args.rows.split(",")):
             inserts = args.inserts if rows < 100 else max(20, args.inserts // 4)
-            for name, sql, settings in variants:
+            for name, sql, settings, fmt in variants:
                 spec = json.dumps({"rows": rows, "inserts": inserts, "sql": sql,
-                                   "settings": settings})
+                                   "settings": settings, "format": fmt})
                 done = subprocess.run([sys.executable, __file__, "--child", spec],
                                       capture_output=True, text=True)
                 if done.returncode:  # a variant the engine refuses: say why, go on
