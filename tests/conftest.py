@@ -18,10 +18,21 @@ import pytest
 from tests.harness import BROKER, Broker, Pipeline, start_test_broker
 from touchline.settings import ClickHouseSettings, Settings, get_settings
 from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.stack import services
 from touchline.stack.services import Service, free_port, start_store, start_tansu
+
+#: ports each parallel test process (pytest-xdist worker gwN) picks from: disjoint ranges
+#: below the kernel's ephemeral range, so two workers never pick the same port and no
+#: outgoing connection takes one
+PORTS_PER_WORKER, FIRST_PORT, LAST_PORT = 3_000, 20_000, 32_767
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw"):
+        first = FIRST_PORT + PORTS_PER_WORKER * int(worker[2:])
+        if first + PORTS_PER_WORKER - 1 <= LAST_PORT:  # more workers: the kernel picks
+            services.port_range = (first, first + PORTS_PER_WORKER - 1)
     config.addinivalue_line(
         "markers", "broker_semantics: what the pipeline guarantees on the broker itself; run "
         "on noida-db and on Apache Kafka (TOUCHLINE_TEST_BROKER=kafka) by .ci/run")

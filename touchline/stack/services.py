@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -49,11 +51,30 @@ def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.2) -> bool:
     return False
 
 
+#: where `free_port` picks: None lets the kernel choose (its ephemeral range); a (first, last)
+#: range of this process's own (the test suite gives each parallel test process one, below
+#: the kernel's ephemeral range, so that two processes never pick the same port)
+port_range: tuple[int, int] | None = None
+_next_in_range = itertools.count(random.randrange(1 << 16))
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now (within `port_range` when it is set)."""
+    if port_range is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    first, last = port_range
+    size = last - first + 1
+    for _ in range(size):  # in turn, from a random start: a port just given out comes last
+        port = first + next(_next_in_range) % size
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use, or a closed connection's TIME_WAIT: not free
+                continue
+            return port
+    raise ServiceError(f"no free port in {first}-{last}")
 
 
 def listens(pid: int, port: int) -> bool | None:
