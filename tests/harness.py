@@ -40,6 +40,13 @@ from touchline.stack.topics_admin import delete_topics, ensure_topics, pipeline_
 from touchline.streams.tables import CHANGELOG_TABLES
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without TOUCHLINE_* settings, plus `extra`: a `touchline`
+    subprocess then reads only what the test gives it, as a user's would."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    return {**env, **extra}
+
+
 @dataclass(frozen=True)
 class Broker:
     """What the broker under test does where noida-db and Apache Kafka differ."""

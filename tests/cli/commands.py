@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.harness import clean_env
 from touchline.stack.services import free_port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without TOUCHLINE_* settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
-    return {**env, **extra}
 
 
 def subprocess_cli(data: Path | None, *args: str, cwd: Path | None = None) -> tuple[int, bytes]:

@@ -7,7 +7,6 @@ one DLQ entry (duplicates counted once), lost = 0, duplicated = 0.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.expectations import simulated, truth_of
+from tests.harness import clean_env
 from tests.integration.test_restart import (
     assert_exact,
     produce_in_background,
@@ -237,7 +237,7 @@ def test_permission_denied_on_clickhouse_dir_is_one_clear_line(tmp_path):
     data = tmp_path / "locked"
     chdir = data / "clickhouse"
     chdir.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env = clean_env()
     env.update(TOUCHLINE_DATA_DIR=str(data), TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()))
     subprocess.run(["chattr", "+i", str(chdir)], check=True)
     try:

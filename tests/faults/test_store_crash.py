@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.expectations import simulated
+from tests.harness import clean_env
 from touchline.load.produce import send_batches
 from touchline.settings import ClickHouseSettings, KafkaSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -86,7 +87,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[Settings, subprocess.Popen]]:
         data_dir=tmp_path / "d",
         kafka=KafkaSettings(bootstrap=f"127.0.0.1:{broker}", embedded_port=broker),
         clickhouse=ClickHouseSettings(store_port=free_port()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env = clean_env()
     env.update(TOUCHLINE_DATA_DIR=str(settings.data_dir),
                TOUCHLINE_KAFKA__EMBEDDED_PORT=str(broker),
                TOUCHLINE_KAFKA__BOOTSTRAP=settings.kafka.bootstrap,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.harness import clean_env
 from touchline.cli.main import main
 from touchline.settings import Settings
 from touchline.sinks.clickhouse import INSERT_SETTINGS
@@ -178,7 +178,7 @@ def test_worker_healthcheck_fails_without_progress_reports(tmp_path: Path) -> No
     test = SERVICES["worker-1"]["healthcheck"]["test"][1]
     argv = shlex.split(test.replace("$${TOUCHLINE_WORKER_ID}", "worker-1"))
     assert argv[:2] == ["touchline", "query"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env = clean_env()
     env["TOUCHLINE_DATA_DIR"] = str(tmp_path)
     env["TOUCHLINE_CLICKHOUSE__STORE_PORT"] = "1"  # no store: the directory itself
 

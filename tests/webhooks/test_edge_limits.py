@@ -17,7 +17,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import clean_env
 from touchline.stack.services import free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ def _sign(url: str, form: dict[str, str]) -> str:
 def serve(broker, tmp_path: Path) -> Iterator[tuple[int, str, Path]]:
     """`touchline serve` without PUBLIC_BASE_URL: (port, raw topic prefix, log file)."""
     port, prefix = free_port(), f"rawedge{uuid.uuid4().hex[:8]}."
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOUCHLINE_")}
+    env = clean_env()
     env.update(TOUCHLINE_KAFKA__BOOTSTRAP=broker.bootstrap, TOUCHLINE_KAFKA__PARTITIONS="2",
                TOUCHLINE_WEB__INGEST_PORT=str(port), TOUCHLINE_WEBHOOKS__TWILIO_AUTH_TOKEN=TOKEN,
                TOUCHLINE_WEBHOOKS__RAW_TOPIC_PREFIX=prefix,
