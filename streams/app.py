@@ -14,6 +14,7 @@ app = faust.App(
     "touchline",
     autodiscover=["touchline.streams.agents"],
     origin="touchline.streams",
+    Worker="touchline.streams.faust_worker:Worker",  # no spinner: see that module
 )
 
 
