@@ -82,11 +82,11 @@ class PipelineSettings(BaseModel):
     #: touchline's producers) keep a backlog in batches small enough for two to overlap (400k
     #: gave one batch and no overlap), and 0.25 s keeps freshness p99 under 2 s at half the
     #: max rate. The message limit keeps one-event messages from outside producers in inserts
-    #: of thousands of rows (the store's cost is mostly per insert: with 500-row inserts it
-    #: spent ~5x the CPU per event), yet low enough that validating one batch does not hold
-    #: the event loop for seconds on a busy machine, while offset commits and heartbeats wait
-    #: (docs/performance.md)
-    batch_messages: int = Field(5_000, ge=1)
+    #: of thousands of rows (the store's cost is mostly per insert: with 5,000-message batches
+    #: it spent 1.5x the CPU per event of 10,000, with 500 ~5x), yet low enough that
+    #: validating one batch (~0.35 s at 10,000) does not hold the event loop for seconds on a
+    #: busy machine, while offset commits and heartbeats wait (docs/performance.md)
+    batch_messages: int = Field(10_000, ge=1)
     batch_events: int = Field(100_000, ge=1)
     batch_seconds: float = Field(0.25, gt=0, le=10)
     #: backfill messages taken per batch: small, so that a backfill insert never keeps live
