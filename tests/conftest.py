@@ -22,9 +22,9 @@ from touchline.stack import services
 from touchline.stack.services import Service, free_port, start_store, start_tansu
 
 #: ports each parallel test process (pytest-xdist worker gwN) picks from: disjoint ranges
-#: below the kernel's ephemeral range, so two workers never pick the same port and no
-#: outgoing connection takes one
-PORTS_PER_WORKER, FIRST_PORT, LAST_PORT = 3_000, 20_000, 32_767
+#: below the settings' default ports (28080 and up) and the kernel's ephemeral range, so two
+#: workers never pick the same port, nor a default one, and no outgoing connection takes one
+PORTS_PER_WORKER, FIRST_PORT, LAST_PORT = 2_000, 20_000, 27_999
 
 
 def pytest_configure(config: pytest.Config) -> None:

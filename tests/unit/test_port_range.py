@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from touchline.settings import ClickHouseSettings, KafkaSettings, WebSettings
 from touchline.stack import services
 from touchline.stack.services import ServiceError, free_port
 
@@ -77,3 +78,6 @@ def test_parallel_test_processes_get_disjoint_ranges_below_the_ephemeral_ones() 
     assert last - first + 1 == conftest.PORTS_PER_WORKER
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         assert last < int(f.read().split()[0])
+    web = WebSettings()
+    assert last < min(ClickHouseSettings().store_port, web.panel_port, web.ingest_port,
+                      KafkaSettings().embedded_port)
