@@ -220,6 +220,36 @@ class Pipeline:
                 f"{self.end_offsets(self.settings.kafka.raw_topic)}; "
                 f"committed = {self.committed_offsets()}")
 
+    def explain_missing_dead_letters(self, invalid: int) -> str:
+        """Where the dead letters are: envelopes in the DLQ topic, their keys, rows, commits.
+
+        Tells a dead letter never sent (fewer envelopes than `invalid` rejected events) from
+        one sent and not recorded (an envelope whose key has no row in `dlq_events`).
+        """
+        from touchline.streams.agents.record_dead_letters import dead_letter_row
+
+        k = self.settings.kafka
+        envelopes = topic_records(k, k.dlq_topic)
+        keys: dict[str, tuple[int, int]] = {}
+        for m in envelopes:
+            keys.setdefault(dead_letter_row(m.value, m.partition, m.offset)["dlq_key"],
+                            (m.partition, m.offset))
+        rows = {r[0] for r in self.rows("SELECT dlq_key FROM {db}.dlq_events FINAL")}
+        unrecorded = {key: at for key, at in keys.items() if key not in rows}
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
+                                 enable_auto_commit=False)
+        try:
+            committed = {n: consumer.committed(TopicPartition(k.dlq_topic, n))
+                         for n in range(k.partitions)}
+        finally:
+            consumer.close()
+        return (f"{invalid} events rejected; the DLQ topic holds {len(envelopes)} envelopes "
+                f"with {len(keys)} distinct keys; dlq_events has {len(rows)}; envelopes with no "
+                f"row (key: (partition, offset)) = {dict(list(unrecorded.items())[:10])}; DLQ "
+                f"end offsets = {self.end_offsets(k.dlq_topic)}; committed = {committed}")
+
     def accounted(self) -> int:
         """Events the activities stage has decided on: rows, duplicates, late rejects."""
         return int(self.scalar(

@@ -25,7 +25,8 @@ def assert_exact(p, truth) -> None:
     assert p.scalar("SELECT uniqExact(event_id) FROM {db}.activities") == len(truth.unique_valid)
     assert p.scalar("SELECT sum(touches) FROM {db}.touch_counts WHERE entity_type = 'rep'") \
         == truth.touches
-    assert p.scalar("SELECT count() FROM {db}.dlq_events FINAL") == truth.invalid
+    assert p.scalar("SELECT count() FROM {db}.dlq_events FINAL") == truth.invalid, \
+        p.explain_missing_dead_letters(truth.invalid)
     missing = set(truth.unique_valid) - {r[0] for r in p.rows(
         "SELECT event_id FROM {db}.activities")}
     assert not missing, p.explain_missing(truth.unique_valid)
