@@ -11,6 +11,7 @@ outage, not only the lag after it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from touchline.settings import get_settings
@@ -21,6 +22,8 @@ from touchline.streams.app import app
 
 #: ~3 h of rows for 4 partitions and two topics; older ones are dropped first
 MAX_UNSENT_ROWS = 100_000
+#: how long a report waits for the broker's end offsets before it uses the consumer's own
+HIGHWATERS_TIMEOUT_S = 2.0
 #: rows not written yet, oldest first
 unsent: list[dict[str, Any]] = []
 
@@ -39,16 +42,34 @@ def _assigned() -> dict[tuple[str, int], int | None]:
         return {}
 
 
-def _highwater(topic: str, partition: int) -> int:
+async def _highwaters(partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The broker's end offset of each partition (the offset its next message will get).
+
+    Asked of the broker every report: the consumer learns a partition's highwater only from
+    its own fetches, so it has none for a partition assigned and not fetched yet (one a dead
+    worker left behind, one paused while Faust recovers its tables) and an old one for a
+    partition paused since; either read as lag 0 exactly when a backlog waits. Where the
+    broker does not answer, what the consumer last saw is used.
+    """
     from faust.types import TP
 
+    consumer = app.consumer
+    tps = [TP(topic, partition) for topic, partition in partitions]
     try:
-        return int(app.consumer.highwater(TP(topic, partition)) or 0)
-    except Exception:  # consumer not assigned yet
-        return 0
+        ends = await asyncio.wait_for(consumer.highwaters(*tps), HIGHWATERS_TIMEOUT_S)
+        return {(tp.topic, tp.partition): int(ends[tp]) for tp in tps}
+    except Exception:  # the broker or the consumer away: the consumer's last fetch says
+        out = {}
+        for tp in tps:
+            try:
+                out[(tp.topic, tp.partition)] = int(consumer.highwater(tp) or 0)
+            except Exception:  # consumer not started, or the partition not assigned
+                out[(tp.topic, tp.partition)] = 0
+        return out
 
 
-def progress_rows(worker: str, now: int, counters: dict, assigned: dict) -> list[dict[str, Any]]:
+def progress_rows(worker: str, now: int, counters: dict, assigned: dict,
+                  highwaters: dict) -> list[dict[str, Any]]:
     """One row per partition assigned to this worker or counted since the last report.
 
     A partition assigned but not processed yet reports lag from its committed offset (from 0
@@ -60,7 +81,7 @@ def progress_rows(worker: str, now: int, counters: dict, assigned: dict) -> list
     for topic, partition in sorted(set(assigned) | set(counters)):
         tp = (topic, partition)
         counts = counters.get(tp, {})
-        highwater = _highwater(topic, partition)
+        highwater = highwaters.get(tp, 0)
         known = [o for o in (progress.positions.get(tp), assigned.get(tp)) if o is not None]
         if known:
             position = max(known)
@@ -81,8 +102,10 @@ def progress_rows(worker: str, now: int, counters: dict, assigned: dict) -> list
 
 @app.timer(interval=1.0)
 async def report_progress() -> None:  # noqa: D103
-    rows = progress_rows(get_settings().worker_id, writer.now_ms(), progress.drain(),
-                         _assigned())
+    assigned, counters = _assigned(), progress.drain()
+    highwaters = await _highwaters(sorted(set(assigned) | set(counters)))
+    rows = progress_rows(get_settings().worker_id, writer.now_ms(), counters, assigned,
+                         highwaters)
     unsent.extend(rows)
     del unsent[:-MAX_UNSENT_ROWS]
     if not unsent:

@@ -31,7 +31,7 @@ import yaml
 
 from tests.expectations import simulated
 from tests.faults.test_outages import outage
-from tests.integration.test_restart import produce_in_background
+from tests.integration.test_restart import produce_in_background, wait_all_rows
 from touchline.dashboards import build
 from touchline.dashboards.local.alerts_check import RuleResult, evaluate
 from touchline.dashboards.local.catalog import dashboard
@@ -224,3 +224,59 @@ def run_stall_scenario(p, truth, rules_doc: dict[str, Any]) -> None:
 def test_the_stall_alert_fires_within_seconds_and_only_on_a_stall(pipeline_factory):
     rules_doc = yaml.safe_load(RULES_FILE.read_text())
     run_stall_scenario(pipeline_factory(), simulated(17_000, seed=7), rules_doc)
+
+
+def test_reported_lag_is_the_brokers_backlog_while_fetching_waits(pipeline_factory):
+    """Invariant: the lag a worker reports (`pipeline_metrics`, the ops panels, `wait_settled`)
+    is what the broker holds past the group's committed offsets, message for message, also
+    while the worker's fetches wait.
+
+    Recording stops (ClickHouse refuses the activity inserts): the worker's batches wait for
+    ClickHouse, its bulk queue fills (a small `max_message_bytes` makes that queue 1 MiB), its
+    fetch loop waits for room, and the consumer learns no new highwater: it sees one only in
+    its own fetch responses. A report that took the consumer's highwater showed the backlog as
+    it was at the last fetch, and a partition never fetched (one a dead worker left behind) as
+    lag 0. Messages produced after the fetches stopped must show too.
+    """
+    truth = simulated(40_000, seed=9)
+    first, backlog, later = _split(truth.payloads, 2_000, 30_000)
+    p = pipeline_factory(max_message_bytes=256 * 1024)
+    raw = p.settings.kafka.raw_topic
+    p.produce(first)
+    p.wait_rows("activities", 500)
+    p.wait_settled()
+
+    def reported() -> dict[str, int]:
+        return {f"{raw}[{n}]": lag for n, lag in p.rows(
+            "SELECT partition, argMax(lag, ts) FROM {db}.pipeline_metrics WHERE topic = {t:String}"
+            " AND ts > now64(3) - INTERVAL 3 SECOND GROUP BY partition", t=raw)}
+
+    def broker() -> dict[str, int]:
+        behind = {name: end - committed for name, (committed, end) in p.uncommitted().items()}
+        return {f"{raw}[{n}]": behind.get(f"{raw}[{n}]", 0)
+                for n in range(p.settings.kafka.partitions)}
+
+    p.sink.command("ALTER TABLE touchline.activities MODIFY SETTING parts_to_throw_insert = 1")
+    try:
+        p.produce(backlog)
+        time.sleep(5)  # the worker fetches until its queue is full, then its fetch loop waits
+        p.produce(later)
+        want = broker()
+        assert sum(want.values()) >= (len(backlog) + len(later)) // 200, want  # all waiting
+        seen: dict[str, dict[str, int]] = {}
+
+        def matches() -> bool:
+            seen["reported"] = reported()
+            return seen["reported"] == want
+
+        try:
+            p.wait_until(matches, 30, "the reported lag to be the broker's backlog")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: broker {want}, reported {seen.get('reported')}") \
+                from None
+        assert broker() == want  # nothing was recorded or committed meanwhile
+    finally:
+        p.sink.command("ALTER TABLE touchline.activities RESET SETTING parts_to_throw_insert")
+    wait_all_rows(p, truth.unique_valid, 180, "all rows once recording resumes")
+    p.wait_settled()
+    assert reported() == dict.fromkeys(want, 0)
