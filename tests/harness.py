@@ -195,6 +195,24 @@ class Pipeline:
         finally:
             consumer.close()
 
+    def uncommitted(self) -> dict[str, tuple[int, int]]:
+        """"topic[n]": (committed, end offset) of the raw, activities and DLQ partitions whose
+        messages the group has not all committed (no commit counts as offset 0)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        k = self.settings.kafka
+        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
+                                 enable_auto_commit=False)
+        try:
+            tps = [TopicPartition(topic, n) for topic in (k.raw_topic, k.activities_topic,
+                                                          k.dlq_topic)
+                   for n in range(k.partitions)]
+            ends = consumer.end_offsets(tps)
+            behind = {tp: (consumer.committed(tp) or 0, ends[tp]) for tp in tps}
+        finally:
+            consumer.close()
+        return {f"{tp.topic}[{tp.partition}]": at for tp, at in behind.items() if at[0] < at[1]}
+
     def explain_missing(self, expected_ids: Iterable[str]) -> str:
         """Where the expected event ids that have no row are: in the raw topic or not."""
         import orjson
@@ -300,12 +318,16 @@ class Pipeline:
                         timeout, f"{n} rows in {table}")
 
     def wait_settled(self, timeout: float = 120.0, quiet_s: float = 3.0) -> None:
-        """Until the row and DLQ counts stop moving and every report says lag 0.
+        """Until the row and DLQ counts stop moving, every report says lag 0 and the group
+        has committed every message of the raw, activities and DLQ topics.
 
         Every partition of the raw and DLQ topics must be reported by a live worker, so a dead
-        worker's partitions must have been reassigned.
+        worker's partitions must have been reassigned. A report's lag counts from the last
+        message processed, so it is 0 while an earlier message waits for the commit guard to
+        read it again (streams/commit_guard.py, `commit_stall_s`); the committed offsets count
+        it, because the guard never commits past a message no agent processed.
         """
-        state = {"last": None, "since": time.monotonic()}
+        state: dict[str, Any] = {"last": None, "since": time.monotonic()}
         kafka = self.settings.kafka
         must_cover = 2 * kafka.partitions
 
@@ -319,10 +341,17 @@ class Pipeline:
             if now != state["last"]:
                 state["last"], state["since"] = now, time.monotonic()
                 return False
-            return (now[2] == 0 and now[3] == must_cover
-                    and time.monotonic() - state["since"] >= quiet_s)
+            if not (now[2] == 0 and now[3] == must_cover
+                    and time.monotonic() - state["since"] >= quiet_s):
+                return False
+            state["uncommitted"] = self.uncommitted()
+            return not state["uncommitted"]
 
-        self.wait_until(settled, timeout, "the pipeline to settle")
+        try:
+            self.wait_until(settled, timeout, "the pipeline to settle")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last counts and lag {state['last']}; not committed "
+                                 f"(committed, end) = {state.get('uncommitted')}") from None
 
 
 def raw_topic_messages(kafka: KafkaSettings) -> list[tuple[int, int, bytes]]:
