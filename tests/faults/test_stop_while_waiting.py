@@ -23,10 +23,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 def test_stop_while_dead_letters_wait_for_clickhouse_loses_none(pipeline_factory):
     truth = simulated(6_000, seed=41, malformed=0.05)
+    first, rest = truth.payloads[:1_000], truth.payloads[1_000:]
     p = pipeline_factory()
     p.wait_assigned()
+    p.produce(first)
+    p.wait_rows("dlq_events", 1)
+    # with a part in the table, every further insert is refused (TOO_MANY_PARTS) and retried
     p.sink.command("ALTER TABLE touchline.dlq_events MODIFY SETTING parts_to_throw_insert = 1")
-    p.produce(truth.payloads)
+    p.produce(rest)
     wait_all_rows(p, truth.unique_valid, 120, "the valid events' rows")
     envelopes = sum(p.end_offsets(p.settings.kafka.dlq_topic).values())
     assert envelopes >= truth.invalid
