@@ -129,6 +129,10 @@ def lines(results: dict[str, Any]) -> list[str]:
         rows.append((f"freshness @ {_f(f['rate_events_per_s'])} ev/s",
                      f"p50 {f['p50_s']}s p95 {f['p95_s']}s p99 {f['p99_s']}s",
                      f"target p99 < {FRESHNESS_TARGET_S:g} s: {met}"))
+        if f.get("slowest_1pct_sent_at_s"):
+            rows.append(("  slowest 1% sent in second", ", ".join(
+                str(s) for s in f["slowest_1pct_sent_at_s"]),
+                f"of {len(f['max_lag_by_second_s'])}; broker: {results.get('broker', '?')}"))
     for size, q in results.get("queries", {}).items():
         rows.append((f"queries over {size} rows: generate", f"{q['generate_seconds']} s",
                      f"{_f(q['rows'])} rows"))

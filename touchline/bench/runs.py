@@ -185,9 +185,26 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
             "events": len(messages) * per_message, "poll_interval_s": poller.every,
             "p50_s": round(_pct(lags, 50), 3), "p95_s": round(_pct(lags, 95), 3),
             "p99_s": round(_pct(lags, 99), 3), "max_s": round(max(lags), 3),
+            **lag_profile(sent, lags),
         }
     finally:
         sc.stop()
+
+
+def lag_profile(sent: list[float], lags: list[float]) -> dict:
+    """When in the run the lags were: the worst lag per second of sending.
+
+    Also the seconds in which the slowest 1% of messages were sent: one stall decides the
+    p99 of a short run.
+    """
+    start = sent[0]
+    worst: dict[int, float] = {}
+    for at, lag in zip(sent, lags, strict=True):
+        second = int(at - start)
+        worst[second] = max(worst.get(second, 0.0), lag)
+    slowest = sorted(range(len(lags)), key=lags.__getitem__)[-max(1, len(lags) // 100):]
+    return {"max_lag_by_second_s": [round(worst.get(s, 0.0), 2) for s in range(max(worst) + 1)],
+            "slowest_1pct_sent_at_s": sorted({int(sent[i] - start) for i in slowest})}
 
 
 def rss_trend(series: list[tuple[float, float]], since_s: float) -> float | None:

@@ -36,10 +36,10 @@ class BenchError(RuntimeError):
     """A benchmark step failed; the message says which and where its log is."""
 
 
-def broker(root: Path) -> tuple[Service, str]:
-    """Start noida-db in `root/broker` on a free port; returns (service, bootstrap)."""
+def broker(root: Path, name: str = "broker") -> tuple[Service, str]:
+    """Start noida-db in `root/name` on a free port; returns (service, bootstrap)."""
     port = free_port()
-    return start_broker(root / "broker", port), f"127.0.0.1:{port}"
+    return start_broker(root / name, port), f"127.0.0.1:{port}"
 
 
 class Scenario:
