@@ -24,6 +24,8 @@ from touchline.streams.app import app
 MAX_UNSENT_ROWS = 100_000
 #: how long a report waits for the broker's end offsets before it uses the consumer's own
 HIGHWATERS_TIMEOUT_S = 2.0
+#: the broker's answer being waited for, if any (`_highwaters`)
+_asking: asyncio.Future | None = None
 #: rows not written yet, oldest first
 unsent: list[dict[str, Any]] = []
 
@@ -49,23 +51,30 @@ async def _highwaters(partitions: list[tuple[str, int]]) -> dict[tuple[str, int]
     its own fetches, so it has none for a partition assigned and not fetched yet (one a dead
     worker left behind, one paused while Faust recovers its tables) and an old one for a
     partition paused since; either read as lag 0 exactly when a backlog waits. Where the
-    broker does not answer, what the consumer last saw is used.
+    broker does not answer in time, what the consumer last saw is used; one question is out at
+    a time, so a broker that is away does not pile questions up in the consumer's thread.
     """
     from faust.types import TP
 
+    global _asking
     consumer = app.consumer
     tps = [TP(topic, partition) for topic, partition in partitions]
+    ends: Any = {}
     try:
-        ends = await asyncio.wait_for(consumer.highwaters(*tps), HIGHWATERS_TIMEOUT_S)
-        return {(tp.topic, tp.partition): int(ends[tp]) for tp in tps}
+        if _asking is None or _asking.done():
+            _asking = asyncio.ensure_future(consumer.highwaters(*tps))
+        ends = await asyncio.wait_for(asyncio.shield(_asking), HIGHWATERS_TIMEOUT_S)
     except Exception:  # the broker or the consumer away: the consumer's last fetch says
-        out = {}
-        for tp in tps:
-            try:
-                out[(tp.topic, tp.partition)] = int(consumer.highwater(tp) or 0)
-            except Exception:  # consumer not started, or the partition not assigned
-                out[(tp.topic, tp.partition)] = 0
-        return out
+        pass
+    out = {}
+    for tp in tps:
+        try:
+            end = ends.get(tp)
+            out[(tp.topic, tp.partition)] = int(end if end is not None
+                                                else consumer.highwater(tp) or 0)
+        except Exception:  # consumer not started, or the partition not assigned
+            out[(tp.topic, tp.partition)] = 0
+    return out
 
 
 def progress_rows(worker: str, now: int, counters: dict, assigned: dict,
