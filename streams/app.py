@@ -46,6 +46,10 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     conf.broker_heartbeat_interval = 1.0
     conf.broker_rebalance_timeout = 30.0
     conf.stream_buffer_maxsize = 16_384
+    # a stop first waits for every message in work (Faust's default, kept on purpose): the
+    # cleanup of a stopping stream's take() acknowledges what it handed over, written or not,
+    # and the consumer commits on its way out (tests/faults/test_stop_while_waiting.py)
+    conf.stream_wait_empty = True
     conf.consumer_max_fetch_size = 4 * 1024 * 1024
     conf.producer_max_request_size = settings.pipeline.max_message_bytes + 1024 * 1024
     conf.producer_acks = -1
