@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,35 +183,42 @@ class Pipeline:
         finally:
             consumer.close()
 
-    def committed_offsets(self) -> dict[str, int | None]:
-        """The group's committed offsets of the raw and activities topics ("topic[n]": offset)."""
-        from kafka import KafkaConsumer, TopicPartition
+    @contextmanager
+    def _group(self) -> Iterator[Any]:
+        """A kafka-python consumer in the pipeline's group that joins nothing: it reads the
+        group's committed offsets and the topics' end offsets."""
+        from kafka import KafkaConsumer
 
-        k = self.settings.kafka
-        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
-                                 enable_auto_commit=False)
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka.bootstrap,
+                                 group_id=self.settings.faust_app_id, enable_auto_commit=False)
         try:
-            return {f"{topic}[{n}]": consumer.committed(TopicPartition(topic, n))
-                    for topic in (k.raw_topic, k.activities_topic) for n in range(k.partitions)}
+            yield consumer
         finally:
             consumer.close()
+
+    def committed_offsets(self, topics: Iterable[str] = ()) -> dict[str, int | None]:
+        """The group's committed offsets ("topic[n]": offset) of `topics` (default: the raw
+        and activities topics)."""
+        from kafka import TopicPartition
+
+        k = self.settings.kafka
+        with self._group() as consumer:
+            return {f"{topic}[{n}]": consumer.committed(TopicPartition(topic, n))
+                    for topic in (tuple(topics) or (k.raw_topic, k.activities_topic))
+                    for n in range(k.partitions)}
 
     def uncommitted(self) -> dict[str, tuple[int, int]]:
         """"topic[n]": (committed, end offset) of the raw, activities and DLQ partitions whose
         messages the group has not all committed (no commit counts as offset 0)."""
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
 
         k = self.settings.kafka
-        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
-                                 enable_auto_commit=False)
-        try:
-            tps = [TopicPartition(topic, n) for topic in (k.raw_topic, k.activities_topic,
-                                                          k.dlq_topic)
-                   for n in range(k.partitions)]
+        tps = [TopicPartition(topic, n) for topic in (k.raw_topic, k.activities_topic,
+                                                      k.dlq_topic)
+               for n in range(k.partitions)]
+        with self._group() as consumer:
             ends = consumer.end_offsets(tps)
             behind = {tp: (consumer.committed(tp) or 0, ends[tp]) for tp in tps}
-        finally:
-            consumer.close()
         return {f"{tp.topic}[{tp.partition}]": at for tp, at in behind.items() if at[0] < at[1]}
 
     def explain_missing(self, expected_ids: Iterable[str]) -> str:
@@ -254,15 +262,7 @@ class Pipeline:
                             (m.partition, m.offset))
         rows = {r[0] for r in self.rows("SELECT dlq_key FROM {db}.dlq_events FINAL")}
         unrecorded = {key: at for key, at in keys.items() if key not in rows}
-        from kafka import KafkaConsumer, TopicPartition
-
-        consumer = KafkaConsumer(bootstrap_servers=k.bootstrap, group_id=self.settings.faust_app_id,
-                                 enable_auto_commit=False)
-        try:
-            committed = {n: consumer.committed(TopicPartition(k.dlq_topic, n))
-                         for n in range(k.partitions)}
-        finally:
-            consumer.close()
+        committed = self.committed_offsets((k.dlq_topic,))
         return (f"{invalid} events rejected; the DLQ topic holds {len(envelopes)} envelopes "
                 f"with {len(keys)} distinct keys; dlq_events has {len(rows)}; envelopes with no "
                 f"row (key: (partition, offset)) = {dict(list(unrecorded.items())[:10])}; DLQ "
