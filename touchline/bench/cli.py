@@ -272,7 +272,8 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 # on a noida-db of its own: noida-db rewrites its whole store as it saves, so
                 # the topics of the sections before would cost it more CPU with every save
                 own = broker(root, "broker-freshness") if service else None
-                Scenario.broker_pid = own[0].proc.pid if own else Scenario.broker_pid
+                if own:
+                    Scenario.broker_pid = own[0].proc.pid
                 try:
                     results["freshness"] = await runs.freshness(
                         root, own[1] if own else bootstrap, msgs, warm, per, rate,
