@@ -97,3 +97,16 @@ def test_the_report_says_not_met_below_the_ratio_and_the_edge_target():
     assert ">= 0.8 x hand-tuned: not met" in text
     assert ">= 5,000/s: not met" in text
     assert "one event per message" not in text
+
+
+def test_the_freshness_lines_judge_the_p99_and_say_what_the_machine_spent():
+    results = _results({"batch": 100_000}, {"batch": 50_000}, 5_000)
+    results["broker"] = "noida-db"
+    results["freshness"] = {
+        "rate_events_per_s": 25_000, "p50_s": 0.41, "p95_s": 0.62, "p99_s": 1.02,
+        "max_lag_by_second_s": [0.5] * 30, "slowest_1pct_sent_at_s": [28, 29],
+        "cpu_cores_used": {"store": 0.61, "worker-1": 0.55, "broker": 0.12}}
+    text = "\n".join(report.lines(results))
+    assert "p99 1.02s" in text and "target p99 < 1 s: not met" in text
+    assert "28, 29" in text and "of 30; broker: noida-db" in text
+    assert "store 0.61, worker-1 0.55, broker 0.12" in text and "of 2" in text

@@ -133,6 +133,10 @@ def lines(results: dict[str, Any]) -> list[str]:
             rows.append(("  slowest 1% sent in second", ", ".join(
                 str(s) for s in f["slowest_1pct_sent_at_s"]),
                 f"of {len(f['max_lag_by_second_s'])}; broker: {results.get('broker', '?')}"))
+        if f.get("cpu_cores_used"):
+            rows.append(("  cores used", ", ".join(
+                f"{k} {v}" for k, v in f["cpu_cores_used"].items()),
+                f"of {results.get('machine', {}).get('cores', '?')}"))
     for size, q in results.get("queries", {}).items():
         rows.append((f"queries over {size} rows: generate", f"{q['generate_seconds']} s",
                      f"{_f(q['rows'])} rows"))

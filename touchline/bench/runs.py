@@ -170,9 +170,11 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
         k = sc.settings.kafka
         sent: list[float] = []
         with CountPoller(sc) as poller:
+            cpu0, t0 = sc.cpu(), time.monotonic()
             await produce(k, messages,
                           rate_events=rate, per_message=per_message, on_sent=sent)
             await asyncio.to_thread(sc.wait_count, base + len(messages) * per_message, 300.0)
+            cpu1, seconds = sc.cpu(), time.monotonic() - t0
             await asyncio.sleep(0.2)
         lags = []
         for i, at in enumerate(sent):
@@ -186,6 +188,10 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
             "p50_s": round(_pct(lags, 50), 3), "p95_s": round(_pct(lags, 95), 3),
             "p99_s": round(_pct(lags, 99), 3), "max_s": round(max(lags), 3),
             **lag_profile(sent, lags),
+            # how much of the machine half the maximum rate takes (the poller's queries
+            # are in the store's share)
+            "cpu_cores_used": {name: round((cpu1[name] - cpu0.get(name, 0.0)) / seconds, 2)
+                               for name in cpu1},
         }
     finally:
         sc.stop()
