@@ -48,10 +48,17 @@ class BulkQueue:
         return len(self._items)
 
     async def put(self, messages: list[Any]) -> None:
-        """Queue a fetch's messages; waits while `max_waiting_bytes` are queued already."""
+        """Queue a fetch's messages; waits while `max_waiting_bytes` are queued already.
+
+        Each message's `time_in` (Faust's own field: when it came in, monotonic) is the
+        moment it was queued: a batch's wait is counted from there.
+        """
         while self._bytes >= self.max_waiting_bytes:
             self._drained.clear()
             await self._drained.wait()
+        now = time.monotonic()
+        for message in messages:
+            message.time_in = now
         self._items.extend(messages)
         self._bytes += sum(len(m.value or b"") for m in messages)
         self._arrived.set()
@@ -91,15 +98,20 @@ class BulkQueue:
         """Lists of messages: up to `max_messages` messages or `max_events` events.
 
         A batch is handed over as soon as it is full, or `within` seconds after its first
-        message arrived, as Faust's `take()` does. Events are counted as lines (a JSONL
-        message of N events has N - 1 newlines).
+        message arrived, as Faust's `take()` does. Arrived means queued here, not taken by
+        this batch: when every batch in flight is busy (a slow insert), the messages that
+        waited meanwhile have used up that much of their window already, so the next batch
+        does not add a whole window on top of the stall. An idle agent takes a message the
+        moment it arrives, so at a steady rate batches close as often as before. Events are
+        counted as lines (a JSONL message of N events has N - 1 newlines).
         """
         while True:
             batch = Batch(max_messages, max_events)
             while not batch.messages:
                 await self._arrived.wait()
                 self._take(batch)
-            deadline = time.monotonic() + within
+            first = batch.messages[0].time_in
+            deadline = (first if first is not None else time.monotonic()) + within
             while not batch.full:
                 self._take(batch)
                 left = deadline - time.monotonic()
