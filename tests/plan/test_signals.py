@@ -6,7 +6,9 @@ import datetime as dt
 
 import pytest
 
-from touchline.plan.signals import evaluate, reconcile
+from tests.plan.conftest import Scenario
+from touchline.plan.signals import evaluate, evaluate_and_reconcile, reconcile
+from touchline.sinks.clickhouse import ClickHouseSink
 
 pytestmark = pytest.mark.integration
 
@@ -182,3 +184,28 @@ def test_busy_emailer_gets_a_mix_signal(scenario, now):
     assert mix[0].message == (
         "Rep emailer: call attempts are 20% of calls and emails in the last 7 days vs 57% "
         "planned (220 calls, 900 emails); move time from emails sent to call attempts.")
+
+
+def test_a_pass_with_no_plan_in_force_runs_no_rule_query(scenario, now, monkeypatch):
+    # a database of its own on the same engine: the shared one holds other tests' plans
+    unplanned = ClickHouseSink(scenario.sink.dsn, database="touchline_unplanned").start()
+    try:
+        unplanned.ensure_schema()
+        s = Scenario(unplanned, scenario.tenant, now)
+        s.account("acc-smb", "B", "smb")
+        s.opportunity("opp-parked", "acc-smb", "rep-a", "proposal", now - 10 * D)
+        asked: list[str] = []
+        query = unplanned.query
+        monkeypatch.setattr(unplanned, "query",
+                            lambda sql, *args, **kw: asked.append(sql) or query(sql, *args, **kw))
+
+        assert str(evaluate_and_reconcile(unplanned, now)) == (
+            "0 fired, 0 refreshed, 0 resolved, 0 unchanged")
+        assert asked and not [sql for sql in asked if ".rule_" in sql]
+
+        s.load_plan()  # the same deal, judged once a plan is in force
+        fired = evaluate_and_reconcile(unplanned, now).fired
+        assert [f for f in fired if f.startswith("stuck_deal:opp-parked:")]
+        assert [sql for sql in asked if ".rule_stuck_deals" in sql]
+    finally:
+        unplanned.close()  # the engine closes with the package's last handle
