@@ -108,5 +108,18 @@ def test_the_freshness_lines_judge_the_p99_and_say_what_the_machine_spent():
         "cpu_cores_used": {"store": 0.61, "worker-1": 0.55, "broker": 0.12}}
     text = "\n".join(report.lines(results))
     assert "p99 1.02s" in text and "target p99 < 1 s: not met" in text
-    assert "28, 29" in text and "of 30; broker: noida-db" in text
+    assert "28, 29" in text and "of 30; broker: noida-db; plan: none in force" in text
     assert "store 0.61, worker-1 0.55, broker 0.12" in text and "of 2" in text
+
+
+def test_a_bad_plan_file_stops_the_bench_with_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from touchline.bench.cli import bench
+
+    bad = tmp_path / "plan.yaml"
+    bad.write_text("tenant: acme\nstages: [\n")
+    result = CliRunner().invoke(bench, ["--only", "freshness", "--plan", str(bad)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"bench failed: {bad}: ")
+    assert "Traceback" not in result.output

@@ -90,6 +90,11 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--compression", default=None,
               type=click.Choice(get_args(KafkaSettings.model_fields["compression"].annotation)),
               help="kafka.compression of every producer in the bench (default: the setting's)")
+@click.option("--plan", "plan_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="load this plan (e.g. examples/plan.yaml, tenant acme: the benchmark's) into "
+                   "every pipeline before its workers start, so the Coach pass judges real "
+                   "rules; default: no plan in force, the pass has nothing to judge")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1, 64))
 @click.option("--bootstrap", default=None, metavar="HOST:PORT",
               help="measure on this running Kafka broker (the one you deploy) instead of "
@@ -103,8 +108,8 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
           soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
           max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None,
-          concurrency: int | None, compression: str | None, partitions: int,
-          bootstrap: str | None, results_dir: Path) -> None:
+          concurrency: int | None, compression: str | None, plan_file: Path | None,
+          partitions: int, bootstrap: str | None, results_dir: Path) -> None:
     """Run the benchmark on a real broker and ClickHouse; print a table, write JSON."""
     from touchline.bench import report
     from touchline.bench.stack import BenchError
@@ -131,7 +136,17 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "partitions": partitions, "sections": list(only), "batch_seconds": batch_seconds,
         "max_rate": max_rate, "batch_messages": batch_messages, "concurrency": concurrency,
         "compression": compression, "bootstrap": bootstrap,
+        "plan": str(plan_file) if plan_file else None,
     }
+    if plan_file:
+        from touchline.bench.stack import Scenario
+        from touchline.plan.loader import PlanError, read_plans
+
+        try:
+            Scenario.plans = read_plans(plan_file)
+        except PlanError as exc:
+            click.echo(f"bench failed: {exc}", err=True)
+            sys.exit(1)
     try:
         results = asyncio.run(_run(opts))
     except (BenchError, ServiceError, OSError) as exc:

@@ -132,7 +132,8 @@ def lines(results: dict[str, Any]) -> list[str]:
         if f.get("slowest_1pct_sent_at_s"):
             rows.append(("  slowest 1% sent in second", ", ".join(
                 str(s) for s in f["slowest_1pct_sent_at_s"]),
-                f"of {len(f['max_lag_by_second_s'])}; broker: {results.get('broker', '?')}"))
+                f"of {len(f['max_lag_by_second_s'])}; broker: {results.get('broker', '?')}; "
+                f"plan: {results.get('options', {}).get('plan') or 'none in force'}"))
         if f.get("cpu_cores_used"):
             rows.append(("  cores used", ", ".join(
                 f"{k} {v}" for k, v in f["cpu_cores_used"].items()),

@@ -51,6 +51,9 @@ class Scenario:
     pipeline_overrides: dict = {}
     #: KafkaSettings overrides (compression), from the CLI
     kafka_overrides: dict = {}
+    #: plans loaded into every scenario's store before its workers start (`--plan`), so the
+    #: leader's Coach pass judges the benchmark's tenant as it would a planned org
+    plans: list = []
 
     def __init__(self, root: Path, bootstrap: str, partitions: int = 4) -> None:
         tag = uuid.uuid4().hex[:8]
@@ -76,6 +79,10 @@ class Scenario:
         """Create topics, start the store and `workers` workers."""
         ensure_topics(self.settings)
         self.stack.add(start_store(self.settings))
+        if self.plans:
+            from touchline.plan.loader import load_plans
+
+            load_plans(self.sink, self.plans)
         for i in range(workers):
             self.stack.add(start_worker(self.settings, f"worker-{i + 1}"))
         return self
