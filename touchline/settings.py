@@ -77,11 +77,14 @@ class PipelineSettings(BaseModel):
     """Semantics of the stream: batching, lateness, dedup."""
 
     #: a validation batch closes at `batch_messages` raw messages or `batch_events` events,
-    #: whichever comes first, or `batch_seconds` after its first message. Measured on 2 cores
+    #: whichever comes first, or `batch_seconds` after its first message was queued (decision
+    #: 0004: a message that waited while every batch in flight was busy has used up that much
+    #: of its window). Measured on 2 cores
     #: (docs/decisions/0004-batch-defaults.md): 100k events (500 JSONL messages of
     #: touchline's producers) keep a backlog in batches small enough for two to overlap (400k
-    #: gave one batch and no overlap), and 0.25 s keeps freshness p99 under 2 s at half the
-    #: max rate. The message limit keeps one-event messages from outside producers in inserts
+    #: gave one batch and no overlap), and 0.25 s keeps freshness p99 under 1 s at half the
+    #: max rate with no Coach pass running (a shorter window costs the store per batch).
+    #: The message limit keeps one-event messages from outside producers in inserts
     #: of thousands of rows (the store's cost is mostly per insert: with 5,000-message batches
     #: it spent 1.5x the CPU per event of 10,000, with 500 ~5x), yet low enough that
     #: validating one batch (~0.35 s at 10,000) does not hold the event loop for seconds on a
