@@ -37,6 +37,12 @@ async def _warm(sc: Scenario, warm: list[bytes], workers: int) -> int:
     return n
 
 
+def cores_used(cpu0: dict[str, float], cpu1: dict[str, float], seconds: float,
+               digits: int = 2) -> dict[str, float]:
+    """Cores each process used between two `Scenario.cpu()` readings `seconds` apart."""
+    return {k: round((cpu1[k] - cpu0.get(k, 0.0)) / seconds, digits) for k in cpu1}
+
+
 async def idle_cores(sc: Scenario, seconds: float = 3.0) -> dict[str, float]:
     """Cores each process uses with nothing to do: heartbeats, metrics rows, count() polls.
 
@@ -48,7 +54,7 @@ async def idle_cores(sc: Scenario, seconds: float = 3.0) -> dict[str, float]:
         await asyncio.to_thread(sc.count)
         await asyncio.sleep(0.25)
     cpu1, elapsed = sc.cpu(), time.monotonic() - t0
-    return {k: round((cpu1[k] - cpu0.get(k, 0.0)) / elapsed, 3) for k in cpu1}
+    return cores_used(cpu0, cpu1, elapsed, digits=3)
 
 
 class RssSampler:
@@ -96,7 +102,7 @@ async def end_to_end(root: Path, bootstrap: str, messages: list[bytes], warm: li
         seconds = done - t0
         cpu1 = sc.cpu()
         used = {k: cpu1[k] - cpu0.get(k, 0.0) for k in cpu1}
-        cores = {k: round(v / seconds, 2) for k, v in used.items()}
+        cores = cores_used(cpu0, cpu1, seconds)
         span = sc.sink.query(
             "SELECT toUnixTimestamp64Milli(max(ingested_at)) - toUnixTimestamp64Milli("
             "min(ingested_at)), count() FROM touchline.activities WHERE kafka_offset >= 0"
@@ -190,8 +196,7 @@ async def freshness(root: Path, bootstrap: str, messages: list[bytes], warm: lis
             **lag_profile(sent, lags),
             # how much of the machine half the maximum rate takes (the poller's queries
             # are in the store's share)
-            "cpu_cores_used": {name: round((cpu1[name] - cpu0.get(name, 0.0)) / seconds, 2)
-                               for name in cpu1},
+            "cpu_cores_used": cores_used(cpu0, cpu1, seconds),
         }
     finally:
         sc.stop()
