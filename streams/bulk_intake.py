@@ -110,8 +110,7 @@ class BulkQueue:
             while not batch.messages:
                 await self._arrived.wait()
                 self._take(batch)
-            first = batch.messages[0].time_in
-            deadline = (first if first is not None else time.monotonic()) + within
+            deadline = batch.messages[0].time_in + within  # stamped by `put`
             while not batch.full:
                 self._take(batch)
                 left = deadline - time.monotonic()
