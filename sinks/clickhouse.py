@@ -104,6 +104,10 @@ class ConnectBackend:
         types = [t.name for t in res.column_types]
         return QueryResult(list(res.column_names), types, list(res.result_rows))
 
+    def mark_background_reader(self) -> None:
+        """Make the calling thread a background reader (sinks/reader_pool.py)."""
+        self._readers.mark_background()
+
     def query_raw(  # noqa: D102
         self, sql: str, parameters: dict[str, Any] | None, fmt: str | None, database: str
     ) -> bytes:

@@ -13,6 +13,17 @@ On a ClickHouse server each reader client sends `readonly = 2` (a reader user's 
 setting it to 1 would be refused for that user) and max_execution_time with every query; the
 server's grants keep readers away from files and the network, and `ReadGuard` refuses table
 functions and SETTINGS clauses on both.
+
+A background reader (`mark_background`, the store's background lane: the Coach pass) asks the
+engine to run its queries at a lower CPU priority: `os_thread_priority` (a nice value) on every
+engine thread of the query, for that query only. The engine applies it only where it holds
+CAP_SYS_NICE (root on a host, or a container given SYS_NICE) and puts each thread back to 0
+when the query ends, so a thread never carries the lower priority into an insert or a panel;
+without the capability the setting is accepted and changes nothing. A nice value set on the
+calling Python thread would not do: the engine runs the query on threads of its own. On 2
+cores a Coach pass over 600k activities (~4 s of engine work) otherwise took CPU from the live
+inserts (docs/performance.md). A background query may also run longer than a reader's: a pass
+over a year of history is slow by nature, and the lower priority keeps it out of the way.
 """
 
 from __future__ import annotations
@@ -25,6 +36,11 @@ from touchline.sinks.read_guard import ReadGuard
 
 #: what a reader session on a server sends with each query
 SERVER_READ_SETTINGS = {"readonly": 2}
+#: the nice value of a background query's engine threads (0 is the default, 19 the lowest)
+BACKGROUND_NICE = 10
+#: what a background reader's sessions set (max_execution_time: a Coach pass's rule query over
+#: a year of history, at a low priority, may take minutes; a runaway one is still cut)
+BACKGROUND_READ_SETTINGS = {"os_thread_priority": BACKGROUND_NICE, "max_execution_time": 600}
 
 
 class ReaderPool:
@@ -44,6 +60,10 @@ class ReaderPool:
     def embedded(self) -> bool:  # noqa: D102
         return self._dsn.startswith("chdb://")
 
+    def mark_background(self) -> None:
+        """Make the calling thread a background reader (a thread pool's initializer)."""
+        self._local.background = True
+
     def client(self, database: str) -> Any:
         """The calling thread's read-only client, `database` its default ('': the engine's)."""
         clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
@@ -55,16 +75,19 @@ class ReaderPool:
         import clickhouse_connect
 
         extra: dict[str, Any] = {"database": database} if database else {}
+        settings: dict[str, Any] = {"max_execution_time": self._timeout}
+        if getattr(self._local, "background", False):
+            settings.update(BACKGROUND_READ_SETTINGS)
         try:
             if self.embedded:
                 client = clickhouse_connect.get_client(dsn=self._dsn, **extra)
-                client.command(f"SET max_execution_time = {self._timeout}")
+                for name, value in settings.items():
+                    client.command(f"SET {name} = {value}")
                 client.command("SET readonly = 1")
             else:
                 client = clickhouse_connect.get_client(
                     dsn=self._dsn, username=self._username, password=self._password,
-                    settings={**SERVER_READ_SETTINGS, "max_execution_time": self._timeout},
-                    **extra)
+                    settings={**SERVER_READ_SETTINGS, **settings}, **extra)
         except Exception as exc:  # connect errors come in many types
             raise SinkUnavailable(str(exc).strip().splitlines()[0][:500]) from exc
         with self._opened_lock:

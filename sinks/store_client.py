@@ -24,18 +24,32 @@ from touchline.sinks.store_auth import AUTH_SCHEME, read_secret
 
 #: content type of an Arrow IPC stream (the store's /insert body)
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+#: the lane of the store's background reader (`lane=` in a store:// DSN)
+BACKGROUND_LANE = "background"
+
+
+def background_dsn(dsn: str) -> str:
+    """The same store://, its queries on the store's background lane."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}{urlencode({'lane': BACKGROUND_LANE})}"
 
 
 class StoreBackend:
     """HTTP client of the `touchline store` process (sinks/store_server.py)."""
 
     def __init__(self, dsn: str, timeout: float = 60.0) -> None:
-        """`dsn`: store://127.0.0.1:PORT?key_file=<the stack's secret file>."""
+        """`dsn`: store://127.0.0.1:PORT?key_file=<the stack's secret file>[&lane=background].
+
+        With `lane=background` every query runs on the store's background reader, at a lower
+        CPU priority than the live inserts and the panels (sinks/store_server.py).
+        """
         url = urlparse(dsn)
         self._host, self._port = url.hostname or "127.0.0.1", url.port or 28124
         self._timeout = timeout
         self._local = threading.local()
-        key_file = parse_qs(url.query).get("key_file", [""])[0]
+        options = parse_qs(url.query)
+        key_file = options.get("key_file", [""])[0]
+        lane = options.get("lane", [""])[0]
+        self._query_params = {"lane": lane} if lane else None
         self._auth = AUTH_SCHEME + (read_secret(Path(key_file)) if key_file else "")
 
     def _conn(self) -> http.client.HTTPConnection:
@@ -88,7 +102,7 @@ class StoreBackend:
             default=_json_default,  # datetimes too: ClickHouse wants them without an offset
             option=orjson.OPT_PASSTHROUGH_DATETIME,
         )
-        doc = orjson.loads(self._post("/query", body))
+        doc = orjson.loads(self._post("/query", body, self._query_params))
         width = len(doc["rows"][0]) if doc["rows"] else len(doc["types"])
         types = doc["types"] + [""] * (width - len(doc["types"]))  # chdb may omit types
         rows = [tuple(_revive(v, t) for v, t in zip(r, types, strict=True)) for r in doc["rows"]]

@@ -5,7 +5,8 @@ every other process (workers, `touchline query`, the local panel) reaches the sa
 small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 
 - `POST /query`   {"sql", "parameters"} -> {"columns", "types", "rows"}: always read-only, on
-  reader sessions apart from the writer's (whatever a client sends as "readonly")
+  reader sessions apart from the writer's (whatever a client sends as "readonly");
+  `?lane=background` (the Coach pass) runs it on the background reader instead
 - `POST /query_raw` {"sql", "parameters", "format", "database"} -> the engine's bytes in that
   format (SQL typed by a user: run read-only, `database` as the default one)
 - `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
@@ -18,7 +19,10 @@ small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
 Every request must carry the stack's secret (`Authorization: Bearer`, sinks/store_auth.py), a
 loopback `Host` with this port, no cross-site marks, and a non-form content type. Inserts and
 DDL run one at a time on the writer's session; reads run on two reader threads of their own,
-bounded by max_execution_time, so a slow read never holds an insert back.
+bounded by max_execution_time, so a slow read never holds an insert back. The background lane
+is one more reader thread whose queries run at a lower CPU priority (sinks/reader_pool.py):
+long periodic reads (a Coach pass over a year of history) take the
+CPU the live inserts and the panels leave, and never queue in front of a panel.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from touchline.sinks.store_auth import (
     read_secret,
     secret_required,
 )
-from touchline.sinks.store_client import encode_result
+from touchline.sinks.store_client import BACKGROUND_LANE, encode_result
 
 if TYPE_CHECKING:
     from touchline.settings import Settings
@@ -58,6 +62,9 @@ def make_app(sink: ClickHouseSink, secret: str,
     """The store's HTTP app around a started sink that owns the engine; `secret` is required."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
     readers = ThreadPoolExecutor(max_workers=READER_THREADS, thread_name_prefix="chdb-read")
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb-background",
+                                    initializer=sink.backend.mark_background_reader)
+    lanes = {"": readers, BACKGROUND_LANE: background}
     outage_until = [0.0]
 
     async def run(fn, *args, pool: ThreadPoolExecutor = executor):
@@ -73,10 +80,13 @@ def make_app(sink: ClickHouseSink, secret: str,
         return web.json_response({"ok": True, "dsn": sink.dsn})
 
     async def query(request: web.Request) -> web.Response:
+        lane = request.query.get("lane", "")
+        if lane not in lanes:
+            return failure(SqlError(f"unknown lane {lane!r}: use lane={BACKGROUND_LANE} or none"))
         try:
             doc = orjson.loads(await request.read())
             result = await run(sink.query, doc["sql"], doc.get("parameters") or None, True,
-                               pool=readers)
+                               pool=lanes[lane])
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         except (ValueError, KeyError) as exc:
@@ -137,7 +147,9 @@ def make_app(sink: ClickHouseSink, secret: str,
     if allow_fault_injection:
         app.router.add_post("/outage", outage)
     app.on_cleanup.append(lambda _app: asyncio.to_thread(executor.shutdown))
-    app.on_cleanup.append(lambda _app: asyncio.to_thread(readers.shutdown, cancel_futures=True))
+    for pool in (readers, background):
+        app.on_cleanup.append(
+            lambda _app, pool=pool: asyncio.to_thread(pool.shutdown, cancel_futures=True))
     return app
 
 

@@ -5,8 +5,10 @@ Side effects: every SIGNALS_INTERVAL_S, evaluates the coaching signals of every 
 plan (touchline.plan.signals) and writes only what changed to `signals`. Through the store or a
 server it runs in a thread of its own, never in the sink thread that makes the rows durable:
 rule queries over a year of history take seconds, and inserts (live freshness) must not wait
-behind them. On an engine opened in this process (chdb, tests) it runs in the sink thread,
-behind every live write: that engine is used from one thread.
+behind them. Through the store its queries also take the store's background lane, at a lower
+CPU priority than the live inserts and the panels (sinks/store_server.py). On an engine opened
+in this process (chdb, tests) it runs in the sink thread, behind every live write: that engine
+is used from one thread.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkError
+from touchline.sinks.store_client import background_dsn
 from touchline.streams import writer
 from touchline.streams.app import app
 
@@ -25,6 +28,15 @@ log = logging.getLogger(__name__)
 #: how often the signals are re-evaluated (seconds)
 SIGNALS_INTERVAL_S = 30.0
 _thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signals")
+_coach_sink: ClickHouseSink | None = None
+
+
+def _background_sink(live: ClickHouseSink) -> ClickHouseSink:
+    """The Coach pass's own sink: the live sink's store, on its background lane."""
+    global _coach_sink
+    if _coach_sink is None:
+        _coach_sink = ClickHouseSink(background_dsn(live.dsn), live.database).start()
+    return _coach_sink
 
 
 def _evaluate(sink: ClickHouseSink) -> str:
@@ -43,6 +55,8 @@ async def evaluate_once() -> str:
     if sink.dsn.startswith("chdb://"):
         with writer.background():
             return await writer.write(_evaluate, "signals")
+    if sink.dsn.startswith("store://"):
+        sink = _background_sink(sink)
     return await asyncio.get_running_loop().run_in_executor(_thread, _evaluate, sink)
 
 

@@ -72,3 +72,42 @@ async def test_evaluate_signals_timer_writes_through_the_worker_sink(scenario):
         "SELECT signal_id, status, count() FROM touchline.signals WHERE tenant = {t:String} "
         "AND kind = 'lead_sla' GROUP BY signal_id, status", {"t": s.tenant}).rows
     assert got == [("lead_sla:p-late", "firing", 1)]
+
+
+async def test_evaluate_signals_timer_reads_on_the_stores_background_lane(tmp_path, now):
+    """Through the store, the Coach pass's rule queries run at the background lane's priority.
+
+    The worker's sink is the store's; the pass opens a sink of its own on the same store with
+    `lane=background` (sinks/store_server.py), writes the same signal, and what that sink asks
+    the engine runs at nice BACKGROUND_NICE.
+    """
+    from tests.plan.conftest import Scenario
+    from touchline.settings import ClickHouseSettings, Settings
+    from touchline.sinks.clickhouse import ClickHouseSink
+    from touchline.sinks.reader_pool import BACKGROUND_NICE
+    from touchline.stack.services import free_port, start_store
+    from touchline.streams import writer
+    from touchline.streams.agents import evaluate_signals
+
+    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
+    store = start_store(settings)
+    live = ClickHouseSink(settings.store_url()).start()
+    s = Scenario(live, "t-lane", now)
+    _lead_over_sla(s)
+    previous, writer._sink = writer._sink, live
+    try:
+        fired = int((await evaluate_signals.evaluate_once()).split(" fired")[0])
+        lane = evaluate_signals._coach_sink
+        assert lane is not None and lane.dsn.endswith("&lane=background")
+        assert lane.query("SELECT getSetting('os_thread_priority')").scalar() == BACKGROUND_NICE
+        assert live.query("SELECT getSetting('os_thread_priority')").scalar() == 0
+        got = live.query("SELECT signal_id, status FROM touchline.signals FINAL "
+                         "WHERE tenant = 't-lane'").rows
+        assert len(got) == fired and ("lead_sla:p-late", "firing") in got, got
+    finally:
+        writer._sink = previous
+        if evaluate_signals._coach_sink is not None:
+            evaluate_signals._coach_sink.close()
+            evaluate_signals._coach_sink = None
+        live.close()
+        store.stop()
