@@ -1,13 +1,14 @@
 """Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
-0034 stage_names, 0035, 0036) answer exactly as the views they replaced did; so does 0037's
-rule_cadences_behind wherever the 0013 text had no ties to settle.
+0034 stage_names, 0035, 0036, 0040's rep_activity_vs_plan) answer exactly as the views they
+replaced did; so does 0037's rule_cadences_behind wherever the 0013 text had no ties to settle.
 
-The earlier text of each view (0013, 0012) is created beside the new one under an `old_` name,
+The earlier text of each view (0013, 0012, 0038) is created beside the new one under an `old_` name,
 in a database of its own (`tl_rule_views`, on the package's engine), over generated rows: two
 tenants, a plan in force with stage SLAs, tiers and cadences, accounts with and without a tier
 or segment, open and closed deals, touches on their accounts, events naming them, prospects in
 cadences (some more than 90 days old) with replies, meetings, bounces, unsubscribes and
-closing dispositions, stage names the plan does not know from two sources, rows more than 30
+closing dispositions, leads touched before and after they came in (and never), weekly
+activity targets, stage names the plan does not know from two sources, rows more than 30
 days old and rows in the future (so the raw branch of accounts_vs_touch_limit runs), and a
 block retried with the same deduplication token. Every view is compared for every tenant and
 '' (all), for a rep and for all reps where it takes one, at now, at a past `now` and before
@@ -44,6 +45,8 @@ VIEWS = {
     "cadence_progress": ("0013_rules", ()),
     "rule_cadences_behind": ("0013_rules", ("cadence_progress",)),
     "unmapped_stages": ("0012_stage_outcome", ()),
+    "rep_activity_vs_plan": ("0038_activity_plan_team", ()),
+    "rule_activity_mix": ("0013_rules", ("rep_activity_vs_plan",)),
 }
 #: the views that take a rep ('' for all)
 WITH_REP = ("cadence_progress",)
@@ -66,8 +69,8 @@ def _ms(t: dt.datetime) -> int:
 
 
 def _activity(rnd: random.Random, n: int, tenant: str, at: dt.datetime) -> dict[str, Any]:
-    kind = rnd.choices(["call", "email", "stage_change", "note", "cadence", "exit"],
-                       [30, 30, 12, 8, 14, 6])[0]
+    kind = rnd.choices(["call", "email", "stage_change", "note", "cadence", "exit", "lead"],
+                       [30, 30, 12, 8, 14, 6, 4])[0]
     account = rnd.randrange(30)
     opp = f"opp-{account}-{rnd.randrange(2)}"
     row: dict[str, Any] = {
@@ -101,9 +104,23 @@ def _activity(rnd: random.Random, n: int, tenant: str, at: dt.datetime) -> dict[
                    else "", email_action="sent" if channel == "email" else "")
     elif kind == "exit":
         row.update(rnd.choice(EXITS))
+    elif kind == "lead":  # a prospect touched before, or a new one (and _lead_touches)
+        row.update(lead_status="created")
+        if n % 3:
+            row["prospect_id"] = f"new-{n}"
     elif rnd.random() < 0.5:
         row["opportunity_id"] = opp  # an event naming the deal
     return row
+
+
+def _lead_touches(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A call 10 minutes after every other lead: within the SLA for a new prospect, and not
+    in time for one touched before the lead (its first touch is the earlier one, which may be
+    more than the 7 days back); the other leads wait untouched or have only earlier touches."""
+    return [dict(r, event_id=f"{r['event_id']}-touch", type="call", channel="call",
+                 direction="outbound", outcome="connected", is_touch=1, lead_status="",
+                 occurred_at=r["occurred_at"] + 600_000)
+            for r in rows if r["type"] == "lead" and int(r["event_id"][2:]) % 2]
 
 
 def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> None:
@@ -121,6 +138,12 @@ def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> N
                              "sla_s": days * 86400}
                             for t in TENANTS for seg in ("smb", "enterprise")
                             for stage, days in (("discovery", 2), ("proposal", 5))],
+        "plan_activity_targets": [{**plan, "tenant": t, "role": "sdr", "activity": activity,
+                                   "weekly_target": target}
+                                  for t in TENANTS for activity, target in (
+                                      ("call_attempts", 60), ("connected_calls", 3),
+                                      ("emails_sent", 40), ("meetings_held", 2),
+                                      ("leads_touched_within_sla", 80))],
         "plan_tiers": [{**plan, "tenant": t, "tier": tier, "untouched_after_s": days * 86400,
                         "speed_to_lead_s": 3600}
                        for t in TENANTS for tier, days in (("standard", 3), ("key", 1))],
@@ -158,7 +181,8 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     files = dict(migration_files())
     for view, (migration, reads) in VIEWS.items():
         (text,) = [s for s in statements(files[migration], DB)
-                   if s.startswith(f"CREATE VIEW IF NOT EXISTS {DB}.{view} ")]
+                   if s.startswith((f"CREATE VIEW IF NOT EXISTS {DB}.{view} ",
+                                    f"CREATE OR REPLACE VIEW {DB}.{view} "))]
         for name in (view, *reads):
             text = text.replace(f"{DB}.{name}(", f"{DB}.old_{name}(").replace(
                 f"{DB}.{name} AS", f"{DB}.old_{name} AS")
@@ -169,6 +193,7 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     rows = [_activity(rnd, i, rnd.choice(TENANTS),
                       now - dt.timedelta(seconds=rnd.uniform(-7200, 120 * 86400)))
             for i in range(4000)]
+    rows += _lead_touches(rows)
     for k in range(0, len(rows), 250):
         sink.backend.insert_arrow(f"{DB}.activities", activities_table(rows[k:k + 250]),
                                   f"r:{k}")
@@ -218,13 +243,19 @@ def test_the_rows_cover_the_raw_branch_and_retries(sink: ClickHouseSink) -> None
     raw = sink.query(f"SELECT countIf(is_touch = 1) FROM {DB}.activities "
                      "WHERE account_id != ''").scalar()
     assert sink.query(f"SELECT sum(touches) FROM {DB}.account_activity").scalar() == raw
-    assert sink.query(f"SELECT count() FROM {DB}.activities").scalar() == 4000
+    assert sink.query(f"SELECT countIf(NOT endsWith(event_id, '-touch')) "
+                      f"FROM {DB}.activities").scalar() == 4000
     # cadences with exits of each kind, some started more than 90 days ago
     exits = sink.query(f"SELECT countIf(exit_reason != ''), uniqExact(exit_reason), "
                        "countIf(started_at < now64(3, 'UTC') - INTERVAL 80 DAY) "
                        f"FROM {DB}.cadence_progress(tenant = '', rep = '', "
                        "now = now64(3, 'UTC') + INTERVAL 3 HOUR)").rows[0]
     assert exits[0] > 20 and exits[1] >= 6 and exits[2] > 0, exits
+    # reps with leads in the 7 days, some touched within the SLA and some not
+    leads = sink.query(f"SELECT countIf(actual > 0), countIf(actual < 100) "
+                       f"FROM {DB}.rep_activity_vs_plan(tenant = '', now = now64(3, 'UTC')) "
+                       "WHERE activity = 'leads_touched_within_sla'").rows[0]
+    assert leads[0] > 0 and leads[1] > 0, leads
     stages = sink.query(f"SELECT uniqExact(source, stage) FROM {DB}.unmapped_stages").scalar()
     assert stages >= 4  # two unknown names from two sources
 
