@@ -11,7 +11,8 @@ from touchline.sinks.rows import activities_json
 
 #: the tables one recorded batch writes a part into (activities, its view targets)
 HOT_TABLES = ("activities", "touch_counts", "activity_by_rep_hour", "arrivals_by_source_second",
-              "account_activity", "prospect_dispositions", "prospect_exits", "stage_names")
+              "account_activity", "prospect_dispositions", "prospect_exits", "stage_names",
+              "cadence_starts")
 
 
 def _rows(start: int, n: int) -> list[dict]:
@@ -19,7 +20,8 @@ def _rows(start: int, n: int) -> list[dict]:
              "type": ("disposition", "stage_change", "call", "call")[i % 4],
              "occurred_at": 1_795_000_000_000 + i * 1000, "source": "s", "rep_id": f"r{i % 3}",
              "team_id": "tm", "account_id": f"a{i % 5}", "prospect_id": f"p{i % 7}",
-             "opportunity_id": "", "cadence_id": "", "cadence_step": 0, "channel": "call",
+             "opportunity_id": "", "cadence_id": "c1" if i % 4 == 3 else "",
+             "cadence_step": int(i % 4 == 3), "channel": "call",
              "is_touch": int(i % 4 > 1), "direction": "outbound", "outcome": "connected",
              "duration_s": 10, "email_action": "", "meeting_status": "", "from_stage": "",
              "to_stage": "proposal" if i % 4 == 1 else "",
@@ -46,6 +48,7 @@ def _figures(sink: ClickHouseSink) -> tuple:
             one("SELECT count() FROM touchline.prospect_dispositions"),
             one("SELECT count() FROM touchline.prospect_exits"),
             one("SELECT sum(changes) FROM touchline.stage_names"),
+            one("SELECT count() FROM touchline.cadence_starts"),
             one("SELECT count() FROM touchline.activities WHERE tenant = 't' AND rep_id = 'r1'"))
 
 
@@ -62,7 +65,7 @@ def test_small_parts_are_packed_and_retries_are_still_dropped(tmp_path):
             "WHERE database = 'touchline' AND active AND table IN {t:Array(String)} "
             "GROUP BY table", {"t": list(HOT_TABLES)}).rows)
         assert storage == {t: ["Packed"] for t in HOT_TABLES}
-        expected = (24, 12, 24, 24, 12, 6, 6, 6, 8)
+        expected = (24, 12, 24, 24, 12, 6, 6, 6, 6, 8)
         assert _figures(sink) == expected
     finally:
         sink.close()
