@@ -38,9 +38,12 @@ from touchline.sinks.read_guard import ReadGuard
 SERVER_READ_SETTINGS = {"readonly": 2}
 #: the nice value of a background query's engine threads (0 is the default, 19 the lowest)
 BACKGROUND_NICE = 10
-#: what a background reader's sessions set (max_execution_time: a Coach pass's rule query over
-#: a year of history, at a low priority, may take minutes; a runaway one is still cut)
-BACKGROUND_READ_SETTINGS = {"os_thread_priority": BACKGROUND_NICE, "max_execution_time": 600}
+#: how long a background query may run (a Coach pass's rule query over a year of history, at a
+#: low priority, may take minutes; a runaway one is still cut)
+BACKGROUND_MAX_EXECUTION_S = 600
+#: what a background reader's sessions set
+BACKGROUND_READ_SETTINGS = {"os_thread_priority": BACKGROUND_NICE,
+                            "max_execution_time": BACKGROUND_MAX_EXECUTION_S}
 
 
 class ReaderPool:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from touchline.sinks.clickhouse import QueryResult
 from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.reader_pool import BACKGROUND_MAX_EXECUTION_S
 from touchline.sinks.store_auth import AUTH_SCHEME, read_secret
 
 #: content type of an Arrow IPC stream (the store's /insert body)
@@ -50,6 +51,8 @@ class StoreBackend:
         key_file = options.get("key_file", [""])[0]
         lane = options.get("lane", [""])[0]
         self._query_params = {"lane": lane} if lane else None
+        if lane == BACKGROUND_LANE:  # wait as long as the store lets a background query run
+            self._timeout = max(timeout, BACKGROUND_MAX_EXECUTION_S + 30.0)
         self._auth = AUTH_SCHEME + (read_secret(Path(key_file)) if key_file else "")
 
     def _conn(self) -> http.client.HTTPConnection:

@@ -13,9 +13,9 @@ import pytest
 
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.errors import SqlError
+from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.reader_pool import BACKGROUND_NICE
-from touchline.sinks.store_client import background_dsn
+from touchline.sinks.store_client import StoreBackend, background_dsn
 from touchline.stack.services import free_port, start_store
 
 pytestmark = pytest.mark.integration
@@ -90,7 +90,8 @@ def test_background_lane_reads_at_a_lower_priority_for_the_query_only(tmp_path):
     Where the store may renice (CAP_SYS_NICE, as root here): the CPU of a heavy background
     read lands on threads seen at nice 10 while it ran, none is left at 10 afterwards, and a
     heavy read of the normal lane runs on no niced thread. Without the capability the engine
-    accepts the setting and nothing is niced. An unknown lane is refused in one line.
+    accepts the setting and nothing is niced. A background client waits for a query as long as
+    the lane lets it run. An unknown lane is refused in one line.
     """
     settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
     store = start_store(settings)
@@ -114,6 +115,13 @@ def test_background_lane_reads_at_a_lower_priority_for_the_query_only(tmp_path):
 
         used, niced = _run_watched(pid, lambda: live.query(HEAVY))
         assert sum(used.values()) >= 30 and not niced, (used, niced)
+
+        # a background client waits as long as the store lets its query run; a live one does not
+        with pytest.raises(SinkUnavailable, match="not answering"):
+            StoreBackend(settings.store_url(), timeout=0.3).query(HEAVY)
+        slow = StoreBackend(background_dsn(settings.store_url()), timeout=0.3)
+        assert slow.query(HEAVY).rows[0][0] > 0
+        slow.close()
 
         with pytest.raises(SqlError, match="unknown lane 'bulk': use lane=background or none"):
             ClickHouseSink(settings.store_url() + "&lane=bulk").start().query("SELECT 1")
