@@ -1,4 +1,4 @@
--- cadence_progress (0013, 0033, 0041) judges the cadences started within 90 days of `now`, and
+-- cadence_progress (0013, 0033) judges the cadences started within 90 days of `now`, and
 -- found them by grouping every cadence touch of the tenant's whole history per prospect, then
 -- keeping the groups whose first touch was within the 90 days: a Coach pass (every 30 s) grew
 -- with the years of history stored, not with the cadences running. `cadence_starts` keeps the
@@ -6,8 +6,14 @@
 -- insert as `activities` (as the 0010, 0021 and 0033 rollups). The view now reads only the 90
 -- days of touches, leaving out the few cadences that started before the 90 days and were
 -- touched within them (their first touch is older, so they were never judged). With a rep,
--- the first touch is the rep's own, as before. Same rows and columns
--- (tests/dashboards/test_rule_view_rewrites.py keeps 0013's text).
+-- the first touch is the rep's own, as before.
+--
+-- Its exits lookup (`prospect_id IN (SELECT prospect_id FROM per_prospect)`) applies only with
+-- a rep now. The engine computes a WITH clause wherever it is named, so without a rep (the
+-- Coach pass's rule_cadences_behind) it grouped every cadence touch a second time, to prune
+-- nothing; with a rep (the rep's panel) it still cuts the read of prospect_exits to the rep's
+-- prospects. Same rows and columns (tests/dashboards/test_rule_view_rewrites.py keeps 0013's
+-- text).
 --
 -- Backfill, writers and retries: as 0010 (filled while empty, before its view exists; run it
 -- with the writers stopped; deduplicated retried blocks never reach it twice, and min and max
@@ -41,7 +47,8 @@ FROM {db}.activities
 WHERE is_touch = 1 AND cadence_id != '' AND prospect_id != '' AND cadence_step > 0
 GROUP BY tenant, cadence_id, prospect_id, rep_id;
 
--- 0041's view, its cadences read from the 90 days (same rows, same columns).
+-- 0033's view, its cadences read from the 90 days, its exits looked up by prospect only with
+-- a rep (same rows, same columns).
 CREATE OR REPLACE VIEW {db}.cadence_progress AS
 WITH per_prospect AS
 (

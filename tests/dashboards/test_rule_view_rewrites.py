@@ -1,5 +1,5 @@
 """Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
-0034 stage_names, 0035, 0036, 0040 rep_activity_vs_plan, 0041 cadence_progress) answer exactly as
+0034 stage_names, 0035, 0036, 0040 rep_activity_vs_plan, 0042 cadence_progress) answer exactly as
 the views they replaced did; so does 0037's rule_cadences_behind wherever the 0013 text had no
 ties to settle.
 
