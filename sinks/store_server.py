@@ -8,7 +8,9 @@ small HTTP API on 127.0.0.1 (sinks/clickhouse.py `StoreBackend` is its client):
   reader sessions apart from the writer's (whatever a client sends as "readonly");
   `?lane=background` (the Coach pass) runs it on the background reader instead; a panel's
   read of a shape known to be cheap runs on the quick lane (sinks/read_lanes.py); the
-  `X-Touchline-Lane` header of the answer says which lane ran it
+  `X-Touchline-Lane` header of the answer says which lane ran it; a read that arrives while
+  the same read runs, with no write answered since, shares that run (sinks/shared_reads.py;
+  `X-Touchline-Shared: yes`)
 - `POST /query_raw` {"sql", "parameters", "format", "database"} -> the engine's bytes in that
   format (SQL typed by a user: run read-only, `database` as the default one)
 - `POST /insert?table=db.t&token=...`  body: an Arrow IPC stream -> inserted as one block
@@ -44,6 +46,7 @@ from aiohttp import web
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkUnavailable, SqlError
 from touchline.sinks.read_lanes import QUICK_LANE, READERS_LANE, ReadCosts
+from touchline.sinks.shared_reads import SharedReads
 from touchline.sinks.store_auth import (
     ensure_secret,
     local_only,
@@ -64,6 +67,8 @@ READER_THREADS = 2
 QUICK_THREADS = 2
 #: the answer's header naming the lane that ran a query
 LANE_HEADER = "X-Touchline-Lane"
+#: the answer's header saying whether the read joined the same read already running
+SHARED_HEADER = "X-Touchline-Shared"
 
 
 def make_app(sink: ClickHouseSink, secret: str,
@@ -76,12 +81,19 @@ def make_app(sink: ClickHouseSink, secret: str,
     quick = ThreadPoolExecutor(max_workers=QUICK_THREADS, thread_name_prefix="chdb-quick")
     lanes = {READERS_LANE: readers, QUICK_LANE: quick, BACKGROUND_LANE: background}
     costs = ReadCosts()
+    reads = SharedReads()
     outage_until = [0.0]
 
     async def run(fn, *args, pool: ThreadPoolExecutor = executor):
         if time.monotonic() < outage_until[0]:
             raise SinkUnavailable("injected outage: ClickHouse is unavailable")
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+    async def write(fn, *args):
+        try:
+            return await run(fn, *args)
+        finally:  # answered or failed: later reads must not join a run begun before it
+            reads.wrote()
 
     def failure(exc: Exception) -> web.Response:
         status = 503 if isinstance(exc, SinkUnavailable) else 400
@@ -97,26 +109,31 @@ def make_app(sink: ClickHouseSink, secret: str,
         finally:  # a read cut short or refused costs its time too
             spent.append((time.perf_counter() - started) * 1000)
 
+    async def read(asked: str, sql: str, parameters: dict | None) -> tuple[bytes, str]:
+        lane = asked or costs.lane(sql)
+        spent: list[float] = []
+        try:
+            result = await run(timed_query, sql, parameters, spent, pool=lanes[lane])
+        finally:
+            if spent and not asked:
+                costs.record(sql, spent[0])
+        return encode_result(result), lane
+
     async def query(request: web.Request) -> web.Response:
         asked = request.query.get("lane", "")
         if asked not in ("", BACKGROUND_LANE):
             return failure(SqlError(f"unknown lane {asked!r}: use lane={BACKGROUND_LANE} or none"))
-        spent: list[float] = []
         try:
             doc = orjson.loads(await request.read())
-            sql = doc["sql"]
-            lane = asked or costs.lane(sql)
-            result = await run(timed_query, sql, doc.get("parameters") or None, spent,
-                               pool=lanes[lane])
+            sql, parameters = doc["sql"], doc.get("parameters") or None
+            key = (asked, sql, orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS))
+            (body, lane), joined = await reads.run(key, lambda: read(asked, sql, parameters))
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         except (ValueError, KeyError, TypeError) as exc:
             return failure(SqlError(f"bad query request: {exc}"))
-        finally:
-            if spent and not asked:
-                costs.record(sql, spent[0])
-        return web.Response(body=encode_result(result), content_type="application/json",
-                            headers={LANE_HEADER: lane})
+        return web.Response(body=body, content_type="application/json",
+                            headers={LANE_HEADER: lane, SHARED_HEADER: "yes" if joined else "no"})
 
     async def query_raw(request: web.Request) -> web.Response:
         try:
@@ -136,13 +153,13 @@ def make_app(sink: ClickHouseSink, secret: str,
         if request.query.get("format") == "json":
             try:
                 body = await request.read()
-                await run(sink.backend.insert_json, table, body, token)
+                await write(sink.backend.insert_json, table, body, token)
             except (SqlError, SinkUnavailable) as exc:
                 return failure(exc)
             return web.json_response({"bytes": len(body)})
         try:
             data = pa.ipc.open_stream(await request.read()).read_all()
-            await run(sink.backend.insert_arrow, table, data, token)
+            await write(sink.backend.insert_arrow, table, data, token)
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         except pa.ArrowInvalid as exc:
@@ -151,7 +168,7 @@ def make_app(sink: ClickHouseSink, secret: str,
 
     async def command(request: web.Request) -> web.Response:
         try:
-            await run(sink.command, (await request.read()).decode())
+            await write(sink.command, (await request.read()).decode())
         except (SqlError, SinkUnavailable) as exc:
             return failure(exc)
         return web.json_response({"ok": True})
