@@ -28,7 +28,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from touchline.bench.cli import _count as parse_count
+from touchline.bench.cli import parse_count
 from touchline.bench.queries import generate
 from touchline.bench.viewers import GENERATE_TIMEOUT_S, measure
 from touchline.settings import ClickHouseSettings, Settings

@@ -2,4 +2,5 @@
 
 from touchline.cli.main import main
 
-main()
+if __name__ == "__main__":  # a module imported again (a spawned process) must not run the CLI
+    main()

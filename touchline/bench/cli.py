@@ -18,7 +18,8 @@ from touchline.settings import KafkaSettings
 SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "viewers", "soak")
 
 
-def _count(text: str) -> int:
+def parse_count(text: str) -> int:
+    """A count as the options take it: 500000, 500k or 10M (a click error otherwise)."""
     m = re.fullmatch(r"(\d+(?:\.\d+)?)([kKmM]?)", text.strip())
     if not m:
         raise click.BadParameter(f"{text!r} is not a count like 500000, 500k or 10M")
@@ -26,7 +27,7 @@ def _count(text: str) -> int:
 
 
 def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
-    return [_count(v) for v in value.split(",") if v.strip()]
+    return [parse_count(v) for v in value.split(",") if v.strip()]
 
 
 def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
@@ -116,10 +117,10 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
     from touchline.stack.services import ServiceError
 
     opts = {
-        "events": _count(events) if events else (100_000 if quick else 600_000),
+        "events": parse_count(events) if events else (100_000 if quick else 600_000),
         "per_message": per_message,
         "framings": _framings(framings),
-        "single_events": _count(single_events) if single_events
+        "single_events": parse_count(single_events) if single_events
         else (50_000 if quick else 200_000),
         "workers": [int(w) for w in workers.split(",") if w.strip()],
         "edge_connections": edge_connections,
@@ -127,7 +128,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "query_rows": _sizes(None, None, query_rows) if query_rows
         else ([1_000_000] if quick else [10_000_000, 100_000_000]),
         "query_runs": query_runs,
-        "viewer_rows": _count(viewer_rows) if viewer_rows
+        "viewer_rows": parse_count(viewer_rows) if viewer_rows
         else (1_000_000 if quick else 100_000_000),
         "viewers": viewers, "viewer_rounds": viewer_rounds,
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
