@@ -90,6 +90,7 @@ def main() -> None:
         _generate(args.data_dir, parse_count(args.rows))
     out = args.out or args.data_dir / "runs.jsonl"
     for variant in args.variants:
+        commit = _commit(variant)
         settings, store = _store(args.data_dir, variant)
         sink = ClickHouseSink(settings.store_url()).start()
         started = dt.datetime.now(dt.UTC)
@@ -100,12 +101,12 @@ def main() -> None:
             store.stop()
         under = sum(p["p95_ms"] < 100 for p in result["panels"])
         load = result["dashboard_load"]
-        print(f"{started:%H:%M:%S} {variant} ({_commit(variant)}): dashboard load p50 "
+        print(f"{started:%H:%M:%S} {variant} ({commit}): dashboard load p50 "
               f"{load['p50_ms']:.0f} ms p95 {load['p95_ms']:.0f} ms; store "
               f"{result['store_cpu_ms_per_dashboard']:.0f} ms CPU per dashboard; "
               f"{under}/{len(result['panels'])} panels p95 < 100 ms", flush=True)
         with out.open("a") as f:
-            f.write(json.dumps({"variant": variant, "commit": _commit(variant),
+            f.write(json.dumps({"variant": variant, "commit": commit,
                                 "started_at": started.isoformat(), **result}) + "\n")
 
 
