@@ -37,9 +37,13 @@ def rule(view: str, tenant: str = "${tenant:singlequote}", **more: str) -> str:
 
 
 ALL_TENANTS = "''"
-TEAM = "team_id = ${team:singlequote}"
+TEAM_VALUE = "${team:singlequote}"
+TEAM = f"team_id = {TEAM_VALUE}"
 REPS_ANY = "$__conditionalAll(rep_id IN (${rep:singlequote}), $rep)"
 REP_ONE = "rep_id = ${rep:singlequote}"
+#: a `*_in_scope` rule view (sinks/ddl/0043) reads only the dashboard's team, or its rep
+TEAM_SCOPE = {"team": TEAM_VALUE, "rep": "''"}
+REP_SCOPE = {"team": "''", "rep": "${rep:singlequote}"}
 
 #: one activity row -> the plan's high-impact activity names it counts for (array join it)
 PLAN_ACTIVITIES = """arrayFilter(x -> x != '', [
@@ -185,9 +189,10 @@ COACH_DEALS_BY_STAGE = f"""SELECT segment, stage, count() AS open_deals,
        round(max(dwell_s) / 86400, 1) AS longest_days_in_stage,
        round(any(sla_s) / 86400, 1) AS stage_sla_days,
        countIf(opportunity_id IN (
-           SELECT opportunity_id FROM {rule("rule_stuck_deals")})) AS past_stage_sla
-FROM {rule("open_deal_dwell")}
-WHERE {TEAM} AND {REPS_ANY}
+           SELECT opportunity_id FROM {rule("rule_stuck_deals_in_scope", **TEAM_SCOPE)}))
+           AS past_stage_sla
+FROM {rule("open_deal_dwell_in_scope", **TEAM_SCOPE)}
+WHERE {REPS_ANY}
 GROUP BY segment, stage
 ORDER BY segment, stage"""
 
@@ -196,8 +201,8 @@ COACH_UNTOUCHED_ACCOUNTS = f"""SELECT account_id AS account, account_name, rep_i
        round(untouched_s / 86400, 1) AS days_since_touch,
        round(threshold_s / 86400, 1) AS untouched_after_days,
        touches > 0 AS touched_in_lookback
-FROM {rule("accounts_vs_touch_limit")}
-WHERE {TEAM} AND {REPS_ANY} AND ifNull(untouched_s, threshold_s) >= threshold_s / 2
+FROM {rule("accounts_vs_touch_limit_in_scope", team=TEAM_VALUE)}
+WHERE {REPS_ANY} AND ifNull(untouched_s, threshold_s) >= threshold_s / 2
 ORDER BY ifNull(untouched_s, threshold_s) / threshold_s DESC
 LIMIT 50"""
 
@@ -275,8 +280,7 @@ LIMIT 100"""
 
 REP_DEALS_LONGEST = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
        round(dwell_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
-FROM {rule("open_deal_dwell")}
-WHERE {REP_ONE}
+FROM {rule("open_deal_dwell_in_scope", **REP_SCOPE)}
 ORDER BY dwell_s / greatest(ifNull(sla_s, 0), 1) DESC
 LIMIT 20"""
 
@@ -334,8 +338,7 @@ LIMIT 50"""
 
 REP_STUCK_DEALS = f"""SELECT opportunity_id AS opportunity, account_id AS account, segment, stage,
        round(dwell_s / 86400, 1) AS days_in_stage, round(sla_s / 86400, 1) AS stage_sla_days
-FROM {rule("rule_stuck_deals")}
-WHERE {REP_ONE}
+FROM {rule("rule_stuck_deals_in_scope", **REP_SCOPE)}
 ORDER BY dwell_s / sla_s DESC"""
 
 REP_TOUCHES_THIS_WEEK = f"""SELECT countIf(is_touch = 1) AS touches_this_week

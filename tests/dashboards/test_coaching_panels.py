@@ -74,3 +74,20 @@ async def test_the_local_panel_opens_the_one_on_one_view(seeded) -> None:
         assert chosen.headers["Location"] == "/?d=touchline-rep&rep=r-east-2"
         values = await (await client.get("/api/variables/touchline-rep")).json()
         assert values["values"]["rep"] == "r-west-1"  # cadence work, not alphabetical
+
+
+def test_team_panels_show_their_teams_accounts_and_deals_only(seeded) -> None:
+    # the panels read the rule views scoped to the team (sinks/ddl/0043)
+    west = [r["account"] for r in _rows(seeded, "Accounts going quiet", "team-west")]
+    assert "acc-quiet" in west and not {"acc-busy", "acc-stuck", "acc-ent"} & set(west)
+    east = [r["account"] for r in _rows(seeded, "Accounts going quiet", "team-east")]
+    assert "acc-quiet" not in east and "acc-west" not in east
+    stages = _rows(seeded, "Open deals by stage vs stage SLA", "team-east")
+    proposal = next(r for r in stages if (r["segment"], r["stage"]) == ("smb", "proposal"))
+    assert (proposal["open_deals"], proposal["past_stage_sla"]) == (1, 1)  # opp-stuck
+    assert sum(r["open_deals"] for r in stages) == 3
+    assert _rows(seeded, "Open deals by stage vs stage SLA", "team-west") == []
+    assert [r["opportunity"] for r in _rep_rows(seeded, "My deals sitting longest", "r-east-2")
+            ] == ["opp-stuck", "opp-ent"]
+    assert [r["opportunity"] for r in _rep_rows(seeded, "My deals sitting longest", "r-east-1")
+            ] == ["opp-fresh"]

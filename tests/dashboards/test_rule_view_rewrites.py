@@ -1,7 +1,8 @@
 """Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
-0034 stage_names, 0035, 0036, 0040 rep_activity_vs_plan, 0042 cadence_progress) answer exactly as
-the views they replaced did; so does 0037's rule_cadences_behind wherever the 0013 text had no
-ties to settle.
+0034 stage_names, 0035, 0036, 0040 rep_activity_vs_plan, 0042 and 0043 cadence_progress) answer
+exactly as the views they replaced did; so does 0037's rule_cadences_behind wherever the 0013
+text had no ties to settle. The views scoped to a team or a rep (0043) answer exactly the rows
+of that team or rep of the view they scope.
 
 The earlier text of each view (0013, 0012, 0038) is created beside the new one under an `old_` name,
 in a database of its own (`tl_rule_views`, on the package's engine), over generated rows: two
@@ -38,6 +39,7 @@ STAGES = ("discovery", "proposal", "negotiation", "won", "lost")
 #: view -> (the migration its old text is in, the views it reads that are rewritten too: their
 #: old text is read instead)
 VIEWS = {
+    "open_deal_dwell": ("0020_open_deal_dwell", ()),
     "open_deals_vs_sla": ("0013_rules", ()),
     "rule_stuck_deals": ("0013_rules", ("open_deals_vs_sla",)),
     "rule_inactive_deals": ("0013_rules", ("open_deals_vs_sla",)),
@@ -49,6 +51,15 @@ VIEWS = {
     "rep_activity_vs_plan": ("0038_activity_plan_team", ()),
     "rule_activity_mix": ("0013_rules", ("rep_activity_vs_plan",)),
 }
+#: a view scoped to a team or a rep (0043) -> the view it scopes, and the scopes it takes
+SCOPED = {
+    "accounts_vs_touch_limit_in_scope": ("accounts_vs_touch_limit", ("team",)),
+    "open_deal_dwell_in_scope": ("open_deal_dwell", ("team", "rep")),
+    "rule_stuck_deals_in_scope": ("rule_stuck_deals", ("team", "rep")),
+}
+#: the scopes compared: all, teams of the activities, a team only the book names, an unknown
+#: team; reps with deals, a rep only the book names
+SCOPES = {"team": ("", "team-0", "team-2", "t-x", "team-9"), "rep": ("", "r-1", "r-3", "r-9")}
 #: the views that take a rep ('' for all)
 WITH_REP = ("cadence_progress",)
 #: the views that take no parameters
@@ -235,6 +246,27 @@ def test_rewritten_view_returns_what_the_view_it_replaced_returned(sink: ClickHo
                 assert new == old, (view, tenant, now, rep)
                 shown += len(old)
     assert shown > 0, f"the generated rows must give {view} rows to compare"
+
+
+@pytest.mark.parametrize("view", sorted(SCOPED))
+def test_scoped_view_returns_the_rows_of_its_scope(sink: ClickHouseSink, view: str) -> None:
+    unscoped, scopes = SCOPED[view]
+    shown = 0
+    for tenant in (*TENANTS, ""):
+        for now in _moments():
+            for team in SCOPES["team"]:
+                for rep in SCOPES["rep"] if "rep" in scopes else ("",):
+                    args = f"team = '{team}', " + (f"rep = '{rep}', " if "rep" in scopes else "")
+                    new = sorted(sink.query(
+                        f"SELECT * FROM {DB}.{view}(tenant = '{tenant}', {args}now = {now})"
+                    ).rows, key=repr)
+                    old = sorted(sink.query(
+                        f"SELECT * FROM {DB}.old_{unscoped}(tenant = '{tenant}', now = {now}) "
+                        f"WHERE '{team}' IN ('', team_id) AND '{rep}' IN ('', rep_id)"
+                    ).rows, key=repr)
+                    assert new == old, (view, tenant, now, team, rep)
+                    shown += len(old) if team and (rep or "rep" not in scopes) else 0
+    assert shown > 0, f"the generated rows must give {view} rows of one scope to compare"
 
 
 def test_the_rows_cover_the_raw_branch_and_retries(sink: ClickHouseSink) -> None:
