@@ -8,9 +8,19 @@ waits until the store has no merge left to do, and then, for each variant in the
 starts a store from that checkout on the same directory and runs the benchmark's own
 measurement (touchline/bench/viewers.py `measure`: `--viewers` dashboards at once, one
 warm-up round, `--rounds` timed rounds, each panel alone). A variant is the root of a
-checkout (`git worktree add /tmp/base <commit>`), put first on the store's PYTHONPATH, or `.`
-for the installed code. Give the variants alternated (`A B B A`): the cores are shared and the
-machine's speed moves within the hour.
+checkout (`git worktree add /tmp/base <commit>`), or `.` for the installed code. Everything
+a variant is measured with is its own code: before its store starts, its migrations' views are
+created again in order (every `CREATE OR REPLACE VIEW`, so a view a later variant rewrote is
+the variant's own again; views only a later variant has stay, unread); its store runs from it;
+and its panels' SQL is expanded and sent by a child process running it. Give the variants
+alternated (`A B B A`): the cores are shared and the machine's speed moves within the hour.
+
+A checkout's root on PYTHONPATH is not enough to run its code: only `touchline/` is a folder
+of the import root there, and `touchline.sinks`, `.streams`, `.dashboards` and `.schemas` (the
+folders setup.py maps under it) would still be imported from the installed code; and `python
+-m` or `-c` puts the working directory first on the path. So each checkout gets an import root
+of its own, `touchline/` with setup.py's folders linked into it, and its processes run with
+PYTHONSAFEPATH=1.
 
     python bench/viewers_ab.py --data-dir /tmp/ab100m --rows 100M /tmp/base . . /tmp/base
 
@@ -21,16 +31,21 @@ variant, its commit, the time, and what `measure` returns.
 from __future__ import annotations
 
 import argparse
+import ast
+import atexit
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
 from touchline.bench.cli import parse_count
 from touchline.bench.queries import generate
-from touchline.bench.viewers import GENERATE_TIMEOUT_S, measure
+from touchline.bench.viewers import GENERATE_TIMEOUT_S
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.store_client import StoreBackend
@@ -40,12 +55,74 @@ from touchline.stack.services import Service, free_port, start_store
 GENERATED = "generated"
 
 
-def _store(data_dir: Path, variant: str) -> tuple[Settings, Service]:
-    """A store on `data_dir` running the code of `variant` ('.': the installed code)."""
+#: run by a child with a variant's code: its views, created again in migration order
+VIEWS = """
+import sys
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.migrations import migration_files, statements
+sink = ClickHouseSink(sys.argv[1]).start()
+for _version, sql in migration_files():
+    for statement in statements(sql, "touchline"):
+        if statement.startswith("CREATE OR REPLACE VIEW "):
+            sink.backend.command(statement)
+sink.close()
+"""
+#: run by a child with a variant's code: its panels, measured through the store (JSON out)
+MEASURE = """
+import json, sys
+from touchline.bench.viewers import measure
+from touchline.sinks.clickhouse import ClickHouseSink
+sink = ClickHouseSink(sys.argv[1]).start()
+try:
+    result = measure(sink, int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), lambda _m: None)
+finally:
+    sink.close()
+print(json.dumps(result))
+"""
+
+
+def _import_root(checkout: Path) -> Path:
+    """A folder holding `touchline/` as the checkout's wheel would: its setup.py ROOTS linked."""
+    tree = ast.parse((checkout / "setup.py").read_text())
+    (roots,) = [ast.literal_eval(node.value) for node in ast.walk(tree)
+                if isinstance(node, ast.Assign)
+                and any(getattr(t, "id", "") == "ROOTS" for t in node.targets)]
+    top = Path(tempfile.mkdtemp(prefix="viewers-ab-"))
+    atexit.register(shutil.rmtree, top, True)
+    package = top / "touchline"
+    package.mkdir()
+    for entry in (checkout / roots["touchline"]).iterdir():
+        (package / entry.name).symlink_to(entry)
+    for name, folder in roots.items():
+        if name != "touchline":
+            (package / name.removeprefix("touchline.")).symlink_to(checkout / folder)
+    return top
+
+
+_ROOTS: dict[str, Path] = {}
+
+
+def _use(variant: str) -> None:
+    """Children started from here run the code of `variant` ('.': the installed code)."""
     if variant == ".":
         os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = str(Path(variant).resolve())
+        os.environ.pop("PYTHONSAFEPATH", None)
+        return
+    if variant not in _ROOTS:
+        _ROOTS[variant] = _import_root(Path(variant).resolve())
+    os.environ["PYTHONPATH"] = str(_ROOTS[variant])
+    os.environ["PYTHONSAFEPATH"] = "1"
+
+
+def _child(script: str, *args: object) -> str:
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], check=True,
+                          capture_output=True, text=True)
+    return done.stdout
+
+
+def _store(data_dir: Path, variant: str) -> tuple[Settings, Service]:
+    """A store on `data_dir` running the code of `variant`."""
+    _use(variant)
     settings = Settings(data_dir=data_dir, log_level="warn",
                         clickhouse=ClickHouseSettings(store_port=free_port()))
     return settings, start_store(settings)
@@ -91,13 +168,14 @@ def main() -> None:
     out = args.out or args.data_dir / "runs.jsonl"
     for variant in args.variants:
         commit = _commit(variant)
+        _use(variant)
+        _child(VIEWS, Settings(data_dir=args.data_dir).clickhouse_dsn())
         settings, store = _store(args.data_dir, variant)
-        sink = ClickHouseSink(settings.store_url()).start()
         started = dt.datetime.now(dt.UTC)
         try:
-            result = measure(sink, store.proc.pid, args.viewers, args.rounds, lambda _m: None)
+            result = json.loads(_child(MEASURE, settings.store_url(), store.proc.pid,
+                                       args.viewers, args.rounds))
         finally:
-            sink.close()
             store.stop()
         under = sum(p["p95_ms"] < 100 for p in result["panels"])
         load = result["dashboard_load"]
