@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import orjson
 import pytest
 
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkUnavailable, SqlError
+from touchline.sinks.read_lanes import QUICK_LANE, READERS_LANE
 from touchline.sinks.reader_pool import BACKGROUND_NICE
+from touchline.sinks.store_auth import AUTH_SCHEME, read_secret
 from touchline.sinks.store_client import StoreBackend, background_dsn
+from touchline.sinks.store_server import LANE_HEADER, SHARED_HEADER
 from touchline.stack.services import free_port, start_store
 
 pytestmark = pytest.mark.integration
@@ -128,4 +133,107 @@ def test_background_lane_reads_at_a_lower_priority_for_the_query_only(tmp_path):
     finally:
         background.close()
         live.close()
+        store.stop()
+
+
+def _ask_for(settings: Settings, sql: str) -> tuple[str, str, list]:
+    """POST /query as a panel does: the lane that ran it, whether it joined a run, the rows."""
+    conn = http.client.HTTPConnection("127.0.0.1", settings.clickhouse.store_port, timeout=60)
+    secret = read_secret(settings.data_dir / "store.secret")
+    try:
+        conn.request("POST", "/query", body=orjson.dumps({"sql": sql}),
+                     headers={"Authorization": AUTH_SCHEME + secret,
+                              "Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200, body
+        return resp.headers[LANE_HEADER], resp.headers[SHARED_HEADER], orjson.loads(body)["rows"]
+    finally:
+        conn.close()
+
+
+def _ask(settings: Settings, sql: str) -> str:
+    """The lane the store ran `sql` on."""
+    return _ask_for(settings, sql)[0]
+
+
+def test_a_cheap_panel_does_not_wait_behind_heavy_reads(tmp_path):
+    """A read of a shape known to be cheap runs on the quick lane while both readers are busy.
+
+    Each shape's first read runs on the readers; once it ran within 50 ms, its reads (any
+    numbers) run on the quick lane. While two heavy reads hold both readers, a known cheap
+    shape answers before either ends, and an unknown one waits for one of them. A cheap shape
+    that turns heavy runs once on the quick lane and is moved off it.
+    """
+    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
+    store = start_store(settings)
+    cheap = "SELECT count() FROM system.one WHERE dummy < {}"
+    grows = "SELECT max(cityHash64(toString(number))) FROM numbers({})"  # not HEAVY's shape
+    try:
+        assert [_ask(settings, cheap.format(n)) for n in (1, 2, 3)] == \
+            [READERS_LANE, QUICK_LANE, QUICK_LANE]
+        assert [_ask(settings, HEAVY) for _ in range(2)] == [READERS_LANE, READERS_LANE]
+
+        ended: list[str] = []
+        heavy = [threading.Thread(target=lambda n=n: ended.append(_ask(settings, HEAVY + n)))
+                 for n in ("", " WHERE 1")]  # two texts: identical reads would share one run
+        for t in heavy:
+            t.start()
+        time.sleep(0.3)  # both readers are running HEAVY (a second or more each)
+        assert _ask(settings, cheap.format(7)) == QUICK_LANE
+        assert ended == []  # answered while both heavy reads still ran
+        assert _ask(settings, "SELECT 'a shape not seen yet'") == READERS_LANE
+        assert ended  # it waited for a reader
+        for t in heavy:
+            t.join()
+
+        assert [_ask(settings, grows.format(n)) for n in (10, 10)] == [READERS_LANE, QUICK_LANE]
+        assert _ask(settings, grows.format(150_000_000)) == QUICK_LANE  # still known as cheap
+        assert _ask(settings, grows.format(10)) == READERS_LANE  # its heavy run moved it off
+    finally:
+        store.stop()
+
+
+def test_identical_reads_in_flight_share_one_run_until_a_write_is_answered(tmp_path):
+    """Reads of the same text arriving while it runs get its answer; none joins across a write.
+
+    After an insert (or DDL) has been answered, the same read starts a run of its own and sees
+    the write, while the run begun before it answers its own reader without it.
+    """
+    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
+    store = start_store(settings)
+    writer = StoreBackend(settings.store_url())
+    slow = ("SELECT (SELECT count() FROM touchline.marks) AS marks, "
+            "sum(cityHash64(toString(number))) AS h FROM numbers(150000000)")
+
+    def start(out: list) -> threading.Thread:
+        thread = threading.Thread(target=lambda: out.append(_ask_for(settings, slow)))
+        thread.start()
+        return thread
+
+    try:
+        writer.command("CREATE TABLE touchline.marks (a UInt8) ENGINE = MergeTree ORDER BY a")
+        together: list = []
+        for thread in [start(together) for _ in range(3)]:
+            thread.join()
+        assert sorted(shared for _, shared, _ in together) == ["no", "yes", "yes"]
+        assert len({str(rows) for _, _, rows in together}) == 1
+        hashed = together[0][2][0][1]
+        assert together[0][2] == [[0, hashed]]
+
+        for marks, write in ((1, lambda: writer.insert_json("touchline.marks", b'[{"a": 1}]')),
+                             (2, lambda: writer.command("INSERT INTO touchline.marks VALUES (2)"))):
+            before: list = []
+            first = start(before)
+            time.sleep(0.3)  # the first read is running
+            write()
+            after: list = []
+            second = [start(after) for _ in range(2)]
+            for thread in (first, *second):
+                thread.join()
+            assert [(shared, rows) for _, shared, rows in before] == [("no", [[marks - 1, hashed]])]
+            assert sorted((shared, str(rows)) for _, shared, rows in after) == \
+                [("no", str([[marks, hashed]])), ("yes", str([[marks, hashed]]))]
+    finally:
+        writer.close()
         store.stop()
