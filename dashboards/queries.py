@@ -41,6 +41,21 @@ TEAM_VALUE = "${team:singlequote}"
 TEAM = f"team_id = {TEAM_VALUE}"
 REPS_ANY = "$__conditionalAll(rep_id IN (${rep:singlequote}), $rep)"
 REP_ONE = "rep_id = ${rep:singlequote}"
+
+
+def rep_teams(since: str, until: str = "$__toTime") -> str:
+    """The teams the rep's activities name from `since` to `until`, as a filter on activities.
+
+    The activities key is (tenant, day, team, rep, ...): the rep view's panels that read
+    columns the `by_rep` projection does not hold would read every team's rows of their days;
+    with this they read the rep's team(s) only. Every activity has its row in
+    activity_by_rep_hour (0010, fed by the same insert), so no row of the rep is left out.
+    """
+    return ("team_id IN (SELECT team_id FROM touchline.activity_by_rep_hour "
+            f"WHERE {TENANT} AND {REP_ONE} AND bucket >= toStartOfHour({since}) "
+            f"AND bucket <= {until})")
+
+
 #: a `*_in_scope` rule view (sinks/ddl/0043) reads only the dashboard's team, or its rep
 TEAM_SCOPE = {"team": TEAM_VALUE, "rep": "''"}
 REP_SCOPE = {"team": "''", "rep": "${rep:singlequote}"}
@@ -284,6 +299,10 @@ FROM {rule("open_deal_dwell_in_scope", **REP_SCOPE)}
 ORDER BY dwell_s / greatest(ifNull(sla_s, 0), 1) DESC
 LIMIT 20"""
 
+#: where the range before the time range starts
+PREVIOUS_PERIOD_START = ("$__fromTime - toIntervalSecond(dateDiff('second', $__fromTime, "
+                         "$__toTime))")
+
 #: the rep's high-impact activities in the time range and in the range before it, against the
 #: weekly target of the rep's role pro-rated to the range's length
 REP_PERIOD_VS_PLAN = f"""SELECT t.activity AS activity, ifNull(d.this_period, 0) AS this_period,
@@ -298,8 +317,8 @@ LEFT JOIN (
     FROM touchline.activities
     ARRAY JOIN {_in(PLAN_ACTIVITIES, 4)} AS activity
     WHERE {TENANT} AND {REP_ONE} AND occurred_at <= $__toTime
-      AND occurred_at >= $__fromTime - toIntervalSecond(dateDiff('second', $__fromTime,
-                                                                 $__toTime))
+      AND occurred_at >= {PREVIOUS_PERIOD_START}
+      AND {rep_teams(PREVIOUS_PERIOD_START)}
     GROUP BY activity) AS d ON d.activity = t.activity
 WHERE r.{TENANT} AND r.{REP_ONE} AND t.activity != 'leads_touched_within_sla'
 ORDER BY activity"""
@@ -312,7 +331,8 @@ FROM (
     SELECT occurred_at, activity
     FROM touchline.activities
     ARRAY JOIN {_in(PLAN_ACTIVITIES, 4)} AS activity
-    WHERE {TENANT} AND {REP_ONE} AND $__timeFilter(occurred_at) AND {DAYS_OF_RANGE}) AS d
+    WHERE {TENANT} AND {REP_ONE} AND $__timeFilter(occurred_at) AND {DAYS_OF_RANGE}
+      AND {rep_teams("$__fromTime")}) AS d
 LEFT JOIN (
     SELECT t.activity AS activity, t.weekly_target AS weekly_target
     FROM {_in(CURRENT_REPS, 4)} AS r
@@ -332,7 +352,7 @@ REP_DEAL_MOVES = f"""SELECT occurred_at AS moved_at, opportunity_id AS opportuni
        account_id AS account, from_stage, to_stage
 FROM touchline.activities
 WHERE {TENANT} AND {REP_ONE} AND type = 'stage_change' AND $__timeFilter(occurred_at)
-  AND {DAYS_OF_RANGE}
+  AND {DAYS_OF_RANGE} AND {rep_teams("$__fromTime")}
 ORDER BY moved_at DESC
 LIMIT 50"""
 

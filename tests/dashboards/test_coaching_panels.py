@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.dashboards.conftest import DAY, HOUR, _activity, _table
 from touchline.dashboards import coaching, rep_view
 from touchline.dashboards import queries as q
 from touchline.dashboards.local.macros import ALL, QueryContext, expand
@@ -91,3 +92,27 @@ def test_team_panels_show_their_teams_accounts_and_deals_only(seeded) -> None:
             ] == ["opp-stuck", "opp-ent"]
     assert [r["opportunity"] for r in _rep_rows(seeded, "My deals sitting longest", "r-east-1")
             ] == ["opp-fresh"]
+
+
+def test_the_rep_view_counts_a_rep_who_changed_teams_within_the_range(seeded) -> None:
+    # r-moved worked in team-a until 6 days ago and in team-b since; the rep panels read the
+    # teams the rep's activities name in the range (queries.rep_teams), both of them
+    now, tenant = seeded.now, "acme-moved"
+    seeded.sink.insert("activities", _table([
+        *(_activity(now, ago, "call", "r-moved", "team-a", "acc-m", tenant=tenant)
+          for ago in (6.9 * DAY, 6.5 * DAY)),
+        *(_activity(now, ago, "call", "r-moved", "team-b", "acc-m", tenant=tenant)
+          for ago in (2 * DAY, HOUR)),
+        _activity(now, 6.8 * DAY, "stage_change", "r-moved", "team-a", "acc-m", tenant=tenant,
+                  opportunity_id="opp-a", from_stage="discovery", to_stage="proposal"),
+        _activity(now, DAY, "stage_change", "r-moved", "team-b", "acc-m", tenant=tenant,
+                  opportunity_id="opp-b", from_stage="discovery", to_stage="proposal")]))
+
+    def rows(title: str) -> list[dict]:
+        sql = next(p.sql for p in rep_view.PANELS if p.title == title)
+        ctx = QueryContext.last(7 * 86400, 60, {"tenant": tenant, "rep": "r-moved"}, now=now)
+        return seeded.sink.query(expand(sql, ctx)).dicts()
+
+    days = rows("Day by day vs plan")
+    assert sum(r["done"] for r in days if r["activity"] == "call_attempts") == 4
+    assert [r["opportunity"] for r in rows("Deal moves")] == ["opp-b", "opp-a"]
