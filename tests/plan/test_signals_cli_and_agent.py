@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -74,19 +80,41 @@ async def test_evaluate_signals_timer_writes_through_the_worker_sink(scenario):
     assert got == [("lead_sla:p-late", "firing", 1)]
 
 
-async def test_evaluate_signals_timer_reads_on_the_stores_background_lane(tmp_path, now):
-    """Through the store, the Coach pass's rule queries run at the background lane's priority.
+def _nice_and_state(pid: int) -> tuple[int, str] | None:
+    """(nice value, state letter) of process `pid` from /proc; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    return int(fields[16]), fields[0]
 
-    The worker's sink is the store's; the pass opens a sink of its own on the same store with
-    `lane=background` (sinks/store_server.py), writes the same signal, and what that sink asks
-    the engine runs at nice BACKGROUND_NICE.
+
+def _ended(pid: int, within_s: float = 15.0) -> bool:
+    """Whether process `pid` is gone (or a zombie) within `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        seen = _nice_and_state(pid)
+        if seen is None or seen[1] == "Z":
+            return True
+        time.sleep(0.1)
+    return False
+
+
+async def test_evaluate_signals_timer_runs_in_the_coach_process_on_the_background_lane(
+        tmp_path, now):
+    """Through the store, the Coach pass runs in a process of its own, below the live path.
+
+    The pass writes the same signal as in the worker. The process that ran it is not this one
+    and runs at nice BACKGROUND_NICE; the sink it opens is on the store's background lane, whose
+    queries run at that priority in the engine. A Coach process killed between passes is
+    replaced by the next pass, which finds everything unchanged.
     """
     from tests.plan.conftest import Scenario
     from touchline.settings import ClickHouseSettings, Settings
     from touchline.sinks.clickhouse import ClickHouseSink
     from touchline.sinks.reader_pool import BACKGROUND_NICE
     from touchline.stack.services import free_port, start_store
-    from touchline.streams import writer
+    from touchline.streams import coach_process, writer
     from touchline.streams.agents import evaluate_signals
 
     settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
@@ -95,19 +123,54 @@ async def test_evaluate_signals_timer_reads_on_the_stores_background_lane(tmp_pa
     s = Scenario(live, "t-lane", now)
     _lead_over_sla(s)
     previous, writer._sink = writer._sink, live
+    lane = coach_process.coach_sink(live).start()
     try:
-        fired = int((await evaluate_signals.evaluate_once()).split(" fired")[0])
-        lane = evaluate_signals._coach_sink
-        assert lane is not None and lane.dsn.endswith("&lane=background")
+        done = await evaluate_signals.evaluate_once()
+        fired = int(done.split(" fired")[0])
+        pid = coach_process.coach_pid()
+        assert pid is not None and pid != os.getpid()
+        assert _nice_and_state(pid)[0] == BACKGROUND_NICE
+        assert lane.dsn.endswith("&lane=background")
         assert lane.query("SELECT getSetting('os_thread_priority')").scalar() == BACKGROUND_NICE
         assert live.query("SELECT getSetting('os_thread_priority')").scalar() == 0
         got = live.query("SELECT signal_id, status FROM touchline.signals FINAL "
                          "WHERE tenant = 't-lane'").rows
         assert len(got) == fired and ("lead_sla:p-late", "firing") in got, got
+
+        os.kill(pid, signal.SIGKILL)
+        assert _ended(pid)
+        again = await evaluate_signals.evaluate_once()
+        assert again == f"0 fired, 0 refreshed, 0 resolved, {fired} unchanged", again
+        assert coach_process.coach_pid() not in (None, pid)
     finally:
+        coach_process.stop()
         writer._sink = previous
-        if evaluate_signals._coach_sink is not None:
-            evaluate_signals._coach_sink.close()
-            evaluate_signals._coach_sink = None
+        lane.close()
         live.close()
+        store.stop()
+
+
+def test_the_coach_process_ends_with_its_worker(tmp_path):
+    """A worker killed outright (SIGKILL) leaves no Coach process behind."""
+    from touchline.settings import ClickHouseSettings, Settings
+    from touchline.stack.services import free_port, start_store
+
+    settings = Settings(data_dir=tmp_path, clickhouse=ClickHouseSettings(store_port=free_port()))
+    store = start_store(settings)
+    worker = (
+        "import asyncio, os, signal\n"
+        "from touchline.sinks.clickhouse import ClickHouseSink\n"
+        "from touchline.streams import coach_process\n"
+        f"done = asyncio.run(coach_process.run_pass(ClickHouseSink({settings.store_url()!r})))\n"
+        "print(coach_process.coach_pid(), done, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    try:
+        run = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True,
+                             timeout=120, check=False)
+        assert run.returncode == -signal.SIGKILL, run.stderr
+        pid, done = run.stdout.split(" ", 1)
+        assert done.strip() == "0 fired, 0 refreshed, 0 resolved, 0 unchanged", run.stdout
+        assert _ended(int(pid)), f"the Coach process {pid} outlived its worker"
+    finally:
         store.stop()

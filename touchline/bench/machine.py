@@ -66,10 +66,42 @@ def rss_kb(pid: int) -> tuple[int, int]:
     return rss, peak
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name ([] when the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process under `pid` (its children, theirs, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        out.append(todo.pop())
+        todo.extend(children.get(out[-1], []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and every process under it, those that ended and were reaped included.
+
+    A worker's Coach process (streams/coach_process.py) works for the worker: its CPU is the
+    worker's.
+    """
+    total = 0.0
+    for each in (pid, *descendants(pid)):
+        fields = _stat(each)
+        if fields:  # its own time, and that of its children already waited for
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return total

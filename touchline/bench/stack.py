@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from touchline.bench.machine import cpu_seconds, rss_kb
+from touchline.bench.machine import cpu_seconds, rss_kb, tree_cpu_seconds
 from touchline.load.produce import account_partition
 from touchline.settings import ClickHouseSettings, KafkaSettings, PipelineSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -100,8 +100,11 @@ class Scenario:
         return self.stack.workers()
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by each of the scenario's processes and the broker."""
-        out = {s.name: cpu_seconds(s.proc.pid) for s in self.stack.services}
+        """CPU seconds used so far by each of the scenario's processes and the broker.
+
+        A service's own children count as the service (a worker's Coach process).
+        """
+        out = {s.name: tree_cpu_seconds(s.proc.pid) for s in self.stack.services}
         if self.broker_pid:
             out["broker"] = cpu_seconds(self.broker_pid)
         out["bench"] = cpu_seconds(os.getpid())

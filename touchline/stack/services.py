@@ -25,6 +25,7 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 
 from touchline.errors import OneLineError
+from touchline.parent_death import die_with_parent
 from touchline.settings import Settings
 from touchline.sinks.store_auth import ensure_secret
 
@@ -184,16 +185,8 @@ def spawn(name: str, argv: list[str], log: Path, env: dict[str, str],
     handle = log.open("ab")
     return subprocess.Popen(
         argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True, preexec_fn=lambda: _die_with_parent(death_signal),
+        env=env, start_new_session=True, preexec_fn=lambda: die_with_parent(death_signal),
     )
-
-
-def _die_with_parent(death_signal: int) -> None:
-    """Linux: signal the child when the process that started it dies (PR_SET_PDEATHSIG)."""
-    import ctypes
-
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(death_signal))
 
 
 def start_broker(data_dir: Path, port: int) -> Service:
