@@ -149,15 +149,13 @@ class ClickHouseSink:
         #: rows refused one by one by a split insert, until `take_rejected()`
         self.rejected: list[Rejected] = []
 
-    def copy(self, dsn: str | None = None,
-             kind: type[ClickHouseSink] | None = None) -> ClickHouseSink:
+    def copy(self, dsn: str | None = None) -> ClickHouseSink:
         """A new sink, not started, on `dsn` (default: this one's), same database and user.
 
         Unlike a started sink it can be handed to another process (it holds no connection).
-        `kind`: a subclass to make it (default: this class).
         """
-        return (kind or ClickHouseSink)(dsn or self.dsn, self.database, self._username,
-                                        self._password, self._read_timeout_s)
+        return ClickHouseSink(dsn or self.dsn, self.database, self._username, self._password,
+                              self._read_timeout_s)
 
     @property
     def backend(self) -> Backend:

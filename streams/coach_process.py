@@ -23,21 +23,16 @@ import logging
 import multiprocessing
 import os
 import signal
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from touchline.parent_death import die_with_parent
-from touchline.sinks.clickhouse import ClickHouseSink, QueryResult
+from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.errors import SinkError
 from touchline.sinks.reader_pool import BACKGROUND_NICE
 from touchline.sinks.store_client import background_dsn
 
 log = logging.getLogger(__name__)
-
-#: the longest pause after one of a pass's queries (s)
-PAUSE_MAX_S = 5.0
 
 _pool: ProcessPoolExecutor | None = None
 _pid: int | None = None
@@ -56,29 +51,9 @@ def one_pass(sink: ClickHouseSink) -> str:
         return f"failed: {exc}"
 
 
-class PacedSink(ClickHouseSink):
-    """A sink that, after each query, waits as long as the query took (at most PAUSE_MAX_S).
-
-    A pass's rule queries then take the store's cores at most half the time, with room between
-    them for the live inserts to catch up. Run back to back in the Coach process (the pass no
-    longer waits for the worker's interpreter between them), the passes of the benchmark's
-    planned org raised the freshness lag during a pass more than when they ran in a worker
-    thread (docs/performance.md).
-    """
-
-    def query(self, sql: str, parameters: dict[str, Any] | None = None,  # noqa: D102
-              readonly: bool = True) -> QueryResult:
-        started = time.monotonic()
-        try:
-            return super().query(sql, parameters, readonly)
-        finally:
-            time.sleep(min(time.monotonic() - started, PAUSE_MAX_S))
-
-
 def coach_sink(live: ClickHouseSink) -> ClickHouseSink:
     """The sink a Coach process opens: the worker's, on the store's background lane if a store."""
-    return live.copy(background_dsn(live.dsn) if live.dsn.startswith("store://") else None,
-                     kind=PacedSink)
+    return live.copy(background_dsn(live.dsn) if live.dsn.startswith("store://") else None)
 
 
 def _start() -> None:
