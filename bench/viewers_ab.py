@@ -15,12 +15,8 @@ the variant's own again; views only a later variant has stay, unread); its store
 and its panels' SQL is expanded and sent by a child process running it. Give the variants
 alternated (`A B B A`): the cores are shared and the machine's speed moves within the hour.
 
-A checkout's root on PYTHONPATH is not enough to run its code: only `touchline/` is a folder
-of the import root there, and `touchline.sinks`, `.streams`, `.dashboards` and `.schemas` (the
-folders setup.py maps under it) would still be imported from the installed code; and `python
--m` or `-c` puts the working directory first on the path. So each checkout gets an import root
-of its own, `touchline/` with setup.py's folders linked into it, and its processes run with
-PYTHONSAFEPATH=1.
+A checkout's root on PYTHONPATH is not enough to run its code (bench/checkout_code.py says
+why); its processes run on an import root of its own, as `checkout_code.py` lays it out.
 
     python bench/viewers_ab.py --data-dir /tmp/ab100m --rows 100M /tmp/base . . /tmp/base
 
@@ -31,7 +27,6 @@ variant, its commit, the time, and what `measure` returns.
 from __future__ import annotations
 
 import argparse
-import ast
 import atexit
 import datetime as dt
 import json
@@ -42,6 +37,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from checkout_code import environment, import_root
 
 from touchline.bench.cli import parse_count
 from touchline.bench.queries import generate
@@ -81,37 +78,20 @@ print(json.dumps(result))
 """
 
 
-def _import_root(checkout: Path) -> Path:
-    """A folder holding `touchline/` as the checkout's wheel would: its setup.py ROOTS linked."""
-    tree = ast.parse((checkout / "setup.py").read_text())
-    (roots,) = [ast.literal_eval(node.value) for node in ast.walk(tree)
-                if isinstance(node, ast.Assign)
-                and any(getattr(t, "id", "") == "ROOTS" for t in node.targets)]
-    top = Path(tempfile.mkdtemp(prefix="viewers-ab-"))
-    atexit.register(shutil.rmtree, top, True)
-    package = top / "touchline"
-    package.mkdir()
-    for entry in (checkout / roots["touchline"]).iterdir():
-        (package / entry.name).symlink_to(entry)
-    for name, folder in roots.items():
-        if name != "touchline":
-            (package / name.removeprefix("touchline.")).symlink_to(checkout / folder)
-    return top
-
-
 _ROOTS: dict[str, Path] = {}
 
 
 def _use(variant: str) -> None:
     """Children started from here run the code of `variant` ('.': the installed code)."""
-    if variant == ".":
-        os.environ.pop("PYTHONPATH", None)
-        os.environ.pop("PYTHONSAFEPATH", None)
-        return
-    if variant not in _ROOTS:
-        _ROOTS[variant] = _import_root(Path(variant).resolve())
-    os.environ["PYTHONPATH"] = str(_ROOTS[variant])
-    os.environ["PYTHONSAFEPATH"] = "1"
+    root = None
+    if variant != ".":
+        if variant not in _ROOTS:
+            top = Path(tempfile.mkdtemp(prefix="viewers-ab-"))
+            atexit.register(shutil.rmtree, top, True)
+            _ROOTS[variant] = import_root(Path(variant).resolve(), top)
+        root = _ROOTS[variant]
+    os.environ.clear()
+    os.environ.update(environment(root))
 
 
 def _child(script: str, *args: object) -> str:
