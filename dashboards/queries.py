@@ -203,9 +203,7 @@ COACH_DEALS_BY_STAGE = f"""SELECT segment, stage, count() AS open_deals,
        round(median(dwell_s) / 86400, 1) AS median_days_in_stage,
        round(max(dwell_s) / 86400, 1) AS longest_days_in_stage,
        round(any(sla_s) / 86400, 1) AS stage_sla_days,
-       countIf(opportunity_id IN (
-           SELECT opportunity_id FROM {rule("rule_stuck_deals_in_scope", **TEAM_SCOPE)}))
-           AS past_stage_sla
+       countIf(past_sla) AS past_stage_sla
 FROM {rule("open_deal_dwell_in_scope", **TEAM_SCOPE)}
 WHERE {REPS_ANY}
 GROUP BY segment, stage

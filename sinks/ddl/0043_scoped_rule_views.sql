@@ -11,8 +11,10 @@
 -- scoped `seen` keeps the accounts the book puts in the team and every account the book gives
 -- no team (their last event decides); the book keeps its rows of the team and of no team.
 -- The unscoped views read the scoped ones with '' (the rule, written once), so the Coach pass
--- and the alerts read what they read before. `rule_stuck_deals_in_scope` is the stuck-deal rule
--- over the scoped deals; `rule_stuck_deals` reads it unscoped.
+-- and the alerts read what they read before. The stuck-deal rule is `past_sla`, a column of
+-- `open_deal_dwell_in_scope` (a panel counting a team's stuck deals per stage reads the deals
+-- once, not again through the rule view); `rule_stuck_deals_in_scope` keeps its deals and
+-- `rule_stuck_deals` reads that unscoped.
 --
 -- cadence_progress (0042): with a rep, its exits lookup took the rep's prospects from
 -- `per_prospect`, which the engine computes again wherever it is named (the rep panel grouped
@@ -110,7 +112,9 @@ CREATE OR REPLACE VIEW {db}.open_deal_dwell_in_scope AS
 SELECT d.tenant AS tenant, d.opportunity_id AS opportunity_id, d.account_id AS account_id,
        d.rep_id AS rep_id, d.team_id AS team_id, d.stage AS stage, d.entered_at AS entered_at,
        d.segment AS segment, d.plan_version AS plan_version, d.dwell_s AS dwell_s,
-       s.sla_s AS sla_s, d.inactive_after_s AS inactive_after_s
+       s.sla_s AS sla_s, d.inactive_after_s AS inactive_after_s,
+       -- the stuck-deal rule: in the current stage past that stage's SLA for the segment
+       sla_s > 0 AND dwell_s > sla_s AS past_sla
 FROM
 (
     SELECT st.tenant AS tenant, st.opportunity_id AS opportunity_id,
@@ -141,7 +145,9 @@ LEFT JOIN (SELECT tenant, plan_version, segment, stage, sla_s FROM {db}.plan_sta
        AND d.stage = s.stage;
 
 CREATE OR REPLACE VIEW {db}.open_deal_dwell AS
-SELECT * FROM {db}.open_deal_dwell_in_scope(
+SELECT tenant, opportunity_id, account_id, rep_id, team_id, stage, entered_at, segment,
+       plan_version, dwell_s, sla_s, inactive_after_s
+FROM {db}.open_deal_dwell_in_scope(
     tenant = {tenant:String}, team = '', rep = '', now = {now:DateTime64(3, 'UTC')});
 
 -- Stuck deal: dwell in the current stage past that stage's SLA for the deal's segment.
@@ -150,7 +156,7 @@ SELECT tenant, opportunity_id, account_id, rep_id, team_id, stage, entered_at, s
        plan_version, dwell_s, sla_s
 FROM {db}.open_deal_dwell_in_scope(tenant = {tenant:String}, team = {team:String},
                                    rep = {rep:String}, now = {now:DateTime64(3, 'UTC')})
-WHERE sla_s > 0 AND dwell_s > sla_s;
+WHERE past_sla;
 
 CREATE OR REPLACE VIEW {db}.rule_stuck_deals AS
 SELECT * FROM {db}.rule_stuck_deals_in_scope(
