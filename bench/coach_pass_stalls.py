@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from touchline.bench.cli import _count as parse_count
+from touchline.bench.cli import parse_count
 from touchline.bench.machine import cpu_seconds
 from touchline.bench.queries import generate
 from touchline.settings import ClickHouseSettings, Settings

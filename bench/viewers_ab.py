@@ -100,9 +100,8 @@ def _child(script: str, *args: object) -> str:
     return done.stdout
 
 
-def _store(data_dir: Path, variant: str) -> tuple[Settings, Service]:
-    """A store on `data_dir` running the code of `variant`."""
-    _use(variant)
+def _store(data_dir: Path) -> tuple[Settings, Service]:
+    """A store on `data_dir` running the code `_use` chose."""
     settings = Settings(data_dir=data_dir, log_level="warn",
                         clickhouse=ClickHouseSettings(store_port=free_port()))
     return settings, start_store(settings)
@@ -111,7 +110,8 @@ def _store(data_dir: Path, variant: str) -> tuple[Settings, Service]:
 def _generate(data_dir: Path, rows: int) -> None:
     """Generate `rows` activities with the installed code, then wait for merges to finish."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    settings, store = _store(data_dir, ".")
+    _use(".")
+    settings, store = _store(data_dir)
     writer = StoreBackend(settings.store_url(), timeout=GENERATE_TIMEOUT_S)
     sink = ClickHouseSink(settings.store_url()).start()
     try:
@@ -150,7 +150,7 @@ def main() -> None:
         commit = _commit(variant)
         _use(variant)
         _child(VIEWS, Settings(data_dir=args.data_dir).clickhouse_dsn())
-        settings, store = _store(args.data_dir, variant)
+        settings, store = _store(args.data_dir)
         started = dt.datetime.now(dt.UTC)
         try:
             result = json.loads(_child(MEASURE, settings.store_url(), store.proc.pid,

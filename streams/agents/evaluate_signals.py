@@ -36,4 +36,3 @@ async def evaluate_once() -> str:
 @app.timer(interval=SIGNALS_INTERVAL_S, on_leader=True)
 async def evaluate_signals() -> None:  # noqa: D103
     log.info("signals: %s", await evaluate_once())
-
