@@ -41,7 +41,7 @@ from pathlib import Path
 from checkout_code import environment, import_root
 
 from touchline.bench.cli import parse_count
-from touchline.bench.queries import generate
+from touchline.bench.queries import SHAPES, generate
 from touchline.bench.viewers import GENERATE_TIMEOUT_S
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -107,15 +107,16 @@ def _store(data_dir: Path) -> tuple[Settings, Service]:
     return settings, start_store(settings)
 
 
-def _generate(data_dir: Path, rows: int) -> None:
-    """Generate `rows` activities with the installed code, then wait for merges to finish."""
+def _generate(data_dir: Path, rows: int, shape: str) -> None:
+    """Generate `rows` activities of `shape` with the installed code, then wait for merges."""
     data_dir.mkdir(parents=True, exist_ok=True)
     _use(".")
     settings, store = _store(data_dir)
     writer = StoreBackend(settings.store_url(), timeout=GENERATE_TIMEOUT_S)
     sink = ClickHouseSink(settings.store_url()).start()
     try:
-        print(f"generated {rows:,} rows in {generate(writer.command, rows):.0f} s", flush=True)
+        seconds = generate(writer.command, rows, shape=shape)
+        print(f"generated {rows:,} rows ({shape}) in {seconds:.0f} s", flush=True)
         while int(sink.query("SELECT count() FROM system.merges").scalar()):
             time.sleep(10)
         parts = sink.query("SELECT table, count() FROM system.parts WHERE active "
@@ -139,12 +140,14 @@ def main() -> None:
     parser.add_argument("variants", nargs="+", help="checkout roots, or . (installed)")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--rows", default="100M", help="rows to generate (once)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="dense",
+                        help="how generated rows fall (touchline/bench/queries.py SHAPES)")
     parser.add_argument("--viewers", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--out", type=Path, help="JSON lines (default: DATA_DIR/runs.jsonl)")
     args = parser.parse_args()
     if not (args.data_dir / GENERATED).exists():
-        _generate(args.data_dir, parse_count(args.rows))
+        _generate(args.data_dir, parse_count(args.rows), args.shape)
     out = args.out or args.data_dir / "runs.jsonl"
     for variant in args.variants:
         commit = _commit(variant)

@@ -68,6 +68,10 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="activity rows for the viewers section (default 100M; 1M quick)")
 @click.option("--viewers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="clients loading a whole dashboard at once through the store")
+@click.option("--shape", type=click.Choice(["dense", "org"]), default="dense", show_default=True,
+              help="how the queries and viewers sections' generated rows fall: dense (any rep "
+                   "touches any prospect, all rows within 30 days) or org (each rep works its own "
+                   "prospects, 100 activities a day: 100M rows are 500 days of history)")
 @click.option("--viewer-rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="timed rounds of the viewers section (after one warm-up round)")
 @click.option("--soak-seconds", default=None, type=click.FloatRange(5, 86400),
@@ -105,9 +109,9 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
           framings: str, single_events: str | None, workers: str, edge_connections: int,
           edge_seconds: float, query_rows: str | None, query_runs: int,
-          viewer_rows: str | None, viewers: int, viewer_rounds: int, soak_seconds: float | None,
-          soak_rate: float | None, soak_lateness: int | None, freshness_seconds: float,
-          max_rate: float | None,
+          viewer_rows: str | None, viewers: int, shape: str, viewer_rounds: int,
+          soak_seconds: float | None, soak_rate: float | None, soak_lateness: int | None,
+          freshness_seconds: float, max_rate: float | None,
           batch_messages: int | None, batch_seconds: float | None,
           concurrency: int | None, compression: str | None, plan_file: Path | None,
           partitions: int, bootstrap: str | None, results_dir: Path) -> None:
@@ -130,7 +134,7 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "query_runs": query_runs,
         "viewer_rows": parse_count(viewer_rows) if viewer_rows
         else (1_000_000 if quick else 100_000_000),
-        "viewers": viewers, "viewer_rounds": viewer_rounds,
+        "viewers": viewers, "viewer_rounds": viewer_rounds, "shape": shape,
         "soak_seconds": soak_seconds or (60.0 if quick else 600.0),
         "soak_rate": soak_rate, "freshness_seconds": freshness_seconds,
         "soak_lateness": soak_lateness,
@@ -219,13 +223,14 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
             for n in opts["query_rows"]:
                 _log(f"queries: generating {n:,} activity rows straight into ClickHouse")
                 results["queries"][f"{n:,}"] = await asyncio.to_thread(
-                    queries.run, root / f"q{n}", n, opts["query_runs"], _log)
+                    queries.run, root / f"q{n}", n, opts["query_runs"], _log, opts["shape"])
         if "viewers" in sections:
             n = opts["viewer_rows"]
             _log(f"viewers: {opts['viewers']} dashboards loading at once through the store, "
                  f"over {n:,} activity rows")
             results["viewers"] = await asyncio.to_thread(
-                viewers.run, root / "viewers", n, opts["viewers"], opts["viewer_rounds"], _log)
+                viewers.run, root / "viewers", n, opts["viewers"], opts["viewer_rounds"], _log,
+                opts["shape"])
         if not (needs_stream or "edge" in sections):
             return results
         service, bootstrap = (None, opts["bootstrap"]) if opts["bootstrap"] else broker(root)

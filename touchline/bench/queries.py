@@ -2,9 +2,12 @@
 
 Rows come from `INSERT ... SELECT FROM numbers_mt(N)` into `activities` (the touch_counts MV and
 the panel rollups fill from the same insert, as in the pipeline): one tenant, 50 teams, 2,000
-reps, 200k accounts, 1M prospects, 50k opportunities, event times spread evenly over the last 30
-days and written oldest first (with up to a minute of disorder), as a live pipeline writes them,
-the simulator's type mix. The reps, their weekly targets and 20 cadences of 8 steps are written
+reps, 200k accounts, 1M prospects, 50k opportunities, event times spread evenly over the
+shape's days and written oldest first (with up to a minute of disorder), as a live pipeline
+writes them, the simulator's type mix. The shape (`SHAPES`) says how rows fall: `dense` packs
+them into the last 30 days with any rep on any prospect (100M rows: ~1,700 activities per rep
+per day), `org` gives each prospect, account and deal its owner and spreads rows at 100
+activities per rep per day (100M rows: 500 days of history). The reps, their weekly targets and 20 cadences of 8 steps are written
 too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows; so are a
 plan in force (stage SLAs, tiers), each opportunity's latest stage and the book of accounts, so
 the rule panels judge real deals and accounts. Each panel's SQL is expanded exactly as Grafana
@@ -24,9 +27,11 @@ measurable here.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +63,15 @@ SELECT
     multiIf(k < 50, 'call', k < 90, 'email', k < 95, 'meeting', k < 98, 'stage_change',
             'disposition') AS type,
     fromUnixTimestamp64Milli(toInt64({now_ms:Int64} - h % 60000
-        - intDiv(({rows:UInt64} - 1 - number) * (2592000000 - 60000), {rows:UInt64})), 'UTC')
+        - intDiv(({rows:UInt64} - 1 - number) * ({span_ms:UInt64} - 60000), {rows:UInt64})),
+        'UTC')
         AS occurred_at,
     'simulator' AS source,
     concat('r-', toString(rep)) AS rep_id,
     concat('team-', toString(rep % 50)) AS team_id,
     concat('acct-', toString(h % 200000)) AS account_id,
     concat('p-', toString(h % 1000000)) AS prospect_id,
-    if(k >= 95 AND k < 98, concat('opp-', toString(intDiv(h, 100) % 50000)), '')
+    if(k >= 95 AND k < 98, concat('opp-', toString({opportunity})), '')
         AS opportunity_id,
     concat('cad-', toString(h % 20)) AS cadence_id,
     toUInt8(1 + h % 8) AS cadence_step,
@@ -84,7 +90,7 @@ SELECT
     fromUnixTimestamp64Milli(toInt64({now_ms:Int64}), 'UTC') AS ingested_at,
     toUInt16(number % 4) AS kafka_partition,
     number AS kafka_offset
-FROM (SELECT number, cityHash64(number) AS h, h % 100 AS k, intDiv(h, 7) % 2000 AS rep
+FROM (SELECT number, cityHash64(number) AS h, {kind} AS k, {rep} AS rep
       FROM numbers_mt({start:UInt64}, {count:UInt64}))
 """
 
@@ -98,18 +104,18 @@ PLAN_RULES = [
          default_segment, default_tier, default_role, cadence_behind_steps,
          cadence_behind_min_prospects, cadence_grace_s, activity_mix_min_ratio,
          activity_mix_min_elapsed_s, source, idle_rep_after_s, deal_inactive_after_s)
-    VALUES ('acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, now64(3, 'UTC'),
+    VALUES ('acme', 'bench', {dimensions_from}, now64(3, 'UTC'),
             ['discovery', 'proposal', 'negotiation', 'won', 'lost'], ['won', 'lost'],
             'mid_market', 'standard', 'sdr', 2, 5, 86400, 0.5, 86400, 'bench', 172800,
             1209600)""",
     """INSERT INTO touchline.plan_stage_slas
         (tenant, plan_version, effective_from, segment, stage, sla_s)
-    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, 'mid_market', stage, days * 86400
+    SELECT 'acme', 'bench', {dimensions_from}, 'mid_market', stage, days * 86400
     FROM (SELECT arrayJoin([('discovery', 14), ('proposal', 21), ('negotiation', 14)]) AS s,
                  s.1 AS stage, s.2 AS days)""",
     """INSERT INTO touchline.plan_tiers
         (tenant, plan_version, effective_from, tier, untouched_after_s, speed_to_lead_s)
-    VALUES ('acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, 'standard', 1209600, 3600)""",
+    VALUES ('acme', 'bench', {dimensions_from}, 'standard', 1209600, 3600)""",
 ]
 
 #: the plan and dimension rows the panels join (reps as generated: r-N in team-(N % 50))
@@ -117,17 +123,17 @@ PLAN = [
     """INSERT INTO touchline.reps (tenant, rep_id, name, team_id, role, updated_at)
     SELECT 'acme', concat('r-', toString(number)), concat('Rep ', toString(number)),
            concat('team-', toString(number % 50)), if(number % 3 = 0, 'ae', 'sdr'),
-           now64(3, 'UTC') - INTERVAL 60 DAY
+           {dimensions_from}
     FROM numbers(2000)""",
     """INSERT INTO touchline.plan_activity_targets
         (tenant, plan_version, effective_from, role, activity, weekly_target)
-    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY, role, activity, 50
+    SELECT 'acme', 'bench', {dimensions_from}, role, activity, 50
     FROM (SELECT arrayJoin(['sdr', 'ae']) AS role) AS roles
     CROSS JOIN (SELECT arrayJoin(['call_attempts', 'connected_calls', 'emails_sent',
                                   'meetings_held']) AS activity) AS activities""",
     """INSERT INTO touchline.plan_cadence_steps
         (tenant, plan_version, effective_from, cadence_id, step, channel, wait_s)
-    SELECT 'acme', 'bench', now64(3, 'UTC') - INTERVAL 60 DAY,
+    SELECT 'acme', 'bench', {dimensions_from},
            concat('cad-', toString(intDiv(number, 8))), toUInt8(1 + number % 8),
            if(number % 2 = 0, 'email', 'call'), if(number % 8 = 0, 0, 86400 * (1 + number % 3))
     FROM numbers(160)""",
@@ -152,7 +158,7 @@ DERIVED = [
         (tenant, account_id, name, tier, segment, team_id, owner_rep_id, updated_at)
     SELECT 'acme', concat('acct-', toString(number)), concat('Account ', toString(number)),
            '', '', concat('team-', toString(number % 50)), concat('r-', toString(number % 2000)),
-           now64(3, 'UTC') - INTERVAL 60 DAY
+           {dimensions_from}
     FROM numbers(200000)""",
 ]
 
@@ -163,19 +169,65 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000) -> float:
-    """Insert `rows` generated activities in chunks through `command`; returns seconds taken."""
+@dataclass(frozen=True)
+class Shape:
+    """How generated activities fall over reps, prospects and days (SQL over `h`, a row's hash)."""
+
+    name: str
+    #: the rep (0-1999) of a row
+    rep: str
+    #: 0-99: which kind of activity a row is (`GENERATE`'s type mix)
+    kind: str
+    #: the opportunity number (0-49999) of a stage change
+    opportunity: str
+    #: a rep's activities per day; None: every row within `DENSE_DAYS`
+    per_rep_day: int | None
+
+    def days(self, rows: int) -> int:
+        """Days of history `rows` activities cover (at least `DENSE_DAYS`)."""
+        if self.per_rep_day is None:
+            return DENSE_DAYS
+        return max(DENSE_DAYS, math.ceil(rows / (REPS * self.per_rep_day)))
+
+
+#: the generated reps, and the days the dense shape packs every row into
+REPS = 2000
+DENSE_DAYS = 30
+
+#: dense: any rep touches any prospect, every row within 30 days (100M rows: ~1,700
+#: activities per rep per day, ~50k prospects per rep in a 90-day cadence window), the stress
+#: the panels were first measured on. org: a prospect, its account and its deals are worked by
+#: one rep, their owner (the book: account N is owned by r-(N % 2000)), each rep doing 100
+#: activities a day, so rows make history (100M rows: 500 days), as a sales org of 2,000 reps
+#: fills a store.
+SHAPES = {
+    "dense": Shape("dense", rep="intDiv(h, 7) % 2000", kind="h % 100",
+                   opportunity="intDiv(h, 100) % 50000", per_rep_day=None),
+    "org": Shape("org", rep="h % 2000", kind="intDiv(h, 1000000) % 100",
+                 opportunity="h % 50000", per_rep_day=100),
+}
+
+
+def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000,
+             shape: str | Shape = "dense") -> float:
+    """Insert `rows` generated activities of `shape` in chunks through `command`; seconds taken."""
+    form = SHAPES[shape] if isinstance(shape, str) else shape
+    days = form.days(rows)
     now_ms = int(time.time() * 1000)
+    since = f"now64(3, 'UTC') - INTERVAL {days + DENSE_DAYS} DAY"
     started = time.monotonic()
     for statement in PLAN:
-        command(statement)
+        command(statement.replace("{dimensions_from}", since))
     for start in range(0, rows, chunk):
         command(GENERATE.replace("{columns}", COLUMNS)
+                .replace("{rep}", form.rep).replace("{kind}", form.kind)
+                .replace("{opportunity}", form.opportunity)
+                .replace("{span_ms:UInt64}", str(days * 86_400_000))
                 .replace("{now_ms:Int64}", str(now_ms)).replace("{rows:UInt64}", str(rows))
                 .replace("{start:UInt64}", str(start))
                 .replace("{count:UInt64}", str(min(chunk, rows - start))))
     for statement in DERIVED:
-        command(statement)
+        command(statement.replace("{dimensions_from}", since))
     return time.monotonic() - started
 
 
@@ -204,20 +256,23 @@ def time_panels(sink: ClickHouseSink, runs: int) -> list[dict[str, Any]]:
     return out
 
 
-def run(directory: Path, rows: int, runs: int, log: Callable[[str], None]) -> dict[str, Any]:
-    """Generate `rows` activities in a fresh engine directory and time every panel."""
+def run(directory: Path, rows: int, runs: int, log: Callable[[str], None],
+        shape: str = "dense") -> dict[str, Any]:
+    """Generate `rows` activities of `shape` in a fresh engine directory and time every panel."""
     directory.mkdir(parents=True, exist_ok=True)
     sink = ClickHouseSink(f"chdb://{directory.resolve()}").start()
     try:
         sink.ensure_schema()
-        seconds = generate(sink.command, rows)
-        log(f"  generated {rows:,} rows in {seconds:.1f}s; optimising nothing, timing panels")
+        seconds = generate(sink.command, rows, shape=shape)
+        log(f"  generated {rows:,} rows ({shape}) in {seconds:.1f}s; optimising nothing, "
+            "timing panels")
         counted = int(sink.query("SELECT count() FROM touchline.activities").scalar())
         parts = int(sink.query("SELECT count() FROM system.parts WHERE active AND "
                                "database = 'touchline' AND table = 'activities'").scalar())
         panels = time_panels(sink, runs)
     finally:
         sink.close()
-    return {"rows": counted, "generate_seconds": round(seconds, 1),
+    return {"rows": counted, "shape": shape, "history_days": SHAPES[shape].days(rows),
+            "generate_seconds": round(seconds, 1),
             "generate_rows_per_s": round(rows / seconds), "active_parts": parts,
             "runs_per_panel": runs, "panels": panels}

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from touchline.bench.machine import cpu_seconds, rss_kb
-from touchline.bench.queries import VARIABLES, generate, percentile
+from touchline.bench.queries import SHAPES, VARIABLES, generate, percentile
 from touchline.dashboards.local.catalog import CatalogDashboard, dashboards
 from touchline.dashboards.local.sqlcheck import expanded
 from touchline.settings import ClickHouseSettings, Settings
@@ -173,7 +173,7 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
 
 
 def run(directory: Path, rows: int, viewers: int, rounds: int,
-        log: Callable[[str], None]) -> dict[str, Any]:
+        log: Callable[[str], None], shape: str = "dense") -> dict[str, Any]:
     """Start a store on a fresh directory, generate `rows` activities, load dashboards at once."""
     settings = Settings(data_dir=directory, log_level="warn",
                         clickhouse=ClickHouseSettings(store_port=free_port()))
@@ -182,9 +182,9 @@ def run(directory: Path, rows: int, viewers: int, rounds: int,
     sink = ClickHouseSink(settings.store_url()).start()
     writer = StoreBackend(settings.store_url(), timeout=GENERATE_TIMEOUT_S)
     try:
-        seconds = generate(writer.command, rows)
+        seconds = generate(writer.command, rows, shape=shape)
         counted = int(sink.query("SELECT count() FROM touchline.activities").scalar())
-        log(f"  generated {counted:,} rows through the store in {seconds:.1f}s; "
+        log(f"  generated {counted:,} rows ({shape}) through the store in {seconds:.1f}s; "
             f"{viewers} viewers x {rounds} rounds")
         result = measure(sink, store.proc.pid, viewers, rounds, log)
         disk = sum(f.stat().st_size for f in (directory / "clickhouse").rglob("*")
@@ -193,5 +193,5 @@ def run(directory: Path, rows: int, viewers: int, rounds: int,
         writer.close()
         sink.close()
         store.stop()
-    return {"rows": counted, "generate_seconds": round(seconds, 1),
-            "data_dir_gb": round(disk / 1e9, 2), **result}
+    return {"rows": counted, "shape": shape, "history_days": SHAPES[shape].days(rows),
+            "generate_seconds": round(seconds, 1), "data_dir_gb": round(disk / 1e9, 2), **result}
