@@ -51,10 +51,16 @@ def environment(root: Path | None) -> dict[str, str]:
     return env
 
 
+USAGE = "usage: python bench/checkout_code.py CHECKOUT -- COMMAND [ARG...]"
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if args in (["-h"], ["--help"]):
+        print(f"{USAGE}\n\n{__doc__.strip()}")
+        return
     if len(args) < 3 or args[1] != "--":
-        sys.exit("usage: python bench/checkout_code.py CHECKOUT -- COMMAND [ARG...]")
+        sys.exit(USAGE)
     checkout = Path(args[0]).resolve()
     if not (checkout / "setup.py").is_file():
         sys.exit(f"{checkout} is not a checkout of touchline (no setup.py): "
