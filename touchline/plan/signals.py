@@ -274,7 +274,7 @@ def activity_mix_signal(r: dict[str, Any], now: dt.datetime) -> Signal:
     days = (now - start).total_seconds() / 86_400
     window = "the last 7 days" if days >= 6.99 else f"the last {days:.1f} days"
     words = _ACTIVITY_WORDS[activity]
-    ratios = dict(r["rep_ratios"])
+    ratios = dict(sorted(r["rep_ratios"]))  # the engine gives them in no set order
     common = {"tenant": r["tenant"], "signal_id": f"activity_mix:{rep}:{activity}",
               "kind": "activity_mix", "rep_id": rep, "team_id": r["team_id"],
               "subject_type": "rep", "subject_id": rep, "activity": activity}
