@@ -7,10 +7,11 @@ shape's days and written oldest first (with up to a minute of disorder), as a li
 writes them, the simulator's type mix. The shape (`SHAPES`) says how rows fall: `dense` packs
 them into the last 30 days with any rep on any prospect (100M rows: ~1,700 activities per rep
 per day), `org` gives each prospect, account and deal its owner and spreads rows at 100
-activities per rep per day (100M rows: 500 days of history). The reps, their weekly targets and 20 cadences of 8 steps are written
-too, so the plan panels ("activities vs plan", "prospects due a touch") join real rows; so are a
-plan in force (stage SLAs, tiers), each opportunity's latest stage and the book of accounts, so
-the rule panels judge real deals and accounts. Each panel's SQL is expanded exactly as Grafana
+activities per rep per day (100M rows: 500 days of history). The reps, their weekly targets
+and 20 cadences of 8 steps are written too, so the plan panels ("activities vs plan",
+"prospects due a touch") join real rows; so are a plan in force (stage SLAs, tiers), each
+opportunity's latest stage and the book of accounts, so the rule panels judge real deals and
+accounts. Each panel's SQL is expanded exactly as Grafana
 would send it (dashboards/local/sqlcheck.py) for the dashboard's default range, then run `runs`
 times on the embedded engine in this process (after one warm-up run); p50/p95 are wall times of
 `sink.query` (engine + result transfer). touchline/bench/viewers.py loads the same rows through
