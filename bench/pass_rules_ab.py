@@ -36,17 +36,10 @@ def _cpu_s() -> float:
 
 
 def _create_before(query) -> None:
-    from touchline.sinks.migrations import migration_files, statements
+    from touchline.sinks.migrations import earlier_view
 
-    files = dict(migration_files())
     for view, migration in BEFORE.items():
-        (text,) = [s for s in statements(files[migration], "touchline")
-                   if s.startswith((f"CREATE VIEW IF NOT EXISTS touchline.{view} ",
-                                    f"CREATE OR REPLACE VIEW touchline.{view} "))]
-        for name in BEFORE:
-            text = text.replace(f"touchline.{name}(", f"touchline.old_{name}(").replace(
-                f"touchline.{name} AS", f"touchline.old_{name} AS")
-        query(text.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW"))
+        query(earlier_view(migration, view, "touchline", set(BEFORE) - {view}))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Each file is applied once and recorded in `schema_migrations` with its checksum;
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from importlib.resources import files
 
 from touchline.sinks.clickhouse import Backend
@@ -25,6 +26,22 @@ def statements(sql: str, database: str) -> list[str]:
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
     text = "\n".join(lines).replace("{db}", database)
     return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def earlier_view(version: str, view: str, database: str, reads: Iterable[str] = ()) -> str:
+    """A statement creating `view` as migration `version` wrote it, under the name `old_<view>`.
+
+    The views of `reads` that it names are read as `old_<name>` too (their earlier texts,
+    created the same way). Tests and benchmarks compare a rewritten view with the text it
+    replaced this way; the statement replaces an `old_<view>` already there.
+    """
+    (text,) = [s for s in statements(dict(migration_files())[version], database)
+               if s.startswith((f"CREATE VIEW IF NOT EXISTS {database}.{view} ",
+                                f"CREATE OR REPLACE VIEW {database}.{view} "))]
+    for name in (view, *reads):
+        text = text.replace(f"{database}.{name}(", f"{database}.old_{name}(").replace(
+            f"{database}.{name} AS", f"{database}.old_{name} AS")
+    return text.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW", 1)
 
 
 #: a worker that wrote a progress row this recently counts as writing

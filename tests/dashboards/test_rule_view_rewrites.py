@@ -29,7 +29,7 @@ import pyarrow as pa
 import pytest
 
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.sinks.migrations import migrate, migration_files, statements
+from touchline.sinks.migrations import earlier_view, migrate
 from touchline.sinks.rows import activities_table
 
 pytestmark = pytest.mark.integration
@@ -218,15 +218,8 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     backend = sink.backend
     backend.command(f"DROP DATABASE IF EXISTS {DB}")
     migrate(backend, DB)
-    files = dict(migration_files())
     for view, (migration, reads) in VIEWS.items():
-        (text,) = [s for s in statements(files[migration], DB)
-                   if s.startswith((f"CREATE VIEW IF NOT EXISTS {DB}.{view} ",
-                                    f"CREATE OR REPLACE VIEW {DB}.{view} "))]
-        for name in (view, *reads):
-            text = text.replace(f"{DB}.{name}(", f"{DB}.old_{name}(").replace(
-                f"{DB}.{name} AS", f"{DB}.old_{name} AS")
-        backend.command(text)
+        backend.command(earlier_view(migration, view, DB, reads))
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     rnd = random.Random(5)
     _dimensions(sink, now, rnd)
