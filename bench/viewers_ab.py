@@ -41,7 +41,8 @@ from pathlib import Path
 from checkout_code import environment, import_root
 
 from touchline.bench.cli import parse_count
-from touchline.bench.queries import SHAPES, generate
+from touchline.bench.queries import generate
+from touchline.bench.shapes import SHAPES
 from touchline.bench.viewers import GENERATE_TIMEOUT_S
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--rows", default="100M", help="rows to generate (once)")
     parser.add_argument("--shape", choices=sorted(SHAPES), default="dense",
-                        help="how generated rows fall (touchline/bench/queries.py SHAPES)")
+                        help="how generated rows fall (touchline/bench/shapes.py)")
     parser.add_argument("--viewers", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--out", type=Path, help="JSON lines (default: DATA_DIR/runs.jsonl)")

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from touchline.bench.queries import SHAPES, generate
+from touchline.bench.queries import generate
+from touchline.bench.shapes import SHAPES
 from touchline.settings import ClickHouseSettings, Settings
 from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.stack.services import free_port, start_store

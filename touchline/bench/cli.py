@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 import click
 
+from touchline.bench.shapes import SHAPES
 from touchline.settings import KafkaSettings
 
 SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "viewers", "soak")
@@ -68,10 +69,9 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="activity rows for the viewers section (default 100M; 1M quick)")
 @click.option("--viewers", default=8, show_default=True, type=click.IntRange(1, 64),
               help="clients loading a whole dashboard at once through the store")
-@click.option("--shape", type=click.Choice(["dense", "org"]), default="dense", show_default=True,
-              help="how the queries and viewers sections' generated rows fall: dense (any rep "
-                   "touches any prospect, all rows within 30 days) or org (each rep works its own "
-                   "prospects, 100 activities a day: 100M rows are 500 days of history)")
+@click.option("--shape", type=click.Choice(sorted(SHAPES)), default="dense", show_default=True,
+              help="how the queries and viewers sections' generated rows fall: " + "; ".join(
+                  f"{name} ({shape.summary})" for name, shape in SHAPES.items()))
 @click.option("--viewer-rounds", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="timed rounds of the viewers section (after one warm-up round)")
 @click.option("--soak-seconds", default=None, type=click.FloatRange(5, 86400),

@@ -4,7 +4,7 @@ Rows come from `INSERT ... SELECT FROM numbers_mt(N)` into `activities` (the tou
 the panel rollups fill from the same insert, as in the pipeline): one tenant, 50 teams, 2,000
 reps, 200k accounts, 1M prospects, 50k opportunities, event times spread evenly over the
 shape's days and written oldest first (with up to a minute of disorder), as a live pipeline
-writes them, the simulator's type mix. The shape (`SHAPES`) says how rows fall: `dense` packs
+writes them, the simulator's type mix. The shape (shapes.py) says how rows fall: `dense` packs
 them into the last 30 days with any rep on any prospect (100M rows: ~1,700 activities per rep
 per day), `org` gives each prospect, account and deal its owner and spreads rows at 100
 activities per rep per day (100M rows: 500 days of history). The reps, their weekly targets
@@ -28,14 +28,13 @@ measurable here.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from touchline.bench.shapes import DIMENSIONS_LEAD_DAYS, SHAPES, Shape
 from touchline.dashboards.local.catalog import dashboards
 from touchline.dashboards.local.macros import ALL
 from touchline.dashboards.local.sqlcheck import expanded
@@ -170,52 +169,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-@dataclass(frozen=True)
-class Shape:
-    """How generated activities fall over reps, prospects and days (SQL over `h`, a row's hash)."""
-
-    name: str
-    #: the rep (0-1999) of a row
-    rep: str
-    #: 0-99: which kind of activity a row is (`GENERATE`'s type mix)
-    kind: str
-    #: the opportunity number (0-49999) of a stage change
-    opportunity: str
-    #: a rep's activities per day; None: every row within `DENSE_DAYS`
-    per_rep_day: int | None
-
-    def days(self, rows: int) -> int:
-        """Days of history `rows` activities cover (at least `DENSE_DAYS`)."""
-        if self.per_rep_day is None:
-            return DENSE_DAYS
-        return max(DENSE_DAYS, math.ceil(rows / (REPS * self.per_rep_day)))
-
-
-#: the generated reps, and the days the dense shape packs every row into
-REPS = 2000
-DENSE_DAYS = 30
-
-#: dense: any rep touches any prospect, every row within 30 days (100M rows: ~1,700
-#: activities per rep per day, ~50k prospects per rep in a 90-day cadence window), the stress
-#: the panels were first measured on. org: a prospect, its account and its deals are worked by
-#: one rep, their owner (the book: account N is owned by r-(N % 2000)), each rep doing 100
-#: activities a day, so rows make history (100M rows: 500 days), as a sales org of 2,000 reps
-#: fills a store.
-SHAPES = {
-    "dense": Shape("dense", rep="intDiv(h, 7) % 2000", kind="h % 100",
-                   opportunity="intDiv(h, 100) % 50000", per_rep_day=None),
-    "org": Shape("org", rep="h % 2000", kind="intDiv(h, 1000000) % 100",
-                 opportunity="h % 50000", per_rep_day=100),
-}
-
-
 def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000,
              shape: str | Shape = "dense") -> float:
     """Insert `rows` generated activities of `shape` in chunks through `command`; seconds taken."""
     form = SHAPES[shape] if isinstance(shape, str) else shape
     days = form.days(rows)
     now_ms = int(time.time() * 1000)
-    since = f"now64(3, 'UTC') - INTERVAL {days + DENSE_DAYS} DAY"
+    since = f"now64(3, 'UTC') - INTERVAL {days + DIMENSIONS_LEAD_DAYS} DAY"
     started = time.monotonic()
     for statement in PLAN:
         command(statement.replace("{dimensions_from}", since))

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from touchline.bench.machine import cpu_seconds, rss_kb
-from touchline.bench.queries import SHAPES, VARIABLES, generate, percentile
+from touchline.bench.queries import VARIABLES, generate, percentile
+from touchline.bench.shapes import SHAPES
 from touchline.dashboards.local.catalog import CatalogDashboard, dashboards
 from touchline.dashboards.local.sqlcheck import expanded
 from touchline.settings import ClickHouseSettings, Settings
