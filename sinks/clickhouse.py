@@ -182,11 +182,15 @@ class ClickHouseSink:
                 )
         return self
 
-    def ensure_schema(self) -> list[str]:
-        """Apply pending migrations (idempotent); returns the versions applied now."""
+    def ensure_schema(self, reapply_changed: bool = False) -> list[str]:
+        """Apply pending migrations (idempotent); returns the versions applied now.
+
+        An applied migration changed since raises MigrationChanged, unless `reapply_changed`
+        (sinks/migrations.py `migrate`).
+        """
         from touchline.sinks.migrations import migrate
 
-        return migrate(self.backend, self.database)
+        return migrate(self.backend, self.database, reapply_changed)
 
     def table(self, name: str) -> str:
         """Qualified table name."""

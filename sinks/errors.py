@@ -15,3 +15,7 @@ class SqlError(SinkError):
 
 class NoDataYet(SinkError):
     """There is nothing to read yet: no database (nothing was ever written). Not an outage."""
+
+
+class MigrationChanged(SinkError):
+    """A migration this store applied has changed since: its message names it and what to run."""

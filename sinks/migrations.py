@@ -3,6 +3,14 @@
 Each file is applied once and recorded in `schema_migrations` with its checksum; running
 `migrate` again changes nothing. Statements use IF NOT EXISTS so a half-applied file
 (e.g. a crash mid-way) completes on the next run.
+
+A file's checksum covers its statements, not its comment lines or layout. A store keeps what it
+applied: if an applied migration's statements change later, `migrate` refuses
+(`MigrationChanged`) until it is told to apply that file and every later one again
+(`reapply_changed`, `touchline sink init --reapply-changed`): views are replaced with the
+current text, while tables and materialized views that exist are kept as they are, and fills
+of tables that hold rows read nothing. tests/unit/test_migration_checksums.py holds the
+committed checksums, so a change to a committed migration is a deliberate one.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from collections.abc import Iterable
 from importlib.resources import files
 
 from touchline.sinks.clickhouse import Backend
+from touchline.sinks.errors import MigrationChanged
 
 
 def migration_files() -> list[tuple[str, str]]:
@@ -44,13 +53,43 @@ def earlier_view(version: str, view: str, database: str, reads: Iterable[str] = 
     return text.replace("CREATE VIEW IF NOT EXISTS", "CREATE OR REPLACE VIEW", 1)
 
 
+def checksum(sql: str) -> str:
+    """The checksum `schema_migrations` records: of the statements, not comment lines or layout."""
+    text = "\n".join(" ".join(st.split()) for st in statements(sql, "{db}"))
+    return "s1:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _text_checksum(sql: str) -> str:
+    """The checksum recorded before `checksum`: of the whole file, comments included."""
+    return hashlib.sha256(sql.encode()).hexdigest()[:16]
+
+
 #: a worker that wrote a progress row this recently counts as writing
 WRITING_WITHIN_S = 60
 
 
 def _applied(backend: Backend, database: str) -> set[str]:
-    return {row[0] for row in backend.query(
-        f"SELECT version FROM {database}.schema_migrations", None, False).rows}
+    return set(_recorded(backend, database))
+
+
+def _recorded(backend: Backend, database: str) -> dict[str, str]:
+    """Each applied version -> the checksum last recorded for it."""
+    return {row[0]: row[1] for row in backend.query(
+        f"SELECT version, argMax(checksum, applied_at) FROM {database}.schema_migrations "
+        "GROUP BY version", None, False).rows}
+
+
+def changed(backend: Backend, database: str) -> list[str]:
+    """The applied migrations whose statements differ from what the store recorded, in order.
+
+    A checksum recorded before `checksum` covered the whole file: such a file counts as
+    changed if any of its text changed.
+    """
+    if not _exists(backend, database, "schema_migrations"):
+        return []
+    recorded = _recorded(backend, database)
+    return [version for version, sql in migration_files() if version in recorded
+            and recorded[version] not in (checksum(sql), _text_checksum(sql))]
 
 
 def _exists(backend: Backend, database: str, table: str) -> bool:
@@ -59,15 +98,18 @@ def _exists(backend: Backend, database: str, table: str) -> bool:
         {"d": database, "t": table}, False).rows[0][0])
 
 
-def pending_fills(backend: Backend, database: str) -> list[str]:
+def pending_fills(backend: Backend, database: str, reapply_changed: bool = False) -> list[str]:
     """Pending migrations that fill a new table from the rows already stored (INSERT ... SELECT).
 
     Such a fill reads `activities` as it is at that moment: rows a worker writes meanwhile
-    reach the new table twice, or not at all (0010, 0021, 0033, 0034).
+    reach the new table twice, or not at all (0010, 0021, 0033, 0034). With `reapply_changed`,
+    the applied migrations `migrate` would apply again count as pending.
     """
     done = _applied(backend, database) if _exists(backend, database, "schema_migrations") \
         else set()
-    return [version for version, sql in migration_files() if version not in done
+    edited = changed(backend, database) if reapply_changed else []
+    return [version for version, sql in migration_files()
+            if (version not in done or (edited and version >= edited[0]))
             and any(st.upper().startswith("INSERT INTO") for st in statements(sql, database))]
 
 
@@ -82,8 +124,12 @@ def writers_within(backend: Backend, database: str,
         {"s": seconds}, False).rows]
 
 
-def migrate(backend: Backend, database: str) -> list[str]:
-    """Apply pending migrations; return the versions applied by this call."""
+def migrate(backend: Backend, database: str, reapply_changed: bool = False) -> list[str]:
+    """Apply pending migrations; return the versions applied by this call.
+
+    Raises MigrationChanged when an applied migration's statements have changed since, unless
+    `reapply_changed`: then that migration and every later one are applied again, in order.
+    """
     backend.command(f"CREATE DATABASE IF NOT EXISTS {database}")
     backend.command(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
@@ -91,16 +137,24 @@ def migrate(backend: Backend, database: str) -> list[str]:
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
     done = _applied(backend, database)
+    edited = changed(backend, database)
+    if edited and not reapply_changed:
+        raise MigrationChanged(
+            f"migration {', '.join(edited)} changed since this store applied it: its views may "
+            "not be what the code reads. Stop the workers, then run `touchline sink init "
+            "--reapply-changed` (applies it and every later migration again; tables and "
+            "materialized views that exist are kept)")
+    files = migration_files()
+    again = {v for v, _ in files if edited and v >= edited[0]}
     applied: list[str] = []
-    for version, sql in migration_files():
-        if version in done:
+    for version, sql in files:
+        if version in done and version not in again:
             continue
         for statement in statements(sql, database):
             backend.command(statement)
-        checksum = hashlib.sha256(sql.encode()).hexdigest()[:16]
         backend.command(
             f"INSERT INTO {database}.schema_migrations (version, checksum) "
-            f"VALUES ('{version}', '{checksum}')"
+            f"VALUES ('{version}', '{checksum(sql)}')"
         )
         applied.append(version)
     return applied

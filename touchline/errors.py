@@ -46,13 +46,13 @@ def friendly(fn: Callable[..., Any], *, passthrough: tuple[type[Exception], ...]
 
         from pydantic import ValidationError
 
-        from touchline.sinks.errors import NoDataYet, SinkUnavailable, SqlError
+        from touchline.sinks.errors import MigrationChanged, NoDataYet, SinkUnavailable, SqlError
 
         # the HTTP driver logs a warning per failed attempt; the error line below says it all
         logging.getLogger("clickhouse_connect").setLevel(logging.ERROR)
         try:
             return fn(*args, **kwargs)
-        except NoDataYet as exc:  # its message says what to run
+        except (NoDataYet, MigrationChanged) as exc:  # its message says what to run
             raise click.ClickException(str(exc)) from exc
         except SqlError as exc:
             raise click.ClickException(f"ClickHouse rejected the statement: {exc}") from exc

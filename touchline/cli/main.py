@@ -178,8 +178,11 @@ def sink() -> None:
 @click.option("--users", is_flag=True,
               help="Also create/refresh the writer, read-only and per-tenant reader users, "
                    "roles and row policies (ClickHouse server DSNs only; see sinks/SECURITY.md).")
+@click.option("--reapply-changed", is_flag=True,
+              help="Apply again each applied migration whose statements changed since, and "
+                   "every later one (views take the current text; existing tables are kept).")
 @friendly
-def sink_init(users: bool) -> None:
+def sink_init(users: bool, reapply_changed: bool) -> None:
     """Apply pending migrations (idempotent: a second run changes nothing)."""
     from touchline.sinks.connect import open_sink
     from touchline.sinks.security import SecurityConfigError, apply_access, is_server_dsn
@@ -187,8 +190,8 @@ def sink_init(users: bool) -> None:
     settings = settings_or_exit()
     s = open_sink(settings)
     try:
-        _refuse_fills_while_writing(s)
-        applied = s.ensure_schema()
+        _refuse_fills_while_writing(s, reapply_changed)
+        applied = s.ensure_schema(reapply_changed)
         click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
         if not users:
             return
@@ -206,11 +209,11 @@ def sink_init(users: bool) -> None:
         s.close()
 
 
-def _refuse_fills_while_writing(sink: ClickHouseSink) -> None:
+def _refuse_fills_while_writing(sink: ClickHouseSink, reapply_changed: bool = False) -> None:
     """A migration that fills a table from the stored rows runs only with the writers stopped."""
     from touchline.sinks.migrations import WRITING_WITHIN_S, pending_fills, writers_within
 
-    fills = pending_fills(sink.backend, sink.database)
+    fills = pending_fills(sink.backend, sink.database, reapply_changed)
     writers = writers_within(sink.backend, sink.database) if fills else []
     if writers:
         raise click.ClickException(
