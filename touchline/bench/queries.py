@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from touchline.bench.shapes import DIMENSIONS_LEAD_DAYS, SHAPES, Shape
+from touchline.bench.shapes import ACCOUNTS, DIMENSIONS_LEAD_DAYS, REPS, SHAPES, TEAMS, Shape
 from touchline.dashboards.local.catalog import dashboards
 from touchline.dashboards.local.macros import ALL
 from touchline.dashboards.local.sqlcheck import expanded
@@ -68,8 +68,8 @@ SELECT
         AS occurred_at,
     'simulator' AS source,
     concat('r-', toString(rep)) AS rep_id,
-    concat('team-', toString(rep % 50)) AS team_id,
-    concat('acct-', toString(h % 200000)) AS account_id,
+    concat('team-', toString(rep % {teams})) AS team_id,
+    concat('acct-', toString(h % {accounts})) AS account_id,
     concat('p-', toString(h % 1000000)) AS prospect_id,
     if(k >= 95 AND k < 98, concat('opp-', toString({opportunity})), '')
         AS opportunity_id,
@@ -118,13 +118,13 @@ PLAN_RULES = [
     VALUES ('acme', 'bench', {dimensions_from}, 'standard', 1209600, 3600)""",
 ]
 
-#: the plan and dimension rows the panels join (reps as generated: r-N in team-(N % 50))
+#: the plan and dimension rows the panels join (reps as generated: shapes.py)
 PLAN = [
     """INSERT INTO touchline.reps (tenant, rep_id, name, team_id, role, updated_at)
     SELECT 'acme', concat('r-', toString(number)), concat('Rep ', toString(number)),
-           concat('team-', toString(number % 50)), if(number % 3 = 0, 'ae', 'sdr'),
+           concat('team-', toString(number % {teams})), if(number % 3 = 0, 'ae', 'sdr'),
            {dimensions_from}
-    FROM numbers(2000)""",
+    FROM numbers({reps})""",
     """INSERT INTO touchline.plan_activity_targets
         (tenant, plan_version, effective_from, role, activity, weekly_target)
     SELECT 'acme', 'bench', {dimensions_from}, role, activity, 50
@@ -157,9 +157,9 @@ DERIVED = [
     """INSERT INTO touchline.accounts
         (tenant, account_id, name, tier, segment, team_id, owner_rep_id, updated_at)
     SELECT 'acme', concat('acct-', toString(number)), concat('Account ', toString(number)),
-           '', '', concat('team-', toString(number % 50)), concat('r-', toString(number % 2000)),
-           {dimensions_from}
-    FROM numbers(200000)""",
+           '', '', concat('team-', toString(number % {teams})),
+           concat('r-', toString(number % {reps})), {dimensions_from}
+    FROM numbers({accounts})""",
 ]
 
 
@@ -176,11 +176,16 @@ def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000,
     days = form.days(rows)
     now_ms = int(time.time() * 1000)
     since = f"now64(3, 'UTC') - INTERVAL {days + DIMENSIONS_LEAD_DAYS} DAY"
+
+    def org(statement: str) -> str:  # the org's sizes and when its dimensions start
+        return (statement.replace("{dimensions_from}", since).replace("{reps}", str(REPS))
+                .replace("{teams}", str(TEAMS)).replace("{accounts}", str(ACCOUNTS)))
+
     started = time.monotonic()
     for statement in PLAN:
-        command(statement.replace("{dimensions_from}", since))
+        command(org(statement))
     for start in range(0, rows, chunk):
-        command(GENERATE.replace("{columns}", COLUMNS)
+        command(org(GENERATE).replace("{columns}", COLUMNS)
                 .replace("{rep}", form.rep).replace("{kind}", form.kind)
                 .replace("{opportunity}", form.opportunity)
                 .replace("{span_ms:UInt64}", str(days * 86_400_000))
@@ -188,7 +193,7 @@ def generate(command: Callable[[str], None], rows: int, chunk: int = 10_000_000,
                 .replace("{start:UInt64}", str(start))
                 .replace("{count:UInt64}", str(min(chunk, rows - start))))
     for statement in DERIVED:
-        command(statement.replace("{dimensions_from}", since))
+        command(org(statement))
     return time.monotonic() - started
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-#: the generated reps (r-0 .. r-1999), and the days the dense shape packs every row into
+#: the generated org: reps r-0 .. r-1999, rep r-N in team-(N % TEAMS), accounts
+#: acct-0 .. acct-199999 (the book: account N owned by r-(N % REPS))
 REPS = 2000
+TEAMS = 50
+ACCOUNTS = 200_000
+#: the days the dense shape packs every row into
 DENSE_DAYS = 30
 #: the plan, reps and book are in force this many days before the first generated row
 DIMENSIONS_LEAD_DAYS = 30
@@ -24,7 +28,7 @@ class Shape:
     name: str
     #: what it is, in the words `touchline bench --help` shows
     summary: str
-    #: the rep (0-1999) of a row
+    #: the rep (0 .. REPS - 1) of a row
     rep: str
     #: 0-99: which kind of activity a row is (`GENERATE`'s type mix)
     kind: str
@@ -42,13 +46,13 @@ class Shape:
 
 #: dense: the stress the panels were first measured on (100M rows: ~1,700 activities per rep
 #: per day, ~50k prospects per rep in a 90-day cadence window). org: as a sales org of 2,000
-#: reps fills a store (the book: account N is owned by r-(N % 2000)).
+#: reps fills a store (each row's rep owns its account in the book).
 SHAPES = {
     "dense": Shape("dense", "any rep touches any prospect, all rows within 30 days",
-                   rep="intDiv(h, 7) % 2000", kind="h % 100",
+                   rep=f"intDiv(h, 7) % {REPS}", kind="h % 100",
                    opportunity="intDiv(h, 100) % 50000", per_rep_day=None),
     "org": Shape("org", "each prospect, account and deal worked by its owner, 100 activities "
                  "per rep per day: 100M rows are 500 days of history",
-                 rep="h % 2000", kind="intDiv(h, 1000000) % 100",
+                 rep=f"h % {REPS}", kind="intDiv(h, 1000000) % 100",
                  opportunity="h % 50000", per_rep_day=100),
 }
