@@ -98,6 +98,33 @@ def test_a_changed_migration_is_refused_then_applied_again(tmp_path: Path) -> No
     assert code == 0 and text.strip() == "schema is up to date", text
 
 
+LEGACY = """
+import sys
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.migrations import _text_checksum, migration_files
+s = ClickHouseSink(f"chdb://{sys.argv[1]}/clickhouse").start()
+if sys.argv[2] == "record":  # as stores recorded every file before statement checksums
+    s.ensure_schema()
+    s.command("TRUNCATE TABLE touchline.schema_migrations")
+    s.command("INSERT INTO touchline.schema_migrations (version, checksum) VALUES "
+              + ", ".join(f"('{v}', '{_text_checksum(sql)}')" for v, sql in migration_files()))
+print(s.query("SELECT uniqExact(version), countIf(startsWith(checksum, 's1:')) FROM "
+              "(SELECT version, argMax(checksum, applied_at) AS checksum "
+              "FROM touchline.schema_migrations GROUP BY version)").rows[0])
+s.close()
+"""
+
+
+def test_checksums_recorded_before_are_kept_and_upgraded(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    files = len(migration_files())
+    assert _python(LEGACY, str(data), "record") == [f"({files},", "0)"]
+    code, text = _cli(data, "sink", "init")
+    assert code == 0 and text.strip() == "schema is up to date", text
+    # every record now the statements' checksum: a later comment-only edit passes
+    assert _python(LEGACY, str(data), "read") == [f"({files},", f"{files})"]
+
+
 def test_applying_again_waits_for_the_workers_to_stop(tmp_path: Path) -> None:
     data = tmp_path / "data"
     _python(PREPARE, str(data), "5")  # w-1 wrote 5 s ago: it is writing
