@@ -56,9 +56,9 @@ def coach_sink(live: ClickHouseSink) -> ClickHouseSink:
     return live.copy(background_dsn(live.dsn) if live.dsn.startswith("store://") else None)
 
 
-def _start() -> None:
-    """The Coach process's first step: below the live path's priority, and gone with it."""
-    die_with_parent(signal.SIGKILL)
+def _start(worker: int) -> None:
+    """The Coach process's first step: below the live path's priority, and gone with `worker`."""
+    die_with_parent(signal.SIGKILL, worker)
     os.nice(BACKGROUND_NICE)
 
 
@@ -91,7 +91,7 @@ async def start() -> None:
 def _process_pool() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=1, initializer=_start,
+        _pool = ProcessPoolExecutor(max_workers=1, initializer=_start, initargs=(os.getpid(),),
                                     mp_context=multiprocessing.get_context("spawn"))
     return _pool
 

@@ -183,9 +183,10 @@ def spawn(name: str, argv: list[str], log: Path, env: dict[str, str],
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     handle = log.open("ab")
+    us = os.getpid()
     return subprocess.Popen(
         argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        env=env, start_new_session=True, preexec_fn=lambda: die_with_parent(death_signal),
+        env=env, start_new_session=True, preexec_fn=lambda: die_with_parent(death_signal, us),
     )
 
 
