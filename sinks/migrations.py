@@ -152,11 +152,12 @@ def migrate(backend: Backend, database: str, reapply_changed: bool = False) -> l
     done = _applied(backend, database)
     edited = changed(backend, database)
     if edited and not reapply_changed:
+        which = (f"migration {edited[0]} changed since this store applied it" if len(edited) == 1
+                 else f"migrations {', '.join(edited)} changed since this store applied them")
         raise MigrationChanged(
-            f"migration {', '.join(edited)} changed since this store applied it: its views may "
-            "not be what the code reads. Stop the workers, then run `touchline sink init "
-            "--reapply-changed` (applies it and every later migration again; tables and "
-            "materialized views that exist are kept)")
+            f"{which}: the store's views may not be what the code reads. Stop the workers, "
+            f"then run `touchline sink init --reapply-changed` (applies {edited[0]} and every "
+            "later migration again; tables and materialized views that exist are kept)")
     files = migration_files()
     _upgrade_checksums(backend, database, files)
     again = {v for v, _ in files if edited and v >= edited[0]}
