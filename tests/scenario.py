@@ -8,6 +8,7 @@ counts once like any other.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -16,7 +17,10 @@ TENANT = "scn"
 LATENESS_S = 3600
 
 
+@functools.cache
 def base() -> datetime:
+    """BASE, taken once per test process: the events are made and checked against the same
+    hours even when the run crosses the top of an hour (it shifted every expected hour)."""
     now = datetime.now(UTC)
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
 
