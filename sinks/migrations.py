@@ -68,28 +68,30 @@ def _text_checksum(sql: str) -> str:
 WRITING_WITHIN_S = 60
 
 
-def _applied(backend: Backend, database: str) -> set[str]:
-    return set(_recorded(backend, database))
-
-
 def _recorded(backend: Backend, database: str) -> dict[str, str]:
-    """Each applied version -> the checksum last recorded for it."""
+    """Each applied version -> the checksum last recorded for it ({} before any migration)."""
+    if not _exists(backend, database, "schema_migrations"):
+        return {}
     return {row[0]: row[1] for row in backend.query(
         f"SELECT version, argMax(checksum, applied_at) FROM {database}.schema_migrations "
         "GROUP BY version", None, False).rows}
 
 
-def changed(backend: Backend, database: str) -> list[str]:
+def _changed(files: list[tuple[str, str]], recorded: dict[str, str]) -> list[str]:
     """The applied migrations whose statements differ from what the store recorded, in order.
 
     A checksum recorded before `checksum` covered the whole file: such a file counts as
     changed if any of its text changed.
     """
-    if not _exists(backend, database, "schema_migrations"):
-        return []
-    recorded = _recorded(backend, database)
-    return [version for version, sql in migration_files() if version in recorded
+    return [version for version, sql in files if version in recorded
             and recorded[version] not in (checksum(sql), _text_checksum(sql))]
+
+
+def _to_apply(files: list[tuple[str, str]], recorded: dict[str, str],
+              changed: list[str]) -> list[tuple[str, str]]:
+    """The files to apply, in order: those never applied, and from the first changed one on."""
+    return [(version, sql) for version, sql in files
+            if version not in recorded or (changed and version >= changed[0])]
 
 
 def _exists(backend: Backend, database: str, table: str) -> bool:
@@ -105,12 +107,10 @@ def pending_fills(backend: Backend, database: str, reapply_changed: bool = False
     reach the new table twice, or not at all (0010, 0021, 0033, 0034). With `reapply_changed`,
     the applied migrations `migrate` would apply again count as pending.
     """
-    done = _applied(backend, database) if _exists(backend, database, "schema_migrations") \
-        else set()
-    edited = changed(backend, database) if reapply_changed else []
-    return [version for version, sql in migration_files()
-            if (version not in done or (edited and version >= edited[0]))
-            and any(st.upper().startswith("INSERT INTO") for st in statements(sql, database))]
+    files, recorded = migration_files(), _recorded(backend, database)
+    changed = _changed(files, recorded) if reapply_changed else []
+    return [version for version, sql in _to_apply(files, recorded, changed)
+            if any(st.upper().startswith("INSERT INTO") for st in statements(sql, database))]
 
 
 def writers_within(backend: Backend, database: str,
@@ -124,12 +124,12 @@ def writers_within(backend: Backend, database: str,
         {"s": seconds}, False).rows]
 
 
-def _upgrade_checksums(backend: Backend, database: str, files: list[tuple[str, str]]) -> None:
+def _upgrade_checksums(backend: Backend, database: str, files: list[tuple[str, str]],
+                       recorded: dict[str, str]) -> None:
     """Record `checksum` for each applied file whose whole-file checksum still matches.
 
     Later edits of its comments then pass; without this, they would count as a change.
     """
-    recorded = _recorded(backend, database)
     values = ", ".join(f"('{version}', '{checksum(sql)}')" for version, sql in files
                        if recorded.get(version) == _text_checksum(sql))
     if values:
@@ -149,22 +149,19 @@ def migrate(backend: Backend, database: str, reapply_changed: bool = False) -> l
         "(version String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
         "ENGINE = ReplacingMergeTree ORDER BY version"
     )
-    done = _applied(backend, database)
-    edited = changed(backend, database)
-    if edited and not reapply_changed:
-        which = (f"migration {edited[0]} changed since this store applied it" if len(edited) == 1
-                 else f"migrations {', '.join(edited)} changed since this store applied them")
+    files, recorded = migration_files(), _recorded(backend, database)
+    changed = _changed(files, recorded)
+    if changed and not reapply_changed:
+        which = (f"migration {changed[0]} changed since this store applied it"
+                 if len(changed) == 1
+                 else f"migrations {', '.join(changed)} changed since this store applied them")
         raise MigrationChanged(
             f"{which}: the store's views may not be what the code reads. Stop the workers, "
-            f"then run `touchline sink init --reapply-changed` (applies {edited[0]} and every "
+            f"then run `touchline sink init --reapply-changed` (applies {changed[0]} and every "
             "later migration again; tables and materialized views that exist are kept)")
-    files = migration_files()
-    _upgrade_checksums(backend, database, files)
-    again = {v for v, _ in files if edited and v >= edited[0]}
+    _upgrade_checksums(backend, database, files, recorded)
     applied: list[str] = []
-    for version, sql in files:
-        if version in done and version not in again:
-            continue
+    for version, sql in _to_apply(files, recorded, changed):
         for statement in statements(sql, database):
             backend.command(statement)
         backend.command(
