@@ -12,7 +12,7 @@ from touchline.sinks.rows import activities_json
 #: the tables one recorded batch writes a part into (activities, its view targets)
 HOT_TABLES = ("activities", "touch_counts", "activity_by_rep_hour", "arrivals_by_source_second",
               "account_activity", "prospect_dispositions", "prospect_exits", "stage_names",
-              "cadence_starts")
+              "cadence_touches")
 
 
 def _rows(start: int, n: int) -> list[dict]:
@@ -48,7 +48,7 @@ def _figures(sink: ClickHouseSink) -> tuple:
             one("SELECT count() FROM touchline.prospect_dispositions"),
             one("SELECT count() FROM touchline.prospect_exits"),
             one("SELECT sum(changes) FROM touchline.stage_names"),
-            one("SELECT count() FROM touchline.cadence_starts"),
+            one("SELECT length(groupArrayMerge(step_times)) FROM touchline.cadence_touches"),
             one("SELECT count() FROM touchline.activities WHERE tenant = 't' AND rep_id = 'r1'"))
 
 
