@@ -1,8 +1,9 @@
 """evaluate_signals: a timer on the leader worker, not a stream: the Coach step.
 
 Emits: nothing.
-Side effects: every SIGNALS_INTERVAL_S, evaluates the coaching signals of every tenant with a
-plan (touchline.plan.signals) and writes only what changed to `signals`. Through the store or a
+Side effects: every `pipeline.coach_interval_s` (30 s by default), evaluates the coaching
+signals of every tenant with a plan (touchline.plan.signals) and writes only what changed to
+`signals`. Through the store or a
 server it runs in the Coach process (streams/coach_process.py), never in this worker's
 threads: rule queries over a year of history take seconds, a big org's signals take seconds of
 Python, and the live path (inserts, freshness) must wait behind neither. Through the store its
@@ -20,9 +21,6 @@ from touchline.streams.app import app
 
 log = logging.getLogger(__name__)
 
-#: how often the signals are re-evaluated (seconds)
-SIGNALS_INTERVAL_S = 30.0
-
 
 async def evaluate_once() -> str:
     """One Coach pass; returns what it wrote, in words."""
@@ -33,6 +31,16 @@ async def evaluate_once() -> str:
     return await coach_process.run_pass(sink)
 
 
-@app.timer(interval=SIGNALS_INTERVAL_S, on_leader=True)
-async def evaluate_signals() -> None:  # noqa: D103
-    log.info("signals: %s", await evaluate_once())
+def interval_s() -> float:
+    """How often a pass runs: the setting, read when the worker starts (not at import)."""
+    from touchline.settings import get_settings
+
+    return get_settings().pipeline.coach_interval_s
+
+
+@app.task
+async def evaluate_signals() -> None:
+    """A pass every `interval_s()` on the leader (Faust's `app.timer`, its interval a setting)."""
+    async for _ in app.itertimer(interval_s(), name="evaluate_signals"):
+        if app.is_leader():
+            log.info("signals: %s", await evaluate_once())

@@ -174,3 +174,18 @@ def test_the_coach_process_ends_with_its_worker(tmp_path):
         assert _ended(int(pid)), f"the Coach process {pid} outlived its worker"
     finally:
         store.stop()
+
+
+def test_the_coach_pass_runs_as_often_as_the_setting_says(pipeline_factory):
+    """`pipeline.coach_interval_s` sets how often the leader's Coach pass runs (30 s by default:
+    four passes would take two minutes)."""
+    p = pipeline_factory(workers=0, coach_interval_s=2.0)
+    p.settings.log_level = "info"  # each pass logs "signals: <what it wrote>"
+    worker = p.add_worker("worker-1")
+    p.wait_assigned()
+
+    def passes() -> int:
+        return worker.log.read_text(errors="replace").count("signals: ")
+
+    p.wait_until(lambda: passes() >= 4, timeout=60.0)
+    assert "0 fired, 0 refreshed, 0 resolved, 0 unchanged" in worker.log.read_text()
