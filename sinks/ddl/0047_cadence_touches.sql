@@ -13,7 +13,7 @@
 -- holding touches both up to and after `now` (a pass or panel judging a past moment, or events
 -- stamped ahead of the clock) is read from its reps' raw rows up to `now`, as before; that read
 -- runs only when there is one. Over the `org` shape: 0.16-0.18 s against 2.5-3.0 s; over the
--- `dense` shape (1.3 touches per cadence, all within 30 days) 0.63-0.66 s against 0.48-0.51 s
+-- `dense` shape (1.3 touches per cadence, all within 30 days) 0.59-0.70 s against 0.44-0.51 s
 -- (docs/performance.md, the 2026-12-06 06:14 section). Same rows and columns
 -- (tests/dashboards/test_rule_view_rewrites.py keeps 0013's text as the reference), except
 -- where two first touches of a cadence share one moment: the raw rows gave the rep, team or
@@ -99,10 +99,10 @@ started AS
       AND (tenant, cadence_id, prospect_id) NOT IN (SELECT * FROM started_earlier)
     GROUP BY tenant, cadence_id, prospect_id
 ),
--- those of them with a row holding touches both up to and after `now`, and their reps
+-- those of them with a row holding touches both up to and after `now`
 touched_later AS
 (
-    SELECT tenant, cadence_id, prospect_id, groupUniqArray(rep_id) AS reps
+    SELECT tenant, cadence_id, prospect_id
     FROM {db}.cadence_touches
     WHERE (SELECT count() FROM {db}.cadence_touches
            WHERE started_at > {now:DateTime64(3, 'UTC')} - INTERVAL 90 DAY
@@ -139,9 +139,13 @@ per_prospect AS
            groupUniqArray(cadence_step) AS done_steps,
            groupArray((cadence_step, occurred_at)) AS step_times
     FROM {db}.activities
-    WHERE (SELECT count() FROM touched_later) > 0
+    WHERE (SELECT count() FROM {db}.cadence_touches
+           WHERE ({tenant:String} = '' OR tenant = {tenant:String})
+             AND started_at > {now:DateTime64(3, 'UTC')} - INTERVAL 90 DAY
+             AND started_at <= {now:DateTime64(3, 'UTC')}
+             AND last_touch_at > {now:DateTime64(3, 'UTC')}) > 0
       AND ({tenant:String} = '' OR tenant = {tenant:String})
-      AND rep_id IN (SELECT arrayJoin(reps) FROM touched_later)
+      AND ({rep:String} = '' OR rep_id = {rep:String})
       AND is_touch = 1 AND cadence_id != '' AND prospect_id != '' AND cadence_step > 0
       AND occurred_at <= {now:DateTime64(3, 'UTC')}
       AND occurred_at > {now:DateTime64(3, 'UTC')} - INTERVAL 90 DAY

@@ -42,7 +42,7 @@ COMMITTED = {
     "0044_deal_last_activity": "s1:514f7e9ea0a023a5",
     "0045_leads_over_sla_window": "s1:75d496fd73246e85",
     "0046_lead_first_touch": "s1:81158d8c9bf4d60b",
-    "0047_cadence_touches": "s1:0231079f1c0faf66",
+    "0047_cadence_touches": "s1:e149272bd7cb434a",
 }
 
 
