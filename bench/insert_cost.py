@@ -10,6 +10,8 @@ machine falls on all of them alike.
     python bench/insert_cost.py --rows 1,1000 --inserts 200 --rounds 3
     python bench/insert_cost.py --variant no_arrivals=/tmp/drop_arrivals.sql
     python bench/insert_cost.py --variant no_optimize=+optimize_on_insert=0
+    python bench/insert_cost.py --rows 10000 --cadence-share 0.5 \
+        --variant cadence_starts=bench/variants/cadence_starts_0042.sql
     python bench/insert_cost.py --rows 20000 --formats json,arrow \
         --variant no_views=bench/variants/no_views.sql
 """
@@ -29,18 +31,24 @@ TENANTS = ("acme", "globex")
 TYPES = ("call", "email", "meeting", "disposition", "stage_change")
 
 
-def activity_rows(n: int, start: int) -> list[dict]:
-    """N distinct activity rows (epoch-ms times, as the worker's rows are)."""
+def activity_rows(n: int, start: int, cadence_share: float = 0.0) -> list[dict]:
+    """N distinct activity rows (epoch-ms times, as the worker's rows are).
+
+    `cadence_share` of the touches are steps of a cadence (3 cadences, steps 1-8), as a
+    sequencing tool's calls and emails are: what the cadence rollup (0047) is fed.
+    """
     now_ms = int(time.time() * 1000)
     rows = []
     for i in range(start, start + n):
         kind = TYPES[i % len(TYPES)]
+        in_cadence = kind in ("call", "email", "meeting") and (i % 100) < cadence_share * 100
         rows.append({
             "event_id": f"ev-{i}", "tenant": TENANTS[i % 2], "type": kind,
             "occurred_at": now_ms - (i % 3600) * 1000, "source": "bench",
             "rep_id": f"rep-{i % 50}", "team_id": f"team-{i % 5}",
             "account_id": f"acc-{i % 400}", "prospect_id": f"pr-{i % 2000}",
-            "opportunity_id": "", "cadence_id": "", "cadence_step": 0,
+            "opportunity_id": "", "cadence_id": f"cad-{i % 3}" if in_cadence else "",
+            "cadence_step": 1 + (i // 7) % 8 if in_cadence else 0,
             "channel": "phone" if kind == "call" else "email",
             "is_touch": int(kind in ("call", "email", "meeting")),
             "direction": "outbound", "outcome": "connected" if i % 3 == 0 else "",
@@ -54,7 +62,7 @@ def activity_rows(n: int, start: int) -> list[dict]:
 
 
 def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, str],
-            fmt: str = "json") -> dict:
+            fmt: str = "json", cadence_share: float = 0.0) -> dict:
     """In this process: fresh schema, `inserts` inserts of `rows` rows; CPU per insert.
 
     `fmt` "json" sends the worker's JSON block (`insert_json`), "arrow" an Arrow block built
@@ -74,7 +82,8 @@ def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, s
                 sink.command(statement)
         encode, insert = ((activities_table, sink.insert) if fmt == "arrow"
                           else (activities_json, sink.insert_json))
-        blocks = [encode(activity_rows(rows, k * rows)) for k in range(inserts + 5)]
+        blocks = [encode(activity_rows(rows, k * rows, cadence_share))
+                  for k in range(inserts + 5)]
         for k in range(5):  # warm-up: first parts, caches
             insert("activities", blocks[k], f"warm-{k}")
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -99,12 +108,14 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--formats", default="json",
                     help="insert formats, comma-separated: json (the worker's), arrow")
+    ap.add_argument("--cadence-share", type=float, default=0.0,
+                    help="share of the touches that are cadence steps (default 0)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         spec = json.loads(args.child)
         print(json.dumps(measure(spec["rows"], spec["inserts"], spec["sql"], spec["settings"],
-                                 spec["format"])))
+                                 spec["format"], spec["cadence_share"])))
         return
     variants = [] if args.no_baseline else [("baseline", [], {})]
     for v in args.variant:
@@ -121,7 +132,8 @@ def main() -> None:
             inserts = args.inserts if rows < 100 else max(20, args.inserts // 4)
             for name, sql, settings, fmt in variants:
                 spec = json.dumps({"rows": rows, "inserts": inserts, "sql": sql,
-                                   "settings": settings, "format": fmt})
+                                   "settings": settings, "format": fmt,
+                                   "cadence_share": args.cadence_share})
                 done = subprocess.run([sys.executable, __file__, "--child", spec],
                                       capture_output=True, text=True)
                 if done.returncode:  # a variant the engine refuses: say why, go on
