@@ -52,6 +52,7 @@ VIEWS = {
     "rep_activity_vs_plan": ("0038_activity_plan_team", ()),
     "rule_activity_mix": ("0013_rules", ("rep_activity_vs_plan",)),
     "rule_leads_over_sla": ("0013_rules", ()),
+    "rule_idle_reps": ("0013_rules", ()),
 }
 #: a view scoped to a team or a rep (0043) -> the view it scopes, and the scopes it takes
 SCOPED = {
@@ -158,6 +159,22 @@ def _quiet_deal_notes(now: dt.datetime) -> list[dict[str, Any]]:
     return rows
 
 
+#: reps who touch someone now and then: (days ago of each touch; negative = ahead of `now`)
+IDLE_REPS = ((2, 30), (20 / 1440, 5, -1 / 24), (89.5, 90.5), (-10 / 1440, 3), (1 / 1440, 1.5))
+
+
+def _idle_rep_touches(now: dt.datetime) -> list[dict[str, Any]]:
+    """Calls of reps idle for days, or touched a minute ago, or ahead of `now` within its hour,
+    or near the 90 days' edge (rule_idle_reps' last hour and the hour of `now`)."""
+    return [{**_activity(random.Random(k), 0, t, now - dt.timedelta(days=ago)),
+             "event_id": f"quiet-idle-{t}-{k}-{n}", "type": "call", "channel": "call",
+             "is_touch": 1, "direction": "outbound", "outcome": "connected",
+             "rep_id": f"r-idle-{k}", "team_id": f"team-{k % 3}", "cadence_id": "",
+             "cadence_step": 0, "opportunity_id": "", "email_action": "", "meeting_status": "",
+             "disposition": "", "lead_status": "", "from_stage": "", "to_stage": ""}
+            for t in TENANTS for k, days in enumerate(IDLE_REPS) for n, ago in enumerate(days)]
+
+
 def _dimensions(sink: ClickHouseSink, now: dt.datetime, rnd: random.Random) -> None:
     start = now - dt.timedelta(days=90)
     plan = {"plan_version": "v1", "effective_from": start}
@@ -226,7 +243,7 @@ def sink(seeded) -> Iterator[ClickHouseSink]:
     rows = [_activity(rnd, i, rnd.choice(TENANTS),
                       now - dt.timedelta(seconds=rnd.uniform(-7200, 120 * 86400)))
             for i in range(4000)]
-    rows += _lead_touches(rows) + _quiet_deal_notes(now)
+    rows += _lead_touches(rows) + _quiet_deal_notes(now) + _idle_rep_touches(now)
     for k in range(0, len(rows), 250):
         sink.backend.insert_arrow(f"{DB}.activities", activities_table(rows[k:k + 250]),
                                   f"r:{k}")

@@ -43,6 +43,7 @@ COMMITTED = {
     "0045_leads_over_sla_window": "s1:75d496fd73246e85",
     "0046_lead_first_touch": "s1:81158d8c9bf4d60b",
     "0047_cadence_touches": "s1:e149272bd7cb434a",
+    "0048_idle_rep_last_touch": "s1:a064725f641d7aaf",
 }
 
 
