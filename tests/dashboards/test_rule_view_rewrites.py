@@ -1,9 +1,9 @@
 """Views rewritten for speed (0020 open_deal_dwell, 0021 account_activity, 0033 prospect_exits,
-0034 stage_names, 0035, 0036, 0040 and 0046 rep_activity_vs_plan, 0042 and 0043
-cadence_progress, 0044 open_deals_vs_sla, 0045 rule_leads_over_sla) answer exactly as the views
-they replaced did; so does 0037's rule_cadences_behind wherever the 0013 text had no ties to
-settle. The views scoped to a team or a rep (0043) answer exactly the rows of that team or rep
-of the view they scope.
+0034 stage_names, 0035, 0036, 0040 and 0046 rep_activity_vs_plan, 0042, 0043 and 0047
+cadence_progress, 0044 open_deals_vs_sla, 0045 rule_leads_over_sla, 0048 rule_idle_reps)
+answer exactly as the views they replaced did; so does 0037's rule_cadences_behind wherever the
+0013 text had no ties to settle. The views scoped to a team or a rep (0043) answer exactly the
+rows of that team or rep of the view they scope.
 
 The earlier text of each view (0013, 0012, 0038) is created beside the new one under an `old_`
 name, in a database of its own (`tl_rule_views`, on the package's engine), over generated rows:
