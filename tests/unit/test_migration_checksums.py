@@ -44,6 +44,7 @@ COMMITTED = {
     "0046_lead_first_touch": "s1:81158d8c9bf4d60b",
     "0047_cadence_touches": "s1:e149272bd7cb434a",
     "0048_idle_rep_last_touch": "s1:a064725f641d7aaf",
+    "0049_activity_plan_once": "s1:b893dc67d01aa826",
 }
 
 
