@@ -45,6 +45,7 @@ COMMITTED = {
     "0047_cadence_touches": "s1:e149272bd7cb434a",
     "0048_idle_rep_last_touch": "s1:a064725f641d7aaf",
     "0049_activity_plan_once": "s1:b893dc67d01aa826",
+    "0050_open_deals_once": "s1:31a1fe94385bd10e",
 }
 
 
