@@ -41,7 +41,8 @@ def activity_rows(n: int, start: int, cadence_share: float = 0.0) -> list[dict]:
     rows = []
     for i in range(start, start + n):
         kind = TYPES[i % len(TYPES)]
-        in_cadence = kind in ("call", "email", "meeting") and (i % 100) < cadence_share * 100
+        touch = kind in ("call", "email", "meeting")
+        in_cadence = touch and (i % 100) < cadence_share * 100
         rows.append({
             "event_id": f"ev-{i}", "tenant": TENANTS[i % 2], "type": kind,
             "occurred_at": now_ms - (i % 3600) * 1000, "source": "bench",
@@ -50,7 +51,7 @@ def activity_rows(n: int, start: int, cadence_share: float = 0.0) -> list[dict]:
             "opportunity_id": "", "cadence_id": f"cad-{i % 3}" if in_cadence else "",
             "cadence_step": 1 + (i // 7) % 8 if in_cadence else 0,
             "channel": "phone" if kind == "call" else "email",
-            "is_touch": int(kind in ("call", "email", "meeting")),
+            "is_touch": int(touch),
             "direction": "outbound", "outcome": "connected" if i % 3 == 0 else "",
             "duration_s": 30, "email_action": "sent" if kind == "email" else "",
             "meeting_status": "held" if kind == "meeting" else "",

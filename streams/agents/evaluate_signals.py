@@ -3,12 +3,12 @@
 Emits: nothing.
 Side effects: every `pipeline.coach_interval_s` (30 s by default), evaluates the coaching
 signals of every tenant with a plan (touchline.plan.signals) and writes only what changed to
-`signals`. Through the store or a
-server it runs in the Coach process (streams/coach_process.py), never in this worker's
-threads: rule queries over a year of history take seconds, a big org's signals take seconds of
-Python, and the live path (inserts, freshness) must wait behind neither. Through the store its
-queries also take the store's background lane, at a lower CPU priority than the live inserts
-and the panels (sinks/store_server.py). On an engine opened in this process (chdb, tests) it
+`signals`. Through the store or a server it runs in the Coach process
+(streams/coach_process.py), never in this worker's threads: rule queries over a year of
+history take seconds, a big org's signals take seconds of Python, and the live path (inserts,
+freshness) must wait behind neither. Through the store its queries also take the store's
+background lane, at a lower CPU priority than the live inserts and the panels
+(sinks/store_server.py). On an engine opened in this process (chdb, tests) it
 runs in the sink thread, behind every live write: that engine is used from one thread.
 """
 

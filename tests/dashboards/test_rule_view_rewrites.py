@@ -266,9 +266,10 @@ def _moments() -> list[str]:
 
 def _rows(sink: ClickHouseSink, view: str, tenant: str, now: str,
           rep: str | None = None) -> list[tuple[Any, ...]]:
-    unordered = UNORDERED.get(view.removeprefix("old_"))
+    base = view.removeprefix("old_")
+    unordered = UNORDERED.get(base)
     columns = f"* REPLACE (arraySort({unordered}) AS {unordered})" if unordered else "*"
-    if view.removeprefix("old_") in UNPARAMETERIZED:
+    if base in UNPARAMETERIZED:
         sql = f"SELECT {columns} FROM {DB}.{view} WHERE '{tenant}' IN ('', tenant)"
     else:
         more = "" if rep is None else f"rep = '{rep}', "
