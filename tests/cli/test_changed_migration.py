@@ -1,6 +1,6 @@
-"""A store whose applied migration has changed since: `touchline sink init` and `touchline store`
-refuse with one line, and `touchline sink init --reapply-changed` brings the views back to the
-code's text without counting a stored row twice.
+"""A store whose applied migration has changed since: `touchline sink init`, `touchline store` and
+`touchline up` refuse with one line, and `touchline sink init --reapply-changed` brings the views
+back to the code's text without counting a stored row twice.
 
 The store applied 0044 with other statements: its `open_deals_vs_sla` view is another text and
 its record another checksum, as a store migrated before an edit of 0044 would have. The data
@@ -10,6 +10,7 @@ process).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.commands import subprocess_cli
+from tests.harness import clean_env
 from touchline.sinks.migrations import checksum, migration_files
+from touchline.stack.services import free_port, port_open
 
 pytestmark = pytest.mark.integration
 
@@ -73,11 +76,25 @@ def _python(script: str, *args: str) -> list[str]:
     return proc.stdout.split()
 
 
-def _one_error_line(code: int, text: str) -> None:
+def _one_error_line(code: int, text: str, before: str = "") -> None:
+    """One line: `Error: `, then `before` (a pattern), then the changed migration and the fix."""
     assert code == 1 and "Traceback" not in text and text.count("\n") == 1, text
-    assert text.startswith(f"Error: migration {CHANGED} changed since this store applied it"), \
-        text
+    assert re.match(
+        f"Error: {before}migration {CHANGED} changed since this store applied it", text), text
     assert "`touchline sink init --reapply-changed`" in text, text
+
+
+def _up(data: Path) -> tuple[int, str, int]:
+    """`touchline up` on `data`, every port one nobody uses; (exit code, output, broker port)."""
+    broker = free_port()
+    env = clean_env(TOUCHLINE_DATA_DIR=str(data), TOUCHLINE_KAFKA__EMBEDDED_PORT=str(broker),
+                    TOUCHLINE_KAFKA__BOOTSTRAP=f"127.0.0.1:{broker}",
+                    TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()),
+                    TOUCHLINE_WEB__PANEL_PORT=str(free_port()),
+                    TOUCHLINE_WEB__INGEST_PORT=str(free_port()))
+    proc = subprocess.run([sys.executable, "-m", "touchline", "up"], capture_output=True,
+                          env=env, timeout=120)
+    return proc.returncode, (proc.stdout + proc.stderr).decode(), broker
 
 
 def test_a_changed_migration_is_refused_then_applied_again(tmp_path: Path) -> None:
@@ -86,6 +103,11 @@ def test_a_changed_migration_is_refused_then_applied_again(tmp_path: Path) -> No
 
     _one_error_line(*_cli(data, "sink", "init"))
     _one_error_line(*_cli(data, "store"))  # the store does not serve a schema it cannot vouch for
+    # `touchline up` passes the store's line on as its own, and stops what it started
+    code, text, broker = _up(data)
+    _one_error_line(code, text,
+                    before=r"the ClickHouse store did not come up on 127\.0\.0\.1:\d+: ")
+    assert not port_open(broker), "the broker `up` started is still running"
     assert _python(CHECK, str(data)) == ["False", "s1:0123456789abcdef", "1"]
 
     code, text = _cli(data, "sink", "init", "--reapply-changed")

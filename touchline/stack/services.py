@@ -116,6 +116,10 @@ def _children(pid: int) -> list[int]:
     return []
 
 
+#: how a touchline command's one-line error starts (click's `Error: `)
+CLI_ERROR = "Error: "
+
+
 def wait_for_port(port: int, proc: subprocess.Popen | None, what: str, timeout: float,
                   log: Path | None = None) -> None:
     """Block until the port answers (from `proc`, when given), or fail with its last log lines."""
@@ -127,10 +131,14 @@ def wait_for_port(port: int, proc: subprocess.Popen | None, what: str, timeout: 
         if port_open(port) and (proc is None or listens(proc.pid, port) is not False):
             return
         time.sleep(0.05)
-    tail = ""
-    if log is not None and log.exists():
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+    lines = log.read_text(errors="replace").splitlines()[-15:] if log and log.exists() else []
     why = " (another process answers on that port)" if port_open(port) else ""
+    last = lines[-1] if lines else ""
+    if proc is not None and proc.poll() is not None and last.startswith(CLI_ERROR):
+        # a touchline command that refused to start says why in one line: pass that on
+        raise ServiceError(f"{what} did not come up on 127.0.0.1:{port}{why}: "
+                           f"{last.removeprefix(CLI_ERROR)} (log: {log})")
+    tail = "\n".join(lines)
     raise ServiceError(f"{what} did not come up on 127.0.0.1:{port}{why} (see {log}):\n{tail}")
 
 
