@@ -1,68 +1,116 @@
-"""Store CPU of 5,000-row inserts every 0.25 s into a fresh schema, by MergeTree merge settings."""
-import os, sys, time, json, subprocess, shutil, collections
+"""CPU of 5,000-row inserts every 0.25 s into a fresh schema, by MergeTree merge settings.
+
+    python 20261206T102500Z-merge-settings.py VARIANT SECONDS
+
+A fresh data directory (`touchline sink init`) in this process's embedded engine; the
+variant's settings are set on every MergeTree table; then 5,000 rows (`/tmp/s12/stage.parquet`,
+exported from a dense-shape store) are inserted as new events every 0.25 s. Prints one JSON
+line: the process's CPU over the inserts, by thread name (`MergeMutate`: merges), insert
+latency, a `count()`'s time, and each table's active parts, rows, highest level and bytes.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import chdb
 
-variant, seconds = sys.argv[1], float(sys.argv[2])
+HEURISTIC_OFF = "merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0"
 SETTINGS = {
     "default": "",
-    "noheur": "merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0",
+    "noheur": HEURISTIC_OFF,
     "base10": "merge_selector_base = 10",
-    "noheur_base10": "merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0, merge_selector_base = 10",
+    "noheur_base10": f"{HEURISTIC_OFF}, merge_selector_base = 10",
     "noproj": "",
     "min10": "min_parts_to_merge_at_once = 10",
-    "min10_nh": "min_parts_to_merge_at_once = 10, merge_selector_enable_heuristic_to_lower_max_parts_to_merge_at_once = 0",
-    "levels": "",
-}[variant]
-d = f"/tmp/s12/mt-{variant}"
-shutil.rmtree(d, ignore_errors=True)
-env = dict(os.environ, TOUCHLINE_DATA_DIR=d)
-subprocess.run(["touchline", "sink", "init"], env=env, check=True, capture_output=True)
-c = chdb.connect(f"{d}/clickhouse"); cur = c.cursor()
-cur.execute("SELECT database, name FROM system.tables WHERE database = 'touchline' AND engine LIKE '%MergeTree%'")
-tables = cur.fetchall()
-if SETTINGS:
-    for db, t in tables:
-        cur.execute(f"ALTER TABLE {db}.{t} MODIFY SETTING {SETTINGS}")
-if variant == "noproj":
-    cur.execute("ALTER TABLE touchline.activities DROP PROJECTION by_rep")
-cur.execute("CREATE TABLE touchline.micro_stage ENGINE = Memory AS SELECT * FROM file('/tmp/s12/stage.parquet', Parquet)")
+    "min10_nh": f"min_parts_to_merge_at_once = 10, {HEURISTIC_OFF}",
+}
 HZ = os.sysconf("SC_CLK_TCK")
-def threads():
-    out = collections.defaultdict(int)
+
+
+def threads() -> dict[tuple[str, str], int]:
+    """User + system ticks of each thread of this process, by (thread id, name)."""
+    out: dict[tuple[str, str], int] = {}
     for tid in os.listdir("/proc/self/task"):
         try:
-            st = open(f"/proc/self/task/{tid}/stat").read()
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
         except OSError:
             continue
-        comm = st[st.index("(")+1:st.rindex(")")]
-        f = st[st.rindex(")")+2:].split()
-        out[tid, comm] = int(f[11]) + int(f[12])
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[tid, comm] = int(fields[11]) + int(fields[12])
     return out
-t0 = threads(); cpu0 = os.times()
-lat = []; nxt = time.monotonic(); end = nxt + seconds; b = 0
-while time.monotonic() < end:
-    now = time.monotonic()
-    if now < nxt: time.sleep(nxt - now)
-    b += 1; t = time.perf_counter()
-    cur.execute(f"""INSERT INTO touchline.activities SELECT * REPLACE (concat(event_id, '-m{b}') AS event_id,
-        now64(3) - toIntervalMillisecond(rand() % 60000) AS occurred_at,
-        now64(3) AS ingested_at) FROM touchline.micro_stage SETTINGS async_insert=0""")
-    lat.append(time.perf_counter() - t); nxt += 0.25
-time.sleep(2)
-t1 = threads(); cpu1 = os.times()
-by = collections.defaultdict(float)
-for (tid, comm), v in t1.items():
-    by[comm] += (v - t0.get((tid, comm), 0)) / HZ
-cur.execute("SELECT table, count(), sum(rows), max(level), sum(bytes_on_disk) FROM system.parts WHERE database='touchline' AND active GROUP BY table ORDER BY 5 DESC LIMIT 12")
-parts = cur.fetchall()
-q = []
-for _ in range(10):
-    t = time.perf_counter(); cur.execute("SELECT count() FROM touchline.activities"); cur.fetchall(); q.append(time.perf_counter() - t)
-lat.sort()
-print(json.dumps({"variant": variant, "inserts": b, "cpu_s": round((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), 2),
-                  "merge_s": round(by.get("MergeMutate", 0), 2),
-                  "top": {k: round(v, 2) for k, v in sorted(by.items(), key=lambda x: -x[1])[:5]},
-                  "insert_p50": round(lat[len(lat)//2], 3), "insert_p95": round(lat[int(len(lat)*.95)], 3),
-                  "count_ms": round(1000 * sorted(q)[5], 1), "parts": parts}), flush=True)
-c.close()
-shutil.rmtree(d, ignore_errors=True)
+
+
+def main(variant: str, seconds: float) -> None:
+    """Insert for `seconds` under the variant's settings and print what it cost."""
+    data = f"/tmp/s12/mt-{variant}"
+    shutil.rmtree(data, ignore_errors=True)
+    subprocess.run(["touchline", "sink", "init"], env=dict(os.environ, TOUCHLINE_DATA_DIR=data),
+                   check=True, capture_output=True)
+    conn = chdb.connect(f"{data}/clickhouse")
+    cur = conn.cursor()
+    cur.execute("SELECT database, name FROM system.tables "
+                "WHERE database = 'touchline' AND engine LIKE '%MergeTree%'")
+    for db, table in cur.fetchall() if SETTINGS[variant] else []:
+        cur.execute(f"ALTER TABLE {db}.{table} MODIFY SETTING {SETTINGS[variant]}")
+    if variant == "noproj":
+        cur.execute("ALTER TABLE touchline.activities DROP PROJECTION by_rep")
+    cur.execute("CREATE TABLE touchline.micro_stage ENGINE = Memory AS "
+                "SELECT * FROM file('/tmp/s12/stage.parquet', Parquet)")
+    ticks0, cpu0 = threads(), os.times()
+    latencies: list[float] = []
+    due = time.monotonic()
+    end = due + seconds
+    while time.monotonic() < end:
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        started = time.perf_counter()
+        cur.execute(f"""
+            INSERT INTO touchline.activities
+            SELECT * REPLACE (concat(event_id, '-m{len(latencies)}') AS event_id,
+                              now64(3) - toIntervalMillisecond(rand() % 60000) AS occurred_at,
+                              now64(3) AS ingested_at)
+            FROM touchline.micro_stage SETTINGS async_insert = 0""")
+        latencies.append(time.perf_counter() - started)
+        due += 0.25
+    time.sleep(2)
+    ticks1, cpu1 = threads(), os.times()
+    by_name: dict[str, float] = collections.defaultdict(float)
+    for (tid, comm), ticks in ticks1.items():
+        by_name[comm] += (ticks - ticks0.get((tid, comm), 0)) / HZ
+    cur.execute("SELECT table, count(), sum(rows), max(level), sum(bytes_on_disk) "
+                "FROM system.parts WHERE database = 'touchline' AND active "
+                "GROUP BY table ORDER BY 5 DESC LIMIT 12")
+    parts = cur.fetchall()
+    counts = []
+    for _ in range(10):
+        started = time.perf_counter()
+        cur.execute("SELECT count() FROM touchline.activities")
+        cur.fetchall()
+        counts.append(time.perf_counter() - started)
+    latencies.sort()
+    top = sorted(by_name.items(), key=lambda x: -x[1])[:5]
+    print(json.dumps({
+        "variant": variant, "inserts": len(latencies),
+        "cpu_s": round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 2),
+        "merge_s": round(by_name.get("MergeMutate", 0.0), 2),
+        "top": {name: round(spent, 2) for name, spent in top},
+        "insert_p50": round(latencies[len(latencies) // 2], 3),
+        "insert_p95": round(latencies[int(len(latencies) * 0.95)], 3),
+        "count_ms": round(1000 * sorted(counts)[5], 1), "parts": parts,
+    }), flush=True)
+    conn.close()
+    shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], float(sys.argv[2]))
