@@ -48,6 +48,23 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def up_env(data_dir: Path) -> tuple[Settings, dict[str, str]]:
+    """A `touchline up` on `data_dir` with every port one nobody uses (its broker's included):
+    the settings it runs with, and the environment (`clean_env`) that gives them to it."""
+    broker = free_port()
+    settings = Settings(
+        data_dir=data_dir,
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{broker}", embedded_port=broker),
+        clickhouse=ClickHouseSettings(store_port=free_port()))
+    env = clean_env(TOUCHLINE_DATA_DIR=str(data_dir),
+                    TOUCHLINE_KAFKA__EMBEDDED_PORT=str(broker),
+                    TOUCHLINE_KAFKA__BOOTSTRAP=settings.kafka.bootstrap,
+                    TOUCHLINE_CLICKHOUSE__STORE_PORT=str(settings.clickhouse.store_port),
+                    TOUCHLINE_WEB__PANEL_PORT=str(free_port()),
+                    TOUCHLINE_WEB__INGEST_PORT=str(free_port()))
+    return settings, env
+
+
 @dataclass(frozen=True)
 class Broker:
     """What the broker under test does where noida-db and Apache Kafka differ."""

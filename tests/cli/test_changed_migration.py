@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.commands import subprocess_cli
-from tests.harness import clean_env
+from tests.harness import up_env
 from touchline.sinks.migrations import checksum, migration_files
-from touchline.stack.services import free_port, port_open
+from touchline.stack.services import port_open
 
 pytestmark = pytest.mark.integration
 
@@ -86,15 +86,10 @@ def _one_error_line(code: int, text: str, before: str = "") -> None:
 
 def _up(data: Path) -> tuple[int, str, int]:
     """`touchline up` on `data`, every port one nobody uses; (exit code, output, broker port)."""
-    broker = free_port()
-    env = clean_env(TOUCHLINE_DATA_DIR=str(data), TOUCHLINE_KAFKA__EMBEDDED_PORT=str(broker),
-                    TOUCHLINE_KAFKA__BOOTSTRAP=f"127.0.0.1:{broker}",
-                    TOUCHLINE_CLICKHOUSE__STORE_PORT=str(free_port()),
-                    TOUCHLINE_WEB__PANEL_PORT=str(free_port()),
-                    TOUCHLINE_WEB__INGEST_PORT=str(free_port()))
+    settings, env = up_env(data)
     proc = subprocess.run([sys.executable, "-m", "touchline", "up"], capture_output=True,
                           env=env, timeout=120)
-    return proc.returncode, (proc.stdout + proc.stderr).decode(), broker
+    return proc.returncode, (proc.stdout + proc.stderr).decode(), settings.kafka.embedded_port
 
 
 def test_a_changed_migration_is_refused_then_applied_again(tmp_path: Path) -> None:

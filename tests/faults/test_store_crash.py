@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from tests.expectations import simulated
-from tests.harness import clean_env
+from tests.harness import up_env
 from touchline.load.produce import send_batches
-from touchline.settings import ClickHouseSettings, KafkaSettings, Settings
+from touchline.settings import Settings
 from touchline.sinks.clickhouse import ClickHouseSink
-from touchline.stack.services import free_port, port_open
+from touchline.stack.services import port_open
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -82,18 +82,7 @@ def _default_sigint() -> None:
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Settings, subprocess.Popen]]:
     """`touchline up` with one worker, in a process group of its own; killed at the end."""
-    broker = free_port()
-    settings = Settings(
-        data_dir=tmp_path / "d",
-        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{broker}", embedded_port=broker),
-        clickhouse=ClickHouseSettings(store_port=free_port()))
-    env = clean_env()
-    env.update(TOUCHLINE_DATA_DIR=str(settings.data_dir),
-               TOUCHLINE_KAFKA__EMBEDDED_PORT=str(broker),
-               TOUCHLINE_KAFKA__BOOTSTRAP=settings.kafka.bootstrap,
-               TOUCHLINE_CLICKHOUSE__STORE_PORT=str(settings.clickhouse.store_port),
-               TOUCHLINE_WEB__PANEL_PORT=str(free_port()),
-               TOUCHLINE_WEB__INGEST_PORT=str(free_port()))
+    settings, env = up_env(tmp_path / "d")
     with (tmp_path / "up.log").open("wb") as log:
         # Ctrl-C stops it, as in a terminal, even where this test runs as a background job
         # (which inherits SIGINT ignored: `up` would then ignore the SIGINT below)
