@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import sys
 import tempfile
@@ -16,6 +17,9 @@ import click
 from touchline.bench.shapes import SHAPES
 from touchline.settings import KafkaSettings
 
+#: the seed of the simulator events the stream sections send, and the prefix of their ids
+BATCH_SEED = 11
+BATCH_IDS = f'"event_id":"s{BATCH_SEED}-'.encode()
 SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "viewers", "soak")
 
 
@@ -207,7 +211,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
             s in sections for s in ("baselines", "freshness", "soak"))
         n_batch = opts["events"] if batch_needed else 0
         _log(f"generating {n_batch:,} simulator events")
-        events = payloads.events(n_batch, seed=11)
+        events = payloads.events(n_batch, seed=BATCH_SEED)
         warm = payloads.messages(payloads.events(2 * per * parts, seed=12), per, parts)
         messages = payloads.messages(events, per, parts)
         framed = {"batch": (messages, warm, per)}
@@ -284,11 +288,9 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
             if "freshness" in sections:
                 rate = max_rate / 2
                 n = max(1, int(rate * opts["freshness_seconds"] / per))
-                msgs = messages[:n]
-                if n > len(messages):  # a fast pipeline: half its rate for the whole run
-                    _log(f"generating {n * per:,} more simulator events for freshness")
-                    msgs = payloads.messages(payloads.events(n * per, seed=13), per,
-                                             opts["partitions"])[:n]
+                # a long run or a fast pipeline: the messages again, each round with new ids
+                # (generating 3.8M more simulator events took over 7 minutes)
+                msgs = list(itertools.islice(runs.recycled(messages, BATCH_IDS), n))
                 _log(f"freshness: {rate:,.0f} events/s for {opts['freshness_seconds']:.0f}s")
                 # on a noida-db of its own: noida-db rewrites its whole store as it saves, so
                 # the topics of the sections before would cost it more CPU with every save
@@ -308,7 +310,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 _log(f"soak: {rate:,.0f} events/s for {opts['soak_seconds']:.0f}s")
                 results["soak"] = await runs.soak(
                     root, bootstrap, messages, warm, per, rate, opts["soak_seconds"],
-                    b'"event_id":"s11-', opts["partitions"], opts["soak_lateness"])
+                    BATCH_IDS, opts["partitions"], opts["soak_lateness"])
         finally:
             if service:
                 service.stop()

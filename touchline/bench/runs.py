@@ -232,7 +232,7 @@ def rss_trend(series: list[tuple[float, float]], since_s: float) -> float | None
     return round(slope * 600, 1)
 
 
-def _recycled(messages: list[bytes], seed_marker: bytes) -> Iterator[bytes]:
+def recycled(messages: list[bytes], seed_marker: bytes) -> Iterator[bytes]:
     """The messages again and again, each round with new event ids."""
     loop = 0
     while True:
@@ -263,7 +263,7 @@ async def soak(root: Path, bootstrap: str, messages: list[bytes], warm: list[byt
         k = sc.settings.kafka
         n_msgs = max(1, int(rate * seconds / per_message))
         source = (live_messages(rate, per_message, partitions) if lateness_s
-                  else _recycled(messages, seed_marker))
+                  else recycled(messages, seed_marker))
         stream = (next(source) for _ in range(n_msgs))
         with RssSampler(sc, every=5.0) as rss:
             await produce(k, stream,
