@@ -40,12 +40,17 @@ _pid: int | None = None
 _sink: ClickHouseSink | None = None
 
 
-def one_pass(sink: ClickHouseSink) -> str:
-    """One Coach pass on `sink`; what it wrote, in words (a failure too: the next pass retries)."""
+def one_pass(sink: ClickHouseSink, number: int | None = None) -> str:
+    """Coach pass `number` on `sink`; what it wrote, in words (a failure too: it is retried).
+
+    The rules it judges: touchline.plan.rules `judged_on_pass` (None: every rule).
+    """
+    from touchline.plan.rules import RULES, judged_on_pass
     from touchline.plan.signals import evaluate_and_reconcile
 
+    judged = RULES if number is None else judged_on_pass(number)
     try:
-        return str(evaluate_and_reconcile(sink))
+        return str(evaluate_and_reconcile(sink, judged=judged))
     except SinkError as exc:  # a query bug or an outage: the next pass tries again
         log.error("signal evaluation failed: %s", exc)
         return f"failed: {exc}"
@@ -62,14 +67,14 @@ def _start(worker: int) -> None:
     os.nice(BACKGROUND_NICE)
 
 
-def _pass_here(sink: ClickHouseSink) -> tuple[int, str]:
-    """In the Coach process: one pass on `sink` (opened once, kept); (this pid, what it wrote)."""
+def _pass_here(sink: ClickHouseSink, number: int | None) -> tuple[int, str]:
+    """In the Coach process: pass `number` on `sink` (opened once, kept); (pid, what it wrote)."""
     global _sink
     if _sink is None or _sink.dsn != sink.dsn:
         if _sink is not None:
             _sink.close()
         _sink = sink.start()
-    return os.getpid(), one_pass(_sink)
+    return os.getpid(), one_pass(_sink, number)
 
 
 def _ready_here() -> int:
@@ -101,13 +106,13 @@ def coach_pid() -> int | None:
     return _pid
 
 
-async def run_pass(live: ClickHouseSink) -> str:
-    """One Coach pass in the Coach process, on the worker's store or server (`live`)."""
+async def run_pass(live: ClickHouseSink, number: int | None = None) -> str:
+    """Coach pass `number` (None: every rule) in the Coach process, on the worker's `live` sink."""
     global _pool, _pid
     for attempt in (1, 2):
         try:
             _pid, done = await asyncio.get_running_loop().run_in_executor(
-                _process_pool(), _pass_here, coach_sink(live))
+                _process_pool(), _pass_here, coach_sink(live), number)
             return done
         except BrokenProcessPool as exc:
             _pool = None  # a new process for the next attempt

@@ -116,10 +116,11 @@ class PipelineSettings(BaseModel):
     #: heap and leave holes: in a soak that heap grew 46 -> 147 MB, 45 MB of it free
     #: (docs/decisions/0005-mmap-threshold.md)
     mmap_threshold_bytes: int = Field(256 * 1024, ge=0, le=32 * 1024 * 1024)
-    #: how often the leader's Coach pass judges every coaching rule (seconds). A pass over a
-    #: big org's history costs the store seconds of CPU (2,000 reps, 100M rows: ~2 s of wall
-    #: time, ~3 s of CPU; docs/performance.md); the rules judge hours and days, so a longer
-    #: interval costs a signal little but that delay
+    #: how often the leader's Coach pass runs (seconds). Each pass judges speed-to-lead and one
+    #: of the other six rules in turn (touchline.plan.rules `judged_on_pass`): each of those
+    #: every 6 passes. Every rule at once over a big org's history cost the store seconds of
+    #: CPU (2,000 reps, 100M rows: ~2 s of wall time, ~3 s of CPU; docs/performance.md); the
+    #: rules judge hours and days, so a longer interval costs a signal little but that delay
     coach_interval_s: float = Field(30.0, ge=1, le=86_400)
     #: the commit guard (streams/commit_guard.py) reads a partition again from its committed
     #: offset when the message there was fetched, is not in work and no commit is in flight,

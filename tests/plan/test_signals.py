@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from tests.plan.conftest import Scenario
+from touchline.plan.rules import BY_KIND, IN_TURN, judged_on_pass
 from touchline.plan.signals import evaluate, evaluate_and_reconcile, reconcile
 from touchline.sinks.clickhouse import ClickHouseSink
 
@@ -209,3 +210,41 @@ def test_a_pass_with_no_plan_in_force_runs_no_rule_query(scenario, now, monkeypa
         assert [sql for sql in asked if ".rule_stuck_deals" in sql]
     finally:
         unplanned.close()  # the engine closes with the package's last handle
+
+
+def _turn_of(kind: str) -> int:
+    """The number of a leader's Coach pass that judges `kind` in its turn."""
+    return IN_TURN.index(BY_KIND[kind])
+
+
+def test_a_pass_leaves_the_signals_of_rules_it_did_not_judge(scenario, now):
+    """The leader's passes take turns: a deal that moved on stays firing until its rule's turn."""
+    # a database of its own: a pass judges every planned tenant, and the shared one holds
+    # other tests' plans and deals
+    own = ClickHouseSink(scenario.sink.dsn, database="touchline_turns").start()
+    try:
+        own.ensure_schema()
+        s = Scenario(own, scenario.tenant, now)
+        s.load_plan()
+        s.account("acc-smb", "B", "smb")
+        s.opportunity("opp-parked", "acc-smb", "rep-a", "proposal", now - 10 * D)  # SLA 7d
+        everything = evaluate_and_reconcile(own, now)
+        stuck = [f for f in everything.fired if f.startswith("stuck_deal:opp-parked:")]
+        assert len(stuck) == 1, everything.fired
+
+        s.opportunity("opp-parked", "acc-smb", "rep-a", "won", now + H, closed=True)
+        s.add("lead", now + H, "rep-a", prospect_id="p-2", account_id="acc-smb")  # tier B: 4h
+        later = now + 6 * H  # p-2 waited 5h, past its SLA; the deal was won
+        other = _turn_of("idle_rep")
+        assert {r.kind for r in judged_on_pass(other)} == {"lead_sla", "idle_rep"}
+        r1 = evaluate_and_reconcile(own, later, judged=judged_on_pass(other))
+        assert r1.fired == ["lead_sla:p-2"] and r1.resolved == [], r1
+        firing = own.query(
+            "SELECT status FROM touchline_turns.signals FINAL WHERE signal_id = {id:String}",
+            {"id": stuck[0]}).rows
+        assert firing == [("firing",)]
+
+        r2 = evaluate_and_reconcile(own, later, judged=judged_on_pass(_turn_of("stuck_deal")))
+        assert r2.resolved == stuck and r2.fired == [], r2
+    finally:
+        own.close()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from touchline.plan.rules import IN_TURN, KINDS
+
 pytestmark = pytest.mark.integration
 
 H = dt.timedelta(hours=1)
@@ -178,14 +180,20 @@ def test_the_coach_process_ends_with_its_worker(tmp_path):
 
 def test_the_coach_pass_runs_as_often_as_the_setting_says(pipeline_factory):
     """`pipeline.coach_interval_s` sets how often the leader's Coach pass runs (30 s by default:
-    four passes would take two minutes)."""
+    seven passes would take three and a half minutes). The passes take turns: each judges
+    speed-to-lead and the next of the other rules."""
     p = pipeline_factory(workers=0, coach_interval_s=2.0)
-    p.settings.log_level = "info"  # each pass logs "signals: <what it wrote>"
+    p.settings.log_level = "info"  # each pass logs "signals: <what it wrote> (judged: ...)"
     worker = p.add_worker("worker-1")
     p.wait_assigned()
 
-    def passes() -> int:
-        return worker.log.read_text(errors="replace").count("signals: ")
+    def judged() -> list[list[str]]:
+        found = re.findall(r"signals: 0 fired, 0 refreshed, 0 resolved, 0 unchanged "
+                           r"\(judged: ([a-z_, ]+)\)", worker.log.read_text(errors="replace"))
+        return [kinds.split(", ") for kinds in found]
 
-    p.wait_until(lambda: passes() >= 4, timeout=60.0)
-    assert "0 fired, 0 refreshed, 0 resolved, 0 unchanged" in worker.log.read_text()
+    p.wait_until(lambda: len(judged()) >= len(IN_TURN) + 1, timeout=90.0)
+    passes = judged()
+    assert all("lead_sla" in kinds and len(kinds) == 2 for kinds in passes), passes
+    assert {k for kinds in passes[:len(IN_TURN)] for k in kinds} == set(KINDS), passes
+    assert passes[len(IN_TURN)] == passes[0], passes  # round again

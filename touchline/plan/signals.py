@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from touchline.plan import queries as q
 from touchline.plan import rules
-from touchline.plan.rules import ALL_TENANTS, KINDS, RULES
+from touchline.plan.rules import ALL_TENANTS, KINDS, RULES, Rule
 from touchline.schemas.plan import PERCENT_ACTIVITIES, format_duration
 from touchline.sinks.clickhouse import ClickHouseSink
 
@@ -104,8 +104,11 @@ def planned_tenants(sink: ClickHouseSink, now: dt.datetime) -> list[str]:
 
 
 def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
-             tenants: list[str] | None = None) -> list[Signal]:
-    """Every condition firing at `now`, for `tenants` (default: each tenant with a plan in force).
+             tenants: list[str] | None = None,
+             judged: tuple[Rule, ...] = RULES) -> list[Signal]:
+    """Every condition of the `judged` rules (default: all) firing at `now`, for `tenants`.
+
+    `tenants` defaults to each tenant with a plan in force.
 
     Each rule is read from its view (touchline.plan.rules, sinks/ddl/0013_rules.sql); this
     function only turns the rows into messages. Without `tenants`, each rule is one query over
@@ -115,7 +118,7 @@ def evaluate(sink: ClickHouseSink, now: dt.datetime | None = None,
     now = utc(now or dt.datetime.now(dt.UTC))
     out: list[Signal] = []
     for tenant in [ALL_TENANTS] if tenants is None else tenants:
-        for rule in RULES:
+        for rule in judged:
             found = rules.rows(sink, rule.view, tenant, now,
                                order_by=", ".join(("tenant", *rule.entity)))
             if rule.kind == "activity_mix":
@@ -350,7 +353,8 @@ def current_signals(sink: ClickHouseSink, tenants: list[str]) -> dict[tuple[str,
 
 
 def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | None = None,
-              tenants: list[str] | None = None) -> ReconcileResult:
+              tenants: list[str] | None = None,
+              kinds: tuple[str, ...] = KINDS) -> ReconcileResult:
     """Write the difference between `signals` (firing now) and what `signals` holds.
 
     Args:
@@ -359,7 +363,8 @@ def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | No
         now: the evaluation time (fired_at / resolved_at of the rows written).
         tenants: the tenants that were evaluated (default: the signals' tenants plus every
             tenant with a plan in force); firing signals of these tenants that are not in
-            `signals` are resolved.
+            `signals` are resolved ...
+        kinds: ... if they are of a kind that was evaluated (default: every kind).
     """
     now = utc(now or dt.datetime.now(dt.UTC))
     if tenants is None:
@@ -384,7 +389,8 @@ def reconcile(sink: ClickHouseSink, signals: list[Signal], now: dt.datetime | No
             version = max(now_us, prev["version"] + 1) if prev else now_us
             rows.append(_row(sig, now, None, version))
     for key, prev in previous.items():
-        if prev["status"] == "firing" and key not in firing_keys and key[0] in tenants:
+        if (prev["status"] == "firing" and key not in firing_keys and key[0] in tenants
+                and prev["kind"] in kinds):
             result.resolved.append(key[1])
             old = Signal(tenant=prev["tenant"], signal_id=prev["signal_id"], kind=prev["kind"],
                          rep_id=prev["rep_id"], team_id=prev["team_id"],
@@ -414,9 +420,12 @@ def _row(sig: Signal, fired_at: dt.datetime, resolved_at: dt.datetime | None,
             "fired_at": fired_at, "resolved_at": resolved_at, "version": version}
 
 
-def evaluate_and_reconcile(sink: ClickHouseSink,
-                           now: dt.datetime | None = None) -> ReconcileResult:
-    """One Coach pass: evaluate every planned tenant at `now` and write the changes.
+def evaluate_and_reconcile(sink: ClickHouseSink, now: dt.datetime | None = None,
+                           judged: tuple[Rule, ...] = RULES) -> ReconcileResult:
+    """One Coach pass: judge every planned tenant at `now` and write the changes.
+
+    `judged`: the rules judged (default: all; the leader's passes take turns,
+    touchline.plan.rules `judged_on_pass`).
 
     Every rule view joins the plan in force, so with no tenant planned there is nothing to
     judge: the pass asks only which tenants have a plan. The rule queries would otherwise
@@ -425,6 +434,7 @@ def evaluate_and_reconcile(sink: ClickHouseSink,
     """
     now = utc(now or dt.datetime.now(dt.UTC))
     tenants = planned_tenants(sink, now)
-    return reconcile(sink, evaluate(sink, now) if tenants else [], now, tenants)
+    return reconcile(sink, evaluate(sink, now, judged=judged) if tenants else [], now, tenants,
+                     tuple(r.kind for r in judged))
 
 
