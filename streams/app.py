@@ -26,7 +26,7 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     from touchline.streams.fetch_backoff import install
 
     settings = get_settings()
-    install(settings.kafka.empty_fetch_backoff_ms / 1000)
+    install(settings.kafka.empty_fetch_backoff_ms / 1000, settings.kafka.fetch_max_wait_ms)
     commit_guard.install()
     conf.id = settings.faust_app_id
     conf.broker = f"kafka://{settings.kafka.bootstrap}"

@@ -9,7 +9,18 @@ broker the fetch itself already waited, so the extra pause only adds that much l
 first message after an idle spell; set it to 0 to turn it off. The broker-semantics tests run
 on Apache Kafka with it off (tests/harness.py `KAFKA`, docs/brokers.md).
 
-The patch wraps a private method of aiokafka, so `install` first checks that the installed
+How long a broker may hold a fetch is the other half of the same pacing. Faust asks for 1.5 s
+(`fetch_max_wait_ms=1500`, hard-coded in its consumer), and aiokafka sends one fetch at a time
+to a broker. While the worker still holds fetched records of a partition, aiokafka's next fetch
+(after 0.1 s) names only the other partitions; when those have nothing new, Kafka holds it for
+the whole 1.5 s, and the partitions the worker has just finished wait behind it. Once the worker
+had fallen behind (a Coach pass), it stayed there: one big batch every ~2 s, freshness 2-3 s at
+half the worker's maximum rate, for good (docs/performance.md, 2026-12-06 12:02). Every fetcher
+of the process now asks for `kafka.fetch_max_wait_ms` (100 ms) instead: an idle worker sends
+~10 empty fetches a second to Kafka, and a partition waits at most that long. noida-db answers
+at once either way.
+
+The patch wraps private methods of aiokafka, so `install` first checks that the installed
 version is `AIOKAFKA_VERSION` and refuses to start on any other (streams/library_patch.py).
 """
 
@@ -25,7 +36,7 @@ AIOKAFKA_VERSION = "0.14.0"
 #: why the patch exists: not an aiokafka defect, the embedded broker's instant empty answers
 REASON = "noida-db answering empty fetches at once (this module's docstring)"
 
-_state: dict[str, float] = {"seconds": 0.0}
+_state: dict[str, float | None] = {"seconds": 0.0, "max_wait_ms": None}
 
 
 def check_version() -> None:
@@ -37,25 +48,39 @@ def check_version() -> None:
     require("aiokafka", AIOKAFKA_VERSION, "streams/fetch_backoff.py", REASON)
 
 
-def install(seconds: float) -> None:
-    """Patch aiokafka's fetcher once per process; later calls only change the pause."""
+def install(seconds: float, max_wait_ms: int | None) -> None:
+    """Patch aiokafka's fetcher once per process; later calls only change the two values.
+
+    Args:
+        seconds: the pause after a fetch that brought nothing (0: none).
+        max_wait_ms: how long a broker may hold a fetch, for fetchers created afterwards
+            (None: what the consumer was created with).
+    """
     check_version()
     from aiokafka.consumer.fetcher import Fetcher
 
-    _state["seconds"] = seconds
+    _state["seconds"], _state["max_wait_ms"] = seconds, max_wait_ms
     if getattr(Fetcher, "_touchline_backoff", False):
         return
     original = Fetcher._proc_fetch_request
+    original_init = Fetcher.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        if _state["max_wait_ms"] is not None:  # the max wait of every FetchRequest it sends
+            self._fetch_max_wait_ms = int(_state["max_wait_ms"])
 
     async def _proc_fetch_request(self: Any, assignment: Any, node_id: Any,
                                   request: Any) -> bool:
         has_data = await original(self, assignment, node_id, request)
-        if not has_data and _state["seconds"] > 0:
+        pause = _state["seconds"] or 0.0
+        if not has_data and pause > 0:
             try:
-                await asyncio.sleep(_state["seconds"])  # the node stays "in flight" meanwhile
+                await asyncio.sleep(pause)  # the node stays "in flight" meanwhile
             except asyncio.CancelledError:  # close or unassignment: as aiokafka's own fetch
                 return False
         return has_data
 
+    Fetcher.__init__ = __init__
     Fetcher._proc_fetch_request = _proc_fetch_request
     Fetcher._touchline_backoff = True

@@ -39,6 +39,11 @@ class KafkaSettings(BaseModel):
     #: an idle consumer would spin); 0 turns it off (streams/fetch_backoff.py). Only for
     #: noida-db: Apache Kafka long-polls, and the tests run there with 0 (docs/brokers.md)
     empty_fetch_backoff_ms: int = Field(25, ge=0, le=2000)
+    #: how long a broker may hold a worker's fetch when it has nothing new (Faust asks for
+    #: 1,500). aiokafka sends one fetch at a time to a broker, so partitions with new records
+    #: can wait that long behind a fetch of the others: a behind worker then stayed 2-3 s behind
+    #: on Apache Kafka (streams/fetch_backoff.py)
+    fetch_max_wait_ms: int = Field(100, ge=0, le=30_000)
     embedded: bool = True
     #: what the embedded broker binds to
     embedded_port: int = 29092
