@@ -124,7 +124,7 @@ class PipelineSettings(BaseModel):
     #: how often the leader's Coach pass runs (seconds). Each pass judges speed-to-lead and one
     #: of the other six rules in turn (touchline.plan.rules `judged_on_pass`): each of those
     #: every 6 passes. Every rule at once over a big org's history cost the store seconds of
-    #: CPU (2,000 reps, 100M rows: ~2 s of wall time, ~3 s of CPU; docs/performance.md); the
+    #: CPU (2,000 reps, 100M rows: 2.5-3 s of wall time, 4-5 s of CPU; docs/performance.md); the
     #: rules judge hours and days, so a longer interval costs a signal little but that delay
     coach_interval_s: float = Field(30.0, ge=1, le=86_400)
     #: the commit guard (streams/commit_guard.py) reads a partition again from its committed
