@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 
@@ -187,12 +189,24 @@ def test_busy_emailer_gets_a_mix_signal(scenario, now):
         "planned (220 calls, 900 emails); move time from emails sent to call attempts.")
 
 
-def test_a_pass_with_no_plan_in_force_runs_no_rule_query(scenario, now, monkeypatch):
-    # a database of its own on the same engine: the shared one holds other tests' plans
-    unplanned = ClickHouseSink(scenario.sink.dsn, database="touchline_unplanned").start()
+@contextlib.contextmanager
+def own_database(scenario: Scenario, now: dt.datetime, name: str) -> Iterator[Scenario]:
+    """A scenario in a database of its own on the same engine.
+
+    A pass judges every planned tenant, and the shared database holds other tests' plans and
+    deals.
+    """
+    sink = ClickHouseSink(scenario.sink.dsn, database=name).start()
     try:
-        unplanned.ensure_schema()
-        s = Scenario(unplanned, scenario.tenant, now)
+        sink.ensure_schema()
+        yield Scenario(sink, scenario.tenant, now)
+    finally:
+        sink.close()  # the engine closes with the package's last handle
+
+
+def test_a_pass_with_no_plan_in_force_runs_no_rule_query(scenario, now, monkeypatch):
+    with own_database(scenario, now, "touchline_unplanned") as s:
+        unplanned = s.sink
         s.account("acc-smb", "B", "smb")
         s.opportunity("opp-parked", "acc-smb", "rep-a", "proposal", now - 10 * D)
         asked: list[str] = []
@@ -208,8 +222,6 @@ def test_a_pass_with_no_plan_in_force_runs_no_rule_query(scenario, now, monkeypa
         fired = evaluate_and_reconcile(unplanned, now).fired
         assert [f for f in fired if f.startswith("stuck_deal:opp-parked:")]
         assert [sql for sql in asked if ".rule_stuck_deals" in sql]
-    finally:
-        unplanned.close()  # the engine closes with the package's last handle
 
 
 def _turn_of(kind: str) -> int:
@@ -219,12 +231,8 @@ def _turn_of(kind: str) -> int:
 
 def test_a_pass_leaves_the_signals_of_rules_it_did_not_judge(scenario, now):
     """The leader's passes take turns: a deal that moved on stays firing until its rule's turn."""
-    # a database of its own: a pass judges every planned tenant, and the shared one holds
-    # other tests' plans and deals
-    own = ClickHouseSink(scenario.sink.dsn, database="touchline_turns").start()
-    try:
-        own.ensure_schema()
-        s = Scenario(own, scenario.tenant, now)
+    with own_database(scenario, now, "touchline_turns") as s:
+        own = s.sink
         s.load_plan()
         s.account("acc-smb", "B", "smb")
         s.opportunity("opp-parked", "acc-smb", "rep-a", "proposal", now - 10 * D)  # SLA 7d
@@ -246,5 +254,3 @@ def test_a_pass_leaves_the_signals_of_rules_it_did_not_judge(scenario, now):
 
         r2 = evaluate_and_reconcile(own, later, judged=judged_on_pass(_turn_of("stuck_deal")))
         assert r2.resolved == stuck and r2.fired == [], r2
-    finally:
-        own.close()
