@@ -27,16 +27,28 @@ version is `AIOKAFKA_VERSION` and refuses to start on any other (streams/library
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from touchline.streams.library_patch import require
 
-#: the aiokafka release whose `Fetcher._proc_fetch_request` this wraps (pyproject.toml pin)
+#: the aiokafka release whose `Fetcher.__init__` and `_proc_fetch_request` this wraps (the pin)
 AIOKAFKA_VERSION = "0.14.0"
 #: why the patch exists: not an aiokafka defect, the embedded broker's instant empty answers
-REASON = "noida-db answering empty fetches at once (this module's docstring)"
+#: and the fetch wait Faust asks for
+REASON = ("noida-db answering empty fetches at once, and Faust's 1.5 s fetch wait (this "
+          "module's docstring)")
 
-_state: dict[str, float | None] = {"seconds": 0.0, "max_wait_ms": None}
+
+@dataclass
+class _Pacing:
+    """What `install` last set: the pause after an empty fetch, the max wait of a fetch."""
+
+    seconds: float = 0.0
+    max_wait_ms: int | None = None
+
+
+_pacing = _Pacing()
 
 
 def check_version() -> None:
@@ -59,7 +71,7 @@ def install(seconds: float, max_wait_ms: int | None) -> None:
     check_version()
     from aiokafka.consumer.fetcher import Fetcher
 
-    _state["seconds"], _state["max_wait_ms"] = seconds, max_wait_ms
+    _pacing.seconds, _pacing.max_wait_ms = seconds, max_wait_ms
     if getattr(Fetcher, "_touchline_backoff", False):
         return
     original = Fetcher._proc_fetch_request
@@ -67,16 +79,15 @@ def install(seconds: float, max_wait_ms: int | None) -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        if _state["max_wait_ms"] is not None:  # the max wait of every FetchRequest it sends
-            self._fetch_max_wait_ms = int(_state["max_wait_ms"])
+        if _pacing.max_wait_ms is not None:  # the max wait of every FetchRequest it sends
+            self._fetch_max_wait_ms = _pacing.max_wait_ms
 
     async def _proc_fetch_request(self: Any, assignment: Any, node_id: Any,
                                   request: Any) -> bool:
         has_data = await original(self, assignment, node_id, request)
-        pause = _state["seconds"] or 0.0
-        if not has_data and pause > 0:
+        if not has_data and _pacing.seconds > 0:
             try:
-                await asyncio.sleep(pause)  # the node stays "in flight" meanwhile
+                await asyncio.sleep(_pacing.seconds)  # the node stays "in flight" meanwhile
             except asyncio.CancelledError:  # close or unassignment: as aiokafka's own fetch
                 return False
         return has_data
