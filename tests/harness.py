@@ -308,7 +308,15 @@ class Pipeline:
                                  for s in self.stack.services if s.name in dead)
                 raise AssertionError(f"{dead} died while waiting for {what}:\n{logs}")
             time.sleep(0.5)
-        raise AssertionError(f"timed out waiting for {what} (last error: {last_exc})")
+        raise AssertionError(f"timed out waiting for {what} (last error: {last_exc})\n"
+                             f"{self.worker_log_tails()}")
+
+    def worker_log_tails(self, chars: int = 2500) -> str:
+        """The end of every worker's log, dead or alive: what a timed-out wait reports."""
+        return "\n".join(f"--- {s.name} ({'alive' if s.alive() else 'gone'}), log tail:\n"
+                         f"{s.log.read_text(errors='replace')[-chars:]}"
+                         for s in self.stack.services
+                         if s.name.startswith("worker") and s.log.exists())
 
     def wait_assigned(self, workers: int = 1, timeout: float = 120.0) -> None:
         """Until `workers` workers report every raw partition between them (their last second).
