@@ -86,8 +86,10 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
               help="allowed lateness (s) for the soak's worker, with live event times: RSS "
                    "after the dedup window is full must be flat (default: the setting's, "
                    "replayed events)")
-@click.option("--freshness-seconds", default=30.0, show_default=True,
-              type=click.FloatRange(5, 3600), help="how long the half-rate freshness run lasts")
+@click.option("--freshness-seconds", default=200.0, show_default=True,
+              type=click.FloatRange(5, 3600),
+              help="how long the half-rate freshness run lasts (a 30-45 s run can pass where "
+                   "200 s fails: the broker's and the store's costs grow over minutes)")
 @click.option("--max-rate", default=None, type=click.FloatRange(1, 1e7),
               help="1-worker max events/s to base freshness/soak rates on when e2e is not run")
 @click.option("--batch-messages", default=None, type=click.IntRange(1, 100_000),
