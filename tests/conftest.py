@@ -10,6 +10,7 @@ Kafka of docker-compose, with `TOUCHLINE_TEST_BROKER=kafka` for its semantics).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,12 @@ PORTS_PER_WORKER, FIRST_PORT, LAST_PORT = 2_000, 20_000, 27_999
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # every process the tests start can say what it waits for (tests/diagnostics/)
+    diagnostics = str(Path(__file__).parent / "diagnostics")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (diagnostics, os.environ.get("PYTHONPATH", "")) if p)
+    if "TASK_DUMP_DIR" not in os.environ:
+        os.environ["TASK_DUMP_DIR"] = tempfile.mkdtemp(prefix="touchline-task-dumps-")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if worker.startswith("gw"):
         first = FIRST_PORT + PORTS_PER_WORKER * int(worker[2:])

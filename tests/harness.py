@@ -13,6 +13,7 @@ marked `broker_semantics` are the ones `.ci/run` runs on both.
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -100,6 +101,33 @@ def start_test_broker(data_dir: Path, port: int | None = None) -> Service:
 
         return start_kafka(data_dir, port)
     return start_broker(data_dir, port or free_port())
+
+
+#: the await chains worth reading in a stuck worker's task dump
+_TELLING = ("/streams/", "/faust/tables/recovery.py", "group_coordinator.py", "fetcher.py")
+
+
+def waits_for(pid: int, chars: int = 6000) -> str:
+    """Faust's consumer state and the telling await chains of a live test process.
+
+    It dumps them on SIGWINCH (tests/diagnostics/sitecustomize.py, on every child's PYTHONPATH).
+    """
+    path = Path(os.environ.get("TASK_DUMP_DIR", ".")) / f"{pid}.txt"
+    path.unlink(missing_ok=True)
+    try:
+        os.kill(pid, signal.SIGWINCH)
+    except ProcessLookupError:
+        return "(gone)"
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not path.exists():
+        time.sleep(0.1)
+    time.sleep(0.2)  # written in one go; let it finish
+    if not path.exists():
+        return "(no task dump: tests/diagnostics/ not on its PYTHONPATH?)"
+    head, *blocks = ("\n" + path.read_text(errors="replace")).split("\ntask ")
+    state = head.strip().splitlines()
+    tasks = ["task " + block for block in blocks if any(mark in block for mark in _TELLING)]
+    return "\n".join(state + tasks)[:chars]
 
 
 class Pipeline:
@@ -312,9 +340,12 @@ class Pipeline:
                              f"{self.worker_log_tails()}")
 
     def worker_log_tails(self, chars: int = 2500) -> str:
-        """The end of every worker's log, dead or alive: what a timed-out wait reports."""
+        """The end of every worker's log, dead or alive, and what each live one waits for:
+        what a timed-out wait reports."""
         return "\n".join(f"--- {s.name} ({'alive' if s.alive() else 'gone'}), log tail:\n"
                          f"{s.log.read_text(errors='replace')[-chars:]}"
+                         + (f"\n--- {s.name} waits for:\n{waits_for(s.proc.pid)}"
+                            if s.alive() else "")
                          for s in self.stack.services
                          if s.name.startswith("worker") and s.log.exists())
 
