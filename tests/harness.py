@@ -107,7 +107,7 @@ def start_test_broker(data_dir: Path, port: int | None = None) -> Service:
 _TELLING = ("/streams/", "/faust/tables/recovery.py", "group_coordinator.py", "fetcher.py")
 
 
-def waits_for(pid: int, chars: int = 6000) -> str:
+def waits_for(pid: int, chars: int = 9000) -> str:
     """Faust's consumer state and the telling await chains of a live test process.
 
     It dumps them on SIGWINCH (tests/diagnostics/sitecustomize.py, on every child's PYTHONPATH).

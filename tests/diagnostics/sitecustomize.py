@@ -87,6 +87,17 @@ def _faust_state(out: TextIO) -> None:
         known = {f"{tp.topic}[{tp.partition}]": at for tp, at in offsets.items()
                  if at is not None}
         out.write(f"faust: {what}={known}\n")
+    subscription = consumer._thread._ensure_consumer()._subscription.subscription
+    assignment = subscription.assignment if subscription is not None else None
+    if assignment is not None:  # aiokafka's view: read from this thread, a snapshot at best
+        states = {}
+        for tp in assignment.tps:
+            state = assignment.state_value(tp)
+            states[f"{tp.topic}[{tp.partition}]"] = (
+                state.position if state.has_valid_position else "no position",
+                "awaiting reset" if state.awaiting_reset else "",
+                "paused" if state.paused else "")
+        out.write(f"aiokafka: position, reset, paused={states}\n")
 
 
 def dump(_signum: int = 0, _frame_: Any = None) -> None:
