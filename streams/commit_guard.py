@@ -209,7 +209,7 @@ async def perform_seeks(consumer: Any) -> dict[Any, int]:
     if not consumer.flow_active or consumer.app.rebalancing:
         return {}
     targets = {tp: offset for tp, (offset, committed) in decided.items()
-               if consumer._committed_offset.get(tp) == committed}
+               if (consumer._committed_offset.get(tp) or 0) == committed}
     if not targets:
         return {}
     thread = consumer._thread
@@ -244,9 +244,12 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
     seeks every partition the broker has more of on every call, to exercise the recovery
     under load.
     """
-    committed = consumer._committed_offset.get(tp)
+    # nothing committed yet: reading began at the log's start (as `_new_offset` reads it). A
+    # never-committed partition whose fetched records reached no agent (dropped in a
+    # rebalance) had nothing else to bring them back: Faust seeks to committed offsets only
+    committed = consumer._committed_offset.get(tp) or 0
     key = (tp.topic, tp.partition)
-    if committed is None or state.highwater is None or committed >= state.highwater:
+    if state.highwater is None or committed >= state.highwater:
         _seen.pop(key, None)
         return None
     watch = _seen.get(key)
