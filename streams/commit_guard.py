@@ -107,6 +107,18 @@ _expired_below: dict[tuple[str, int], int] = {}
 _to_seek: dict[Any, tuple[int, int]] = {}
 
 
+def committed_from(consumer: Any, tp: Any) -> int:
+    """Where reading of `tp` resumes: its committed offset, or 0 when nothing was committed.
+
+    Faust reads a committed 0 as None too; reading began at the log's start
+    (`consumer_auto_offset_reset` earliest). The commit rule, the judgement of a lost message
+    and the seek all count a never-committed partition from there: a never-committed
+    partition whose fetched records reached no agent (dropped in a rebalance) had nothing else
+    to bring them back, as Faust seeks to committed offsets only.
+    """
+    return consumer._committed_offset.get(tp) or 0
+
+
 def check_version() -> None:
     """Refuse to run on a faust-streaming or aiokafka other than the ones this was written for.
 
@@ -131,14 +143,11 @@ def install() -> None:
         self._gap.pop(tp, None)  # a hole in our topics is a lost message, never a gap
         acked = self._acked[tp]
         if acked:
-            committed = self._committed_offset[tp]
-            if committed is None:
-                # nothing committed for the partition yet (Faust also reads a committed 0 as
-                # None): reading began at the log's start (consumer_auto_offset_reset
-                # earliest), so a hole before the first acknowledged message is a lost message
-                # too. Faust's rule would commit past it: a worker that takes over a partition
-                # its dead peer never committed lost the messages at its head.
-                self._committed_offset[tp] = committed = 0
+            # a never-committed partition counts from 0 (`committed_from`), so a hole before
+            # its first acknowledged message is a lost message too. Faust's rule would commit
+            # past it: a worker that takes over a partition its dead peer never committed lost
+            # the messages at its head.
+            self._committed_offset[tp] = committed = committed_from(self, tp)
             first = _expired_below.get((tp.topic, tp.partition))
             if first is not None and committed < first <= min(acked):
                 self._committed_offset[tp] = committed = first  # nothing left below it
@@ -209,7 +218,7 @@ async def perform_seeks(consumer: Any) -> dict[Any, int]:
     if not consumer.flow_active or consumer.app.rebalancing:
         return {}
     targets = {tp: offset for tp, (offset, committed) in decided.items()
-               if (consumer._committed_offset.get(tp) or 0) == committed}
+               if committed_from(consumer, tp) == committed}
     if not targets:
         return {}
     thread = consumer._thread
@@ -244,10 +253,7 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
     seeks every partition the broker has more of on every call, to exercise the recovery
     under load.
     """
-    # nothing committed yet: reading began at the log's start (as `_new_offset` reads it). A
-    # never-committed partition whose fetched records reached no agent (dropped in a
-    # rebalance) had nothing else to bring them back: Faust seeks to committed offsets only
-    committed = consumer._committed_offset.get(tp) or 0
+    committed = committed_from(consumer, tp)
     key = (tp.topic, tp.partition)
     if state.highwater is None or committed >= state.highwater:
         _seen.pop(key, None)
