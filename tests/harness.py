@@ -337,9 +337,9 @@ class Pipeline:
                 raise AssertionError(f"{dead} died while waiting for {what}:\n{logs}")
             time.sleep(0.5)
         raise AssertionError(f"timed out waiting for {what} (last error: {last_exc})\n"
-                             f"{self.worker_log_tails()}")
+                             f"{self.worker_reports()}")
 
-    def worker_log_tails(self, chars: int = 2500) -> str:
+    def worker_reports(self, chars: int = 2500) -> str:
         """The end of every worker's log, dead or alive, and what each live one waits for:
         what a timed-out wait reports."""
         return "\n".join(f"--- {s.name} ({'alive' if s.alive() else 'gone'}), log tail:\n"

@@ -52,6 +52,10 @@ def await_chain(coro: Any, depth: int = 60) -> list[str]:
     return lines
 
 
+def _name(tp: Any) -> str:
+    return f"{tp.topic}[{tp.partition}]"
+
+
 def _tps(tps: Any) -> str:
     """topic[0,1,3] per topic: short enough to read 40 partitions at a glance."""
     by_topic: dict[str, list[int]] = {}
@@ -78,14 +82,12 @@ def _faust_state(out: TextIO) -> None:
     unacked = [m for m in list(consumer._unacked_messages) if not m.acked]
     by_tp: dict[str, list[int]] = {}
     for message in unacked:
-        by_tp.setdefault(f"{message.tp.topic}[{message.tp.partition}]", []).append(
-            message.offset)
+        by_tp.setdefault(_name(message.tp), []).append(message.offset)
     out.write("faust: in work (count, first, last)="
               f"{ {tp: (len(v), min(v), max(v)) for tp, v in by_tp.items()} }\n")
     for what, offsets in (("committed", consumer._committed_offset),
                           ("read", consumer._read_offset)):
-        known = {f"{tp.topic}[{tp.partition}]": at for tp, at in offsets.items()
-                 if at is not None}
+        known = {_name(tp): at for tp, at in offsets.items() if at is not None}
         out.write(f"faust: {what}={known}\n")
     subscription = consumer._thread._ensure_consumer()._subscription.subscription
     assignment = subscription.assignment if subscription is not None else None
@@ -93,7 +95,7 @@ def _faust_state(out: TextIO) -> None:
         states = {}
         for tp in assignment.tps:
             state = assignment.state_value(tp)
-            states[f"{tp.topic}[{tp.partition}]"] = (
+            states[_name(tp)] = (
                 state.position if state.has_valid_position else "no position",
                 "awaiting reset" if state.awaiting_reset else "",
                 "paused" if state.paused else "")
