@@ -28,6 +28,10 @@ def configure(app: faust.App, conf: Any, **kwargs: Any) -> None:
     settings = get_settings()
     install(settings.kafka.empty_fetch_backoff_ms / 1000, settings.kafka.fetch_max_wait_ms)
     commit_guard.install()
+    if settings.pipeline.recovery_guard_drill:
+        from touchline.streams import recovery_guard
+
+        recovery_guard.install_drill()
     conf.id = settings.faust_app_id
     conf.broker = f"kafka://{settings.kafka.bootstrap}"
     conf.store = "memory://"

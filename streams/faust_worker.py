@@ -12,12 +12,23 @@ for (`log_level`). Used through Faust's `Worker` setting (streams/app.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from itertools import chain
 
 import faust
+from mode import ServiceT
+
+from touchline.settings import get_settings
+from touchline.streams.recovery_guard import RecoveryWatch
 
 
 class Worker(faust.Worker):
-    """faust.Worker that leaves the root logger at the level it was given."""
+    """faust.Worker that leaves the root logger at the level it was given, with the guard."""
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        """Faust's services and the app, and the recovery guard started before them."""
+        watch = RecoveryWatch(self.app, get_settings().pipeline.recovery_stall_s)
+        return chain([watch], super().on_init_dependencies())
 
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         """No spinner: nothing raises the root logger to DEBUG."""

@@ -1,9 +1,10 @@
 """Patches of a library's internals run only on the library version they were written for.
 
 `streams/commit_guard.py` (faust-streaming) and `streams/fetch_backoff.py` (aiokafka) replace
-private methods. On any other version those methods may have changed, and the patch would run
-half-applied or not at all without a sign, so each patch checks the installed version when it
-is installed, and `touchline worker` checks both before it starts Faust.
+private methods; `streams/recovery_guard.py` reads Faust's recovery state. On any other version
+those methods or that state may have changed, and the patch would run half-applied or not at
+all without a sign, so each patch checks the installed version when it is installed, and
+`touchline worker` checks them all before it starts Faust.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def check_all() -> None:
     Raises:
         PatchedVersionMismatch: for the first patch whose library version differs.
     """
-    from touchline.streams import commit_guard, fetch_backoff
+    from touchline.streams import commit_guard, fetch_backoff, recovery_guard
 
     commit_guard.check_version()
     fetch_backoff.check_version()
+    recovery_guard.check_version()

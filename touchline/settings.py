@@ -136,6 +136,13 @@ class PipelineSettings(BaseModel):
     #: fault drill, tests only: every second the guard reads every partition with more on
     #: the broker again from its committed offset, queued or in work (re-reads are deduplicated)
     commit_guard_drill: bool = False
+    #: table recovery (streams/recovery_guard.py): a changelog partition with records still to
+    #: read and none received for this long is read again from where its recovery stands
+    recovery_stall_s: float = Field(30.0, gt=0, le=3600)
+    #: fault drill, tests only: each changelog partition's first recovery starts past its
+    #: records, as if they had been fetched and lost, so that only the guard's reading again
+    #: can finish it
+    recovery_guard_drill: bool = False
 
 
 class WebSettings(BaseModel):
