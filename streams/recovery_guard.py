@@ -100,7 +100,12 @@ async def read_again(app: Any, stall_s: float) -> dict[Any, int]:
                     "%d more to read; reading it again from offset %d", tp.topic,
                     tp.partition, stall_s, recovery.active_highwaters[tp] - offset, offset)
         _sought_at[tp] = now
-    await app.consumer.seek_wait(stalled)
+    try:
+        await app.consumer.seek_wait(stalled)
+    except Exception as exc:  # e.g. the broker did not answer in time: the next look retries
+        log.warning("table recovery: seeking the changelog back failed (%r); trying again in "
+                    "%.0f s", exc, stall_s)
+        return {}
     return stalled
 
 
@@ -120,8 +125,8 @@ class RecoveryWatch(Service):
     async def _watch(self) -> None:
         try:
             await read_again(self.app, self.stall_s)
-        except Exception as exc:  # consumer not started yet, or stopping: look again later
-            log.debug("recovery guard: nothing read again (%r)", exc)
+        except Exception as exc:  # the app or its consumer not started yet, or stopping
+            log.debug("recovery guard: could not look at the recovery (%r)", exc)
 
 
 def install_drill() -> None:

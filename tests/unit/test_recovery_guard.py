@@ -56,3 +56,30 @@ def test_after_a_seek_the_guard_waits_a_whole_stall_again():
     recovery_guard._sought_at[CL0] = STARTED + 30
     assert recovery_guard.stalled_partitions(r, 0, STARTED + 45, 30) == {}
     assert recovery_guard.stalled_partitions(r, 0, STARTED + 60, 30) == {CL0: 0}
+
+
+def test_a_seek_that_fails_is_tried_again_after_another_whole_stall(caplog):
+    """The seek itself can fail (the broker does not answer in time): one warning, and the
+    next try a whole `stall_s` later, not every second."""
+    import asyncio
+    import time
+
+    class Queue:
+        def qsize(self) -> int:
+            return 0
+
+    class Consumer:
+        calls: list[dict] = []
+
+        async def seek_wait(self, partitions: dict) -> None:
+            self.calls.append(dict(partitions))
+            raise TimeoutError("no answer")
+
+    r = recovery({CL0: 2}, {CL0: 5})
+    r._recovery_started_at = time.monotonic() - 31
+    app = SimpleNamespace(tables=SimpleNamespace(_recovery=r, changelog_queue=Queue()),
+                          consumer=Consumer())
+    assert asyncio.run(recovery_guard.read_again(app, 30)) == {}
+    assert asyncio.run(recovery_guard.read_again(app, 30)) == {}  # a second later: waits
+    assert Consumer.calls == [{CL0: 2}]
+    assert "seeking the changelog back failed" in caplog.text
