@@ -79,9 +79,9 @@ def _faust_state(out: TextIO) -> None:
     if recovery is not None:
         out.write(f"faust: in_recovery={recovery.in_recovery} "
                   f"recovery active={_tps(recovery.active_tps)}\n")
-        remaining = {_name(tp): (recovery.active_offsets.get(tp), highwater)
+        progress = {_name(tp): (recovery.active_offsets.get(tp), highwater)
                      for tp, highwater in recovery.active_highwaters.items()}
-        out.write(f"faust: recovery (offset, highwater)={remaining} changelog queue="
+        out.write(f"faust: recovery (offset, highwater)={progress} changelog queue="
                   f"{app.tables.changelog_queue.qsize()}\n")
     unacked = [m for m in list(consumer._unacked_messages) if not m.acked]
     by_tp: dict[str, list[int]] = {}
