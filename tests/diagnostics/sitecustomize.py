@@ -80,7 +80,7 @@ def _faust_state(out: TextIO) -> None:
         out.write(f"faust: in_recovery={recovery.in_recovery} "
                   f"recovery active={_tps(recovery.active_tps)}\n")
         progress = {_name(tp): (recovery.active_offsets.get(tp), highwater)
-                     for tp, highwater in recovery.active_highwaters.items()}
+                    for tp, highwater in recovery.active_highwaters.items()}
         out.write(f"faust: recovery (offset, highwater)={progress} changelog queue="
                   f"{app.tables.changelog_queue.qsize()}\n")
     unacked = [m for m in list(consumer._unacked_messages) if not m.acked]
