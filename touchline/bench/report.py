@@ -177,6 +177,12 @@ def _viewers(v: dict[str, Any] | None) -> list[tuple[str, str, str]]:
              f"per dashboard, {v['store_cpu_ms_per_panel']} ms per panel",
              f"load avg {v['load_avg_before'][0]} -> {v['load_avg_after'][0]}, store RSS "
              f"{v['store_rss_mb']} MB")]
+    if v.get("floor_store_cpu_ms_per_request") is not None:
+        rows.append(("  store CPU per request that reads nothing",
+                     f"{v['floor_store_cpu_ms_per_request']} ms; x {v['requests_per_round']} "
+                     f"requests per round / {v['cores']} cores = "
+                     f"{v['floor_round_ms']} ms",
+                     "the least a round can take through the store"))
     if v.get("alone_store_cpu_ms_per_dashboard"):
         rows.append(("  store CPU per dashboard, panels run alone",
                      ", ".join(f"{k.removeprefix('touchline-')} {ms:g} ms" for k, ms in

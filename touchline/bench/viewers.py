@@ -18,6 +18,12 @@ request (queueing in the store included), as a viewer sees it. The store's CPU (
 from /proc) over the timed rounds gives its cores in use and CPU per dashboard load; the load
 average of the machine is read before and after (the cores are shared). After the rounds each
 panel runs alone a few times, and the store's CPU per run says what that panel costs.
+
+Before the rounds, a statement that reads nothing (`SELECT 1`) runs one request at a time: the
+store's CPU per request is what every panel pays before it reads a row (the HTTP request, the
+lanes, the engine's parse and plan). That floor times a round's requests, over the machine's
+cores, is the least wall time a round can take; when it alone exceeds the panel target, no
+panel rewrite can meet the target on this machine through this read path.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ GENERATE_TIMEOUT_S = 1800.0
 SLOWEST = 5
 #: runs of each panel alone after the rounds, for its CPU cost (/proc ticks are 10 ms)
 ALONE_REPEATS = 3
+#: requests of the floor measurement (a statement that reads nothing), one at a time
+FLOOR_REQUESTS = 500
+FLOOR_SQL = "SELECT 1"
 
 
 def _load(sink: ClickHouseSink, board: CatalogDashboard, pool: ThreadPoolExecutor,
@@ -109,6 +118,20 @@ def _alone_cpu_ms(sink: ClickHouseSink, store_pid: int, catalog: tuple[CatalogDa
     return out
 
 
+def floor_cpu_ms(sink: ClickHouseSink, store_pid: int,
+                 requests: int = FLOOR_REQUESTS) -> float:
+    """Store CPU ms per request of a statement that reads nothing, sent one at a time.
+
+    One at a time, so that no request joins another's run (sinks/shared_reads.py).
+    """
+    for _ in range(requests // 10):  # warm: the connection, the reader session, the lane
+        sink.query(FLOOR_SQL)
+    before = cpu_seconds(store_pid)
+    for _ in range(requests):
+        sink.query(FLOOR_SQL)
+    return round((cpu_seconds(store_pid) - before) * 1000 / requests, 2)
+
+
 def _summary(times: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(times, 50), 1), "p95_ms": round(percentile(times, 95), 1),
             "max_ms": round(max(times), 1), "mean_ms": round(statistics.fmean(times), 1)}
@@ -122,6 +145,8 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
     # one client thread per panel per viewer, kept across rounds (keep-alive connections)
     pools = [ThreadPoolExecutor(max_workers=len(b.panels), thread_name_prefix=f"viewer{i}")
              for i, b in enumerate(boards)]
+    floor = floor_cpu_ms(sink, store_pid)
+    per_round = sum(len(b.panels) for b in boards)
     try:
         _round(sink, boards, pools)  # warm-up: connections, reader sessions, marks, caches
         load_before = os.getloadavg()
@@ -167,6 +192,10 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
         "store_cpu_s": round(cpu, 2), "store_cpu_cores": round(cpu / wall, 2),
         "store_cpu_ms_per_dashboard": round(cpu * 1000 / len(loads), 1),
         "store_cpu_ms_per_panel": round(cpu * 1000 / requests, 2),
+        "floor_store_cpu_ms_per_request": floor,
+        "requests_per_round": per_round, "cores": os.cpu_count() or 1,
+        # the least wall time of a round if every panel cost only the floor, on every core
+        "floor_round_ms": round(floor * per_round / (os.cpu_count() or 1), 1),
         "store_rss_mb": round(rss / 1024), "store_peak_rss_mb": round(peak / 1024),
         "load_avg_before": [round(v, 2) for v in load_before],
         "load_avg_after": [round(v, 2) for v in load_after],
