@@ -142,11 +142,11 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
     """`rounds` rounds of `viewers` dashboards loading at once through the store."""
     catalog = dashboards()
     boards = [catalog[i % len(catalog)] for i in range(viewers)]
+    floor, cores = floor_cpu_ms(sink, store_pid), os.cpu_count() or 1
+    per_round = sum(len(b.panels) for b in boards)
     # one client thread per panel per viewer, kept across rounds (keep-alive connections)
     pools = [ThreadPoolExecutor(max_workers=len(b.panels), thread_name_prefix=f"viewer{i}")
              for i, b in enumerate(boards)]
-    floor = floor_cpu_ms(sink, store_pid)
-    per_round = sum(len(b.panels) for b in boards)
     try:
         _round(sink, boards, pools)  # warm-up: connections, reader sessions, marks, caches
         load_before = os.getloadavg()
@@ -193,9 +193,9 @@ def measure(sink: ClickHouseSink, store_pid: int, viewers: int, rounds: int,
         "store_cpu_ms_per_dashboard": round(cpu * 1000 / len(loads), 1),
         "store_cpu_ms_per_panel": round(cpu * 1000 / requests, 2),
         "floor_store_cpu_ms_per_request": floor,
-        "requests_per_round": per_round, "cores": os.cpu_count() or 1,
+        "requests_per_round": per_round, "cores": cores,
         # the least wall time of a round if every panel cost only the floor, on every core
-        "floor_round_ms": round(floor * per_round / (os.cpu_count() or 1), 1),
+        "floor_round_ms": round(floor * per_round / cores, 1),
         "store_rss_mb": round(rss / 1024), "store_peak_rss_mb": round(peak / 1024),
         "load_avg_before": [round(v, 2) for v in load_before],
         "load_avg_after": [round(v, 2) for v in load_after],
