@@ -141,24 +141,28 @@ def test_an_account_with_no_events_is_untouched(scenario, tmp_path):
 
 
 def test_a_week_without_new_leads_has_nothing_to_judge_on_speed_to_lead(scenario):
-    """No lead arrived: the speed-to-lead actual and attainment are NULL, not 0 % or 100 %."""
+    """No lead arrived: the speed-to-lead actual and attainment are NULL, not 0 % or 100 %.
+
+    Both weeks have ended, so every lead is past its SLA whatever day and hour the test runs.
+    """
     s = scenario
     monday = (s.now - s.now.weekday() * D).replace(hour=0, minute=0, second=0)
     last_monday = monday - 7 * D
+    quiet_monday = last_monday - 7 * D
     s.load_plan(s.now - 60 * D)
-    rows = [s.activity("call", last_monday + 9 * H + i * H / 20, "r1") for i in range(5)]
-    # this week r1 gets two leads: one touched within the SLA, one never touched
-    rows += [s.activity("lead", monday + 9 * H, "r1", prospect_id="p-fast"),
-             s.activity("call", monday + 9 * H + 60 * dt.timedelta(seconds=1), "r1",
+    rows = [s.activity("call", quiet_monday + 9 * H + i * H / 20, "r1") for i in range(5)]
+    # last week r1 got two leads: one touched within the SLA, one never touched
+    rows += [s.activity("lead", last_monday + 9 * H, "r1", prospect_id="p-fast"),
+             s.activity("call", last_monday + 9 * H + 60 * dt.timedelta(seconds=1), "r1",
                         prospect_id="p-fast"),
-             s.activity("lead", monday + 10 * H, "r1", prospect_id="p-slow")]
+             s.activity("lead", last_monday + 10 * H, "r1", prospect_id="p-slow")]
     s.insert_activities(rows)
 
     got = {r["week_start"].date(): (r["actual"], r["attainment"])
            for r in week_rows(s, "rep_week_vs_target", "leads_touched_within_sla")}
-    assert got[last_monday.date()] == (None, None)
-    actual, attainment = got[monday.date()]
+    assert got[quiet_monday.date()] == (None, None)
+    actual, attainment = got[last_monday.date()]
     assert actual == 50.0 and attainment is not None
     teams = {r["week_start"].date() for r in week_rows(s, "team_week_variation",
                                                          "leads_touched_within_sla")}
-    assert teams == {monday.date()}
+    assert teams == {last_monday.date()}
