@@ -278,9 +278,12 @@ def stalled(consumer: Any, tp: Any, now: float, state: PartitionState, stall_s: 
         return None
     if watch.handed_round is None or FetchRounds.count <= watch.handed_round:
         return None  # queued in aiokafka or on its way through the fetch step
-    in_work = [m.offset for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
-    in_work += buffered(consumer, tp)
-    if committed in in_work or (in_work and not skipped):
+    # in work: tracked and not acknowledged (a bulk run's tracker stands for its offsets from
+    # `first_offset` on, streams/bulk_intake.py), or in a stream buffer
+    in_work = [(getattr(m, "first_offset", m.offset), m.offset)
+               for m in list(consumer._unacked_messages) if m.tp == tp and not m.acked]
+    in_work += [(offset, offset) for offset in buffered(consumer, tp)]
+    if any(first <= committed <= last for first, last in in_work) or (in_work and not skipped):
         return None
     _seen[key] = Watch(committed, now)  # the next seek, if needed, after another full wait
     return committed

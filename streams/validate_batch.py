@@ -13,7 +13,7 @@ row is durable: the caller acknowledges the batch after that.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -44,9 +44,16 @@ def origin_of(headers: object) -> str:
     return ""
 
 
-async def validate_and_record(messages: Sequence[Any], settings: Settings) -> None:
-    """Validate and record one batch of raw messages (Faust messages, in offset order).
+def _same(message: Any) -> Any:
+    return message
 
+
+async def validate_and_record(messages: Sequence[Any], settings: Settings, *,
+                              as_message: Callable[[Any], Any] = _same) -> None:
+    """Validate and record one batch of raw messages (in offset order per partition).
+
+    A message is a Faust message, or an aiokafka record that `as_message` turns into one
+    (streams/bulk_intake.py): it is only done for the message whose event table writes read.
     The messages of each partition are validated into one `Validated` and their local rows
     recorded as one item (each row keeps its message's offset), so the per-message cost is
     only the validation of its events.
@@ -80,7 +87,7 @@ async def validate_and_record(messages: Sequence[Any], settings: Settings) -> No
         out = part.validated
         rows = out.rows_by_partition.pop(p, None)
         if rows:  # the recorder writes tables in the context of the last such message
-            msg = part.last_recorded
+            msg = as_message(part.last_recorded)
             items.append(PartitionRows(app.create_event(msg.key, msg.value, msg.headers, msg),
                                        rows, part.first_recorded, part.recorded))
         for target, rows in out.rows_by_partition.items():

@@ -28,13 +28,15 @@ from touchline.streams.validate_batch import validate_and_record
 async def validate_activity(stream):  # noqa: D103
     settings = get_settings()
     rules = settings.pipeline
-    # each fetch of the raw topic arrives as one list (streams/bulk_intake.py); iterating the
-    # stream's channel once subscribes the topic, as `async for` over the stream would
+    # each fetch of the raw topic arrives as runs of records (streams/bulk_intake.py);
+    # iterating the stream's channel once subscribes the topic, as `async for` over the
+    # stream would
     bulk_intake.install()
     intake = bulk_intake.register(app, raw_activity_topic.get_topic_name(),
                                   max_waiting_bytes=rules.max_message_bytes * 4)
     aiter(stream.channel)
-    async for messages in intake.batches(rules.batch_messages, rules.batch_events,
-                                         within=rules.batch_seconds):
-        await validate_and_record(messages, settings)
-        bulk_intake.ack(app, messages)
+    async for runs in intake.batches(rules.batch_messages, rules.batch_events,
+                                     within=rules.batch_seconds):
+        await validate_and_record(list(bulk_intake.records(runs)), settings,
+                                  as_message=bulk_intake.faust_message(app))
+        bulk_intake.ack(app, runs)

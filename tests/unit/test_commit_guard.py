@@ -244,6 +244,18 @@ def test_the_next_message_in_work_is_waited_for_however_long():
     assert judge(c, 601.0) == 125
 
 
+def test_a_bulk_run_in_work_holds_every_offset_it_spans():
+    # streams/bulk_intake.py tracks one message per run: the last record's, with the run's
+    # first offset beside it; the committed offset inside the run is in work, not lost
+    run = FakeMessage(TP0, 130)
+    run.first_offset = 120
+    c = consumer(125, [run], acked=[131])
+    assert judge(c, 0.0) is None
+    assert judge(c, 600.0) is None
+    run.acked = True
+    assert judge(c, 601.0) == 125
+
+
 def test_a_partition_read_to_its_end_is_left_alone():
     assert judge(consumer(200), 0.0) is None
     assert judge(consumer(200), 10 * TAIL) is None
