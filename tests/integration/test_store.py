@@ -136,6 +136,24 @@ def test_background_lane_reads_at_a_lower_priority_for_the_query_only(tmp_path):
         store.stop()
 
 
+def _running_probe(fragment: str) -> str:
+    """A read that counts the store's statements running with `fragment` in their text."""
+    return ("SELECT count() FROM system.processes "
+            f"WHERE query LIKE '%{fragment}%' AND query NOT LIKE '%system.processes%'")
+
+
+def _wait_running(settings: Settings, fragment: str, count: int = 1) -> None:
+    """Wait until `count` statements with `fragment` in their text run in the store.
+
+    Instead of sleeping a fixed time after starting them: on a loaded machine a thread may
+    not have reached the store by then.
+    """
+    deadline = time.monotonic() + 30
+    while _ask_for(settings, _running_probe(fragment))[2][0][0] < count:
+        assert time.monotonic() < deadline, f"{count} reads of {fragment!r} never ran together"
+        time.sleep(0.01)
+
+
 def _ask_for(settings: Settings, sql: str) -> tuple[str, str, list]:
     """POST /query as a panel does: the lane that ran it, whether it joined a run, the rows."""
     conn = http.client.HTTPConnection("127.0.0.1", settings.clickhouse.store_port, timeout=60)
@@ -172,6 +190,9 @@ def test_a_cheap_panel_does_not_wait_behind_heavy_reads(tmp_path):
     try:
         assert [_ask(settings, cheap.format(n)) for n in (1, 2, 3)] == \
             [READERS_LANE, QUICK_LANE, QUICK_LANE]
+        # the probe below runs while both readers are busy: known as cheap, it takes the quick lane
+        assert [_ask(settings, _running_probe("numbers(")) for _ in range(2)] == \
+            [READERS_LANE, QUICK_LANE]
         began = time.monotonic()
         assert [_ask(settings, HEAVY) for _ in range(2)] == [READERS_LANE, READERS_LANE]
         heavy_s = (time.monotonic() - began) / 2
@@ -182,7 +203,7 @@ def test_a_cheap_panel_does_not_wait_behind_heavy_reads(tmp_path):
                  for n in ("", " WHERE 1")]  # two texts: identical reads would share one run
         for t in heavy:
             t.start()
-        time.sleep(0.3)  # both readers are running HEAVY (a second or more each)
+        _wait_running(settings, "numbers(", count=2)  # both readers run HEAVY (1 s or more)
         assert _ask(settings, cheap.format(7)) == QUICK_LANE
         assert ended == []  # answered while both heavy reads still ran
         assert _ask(settings, "SELECT 'a shape not seen yet'") == READERS_LANE
@@ -231,7 +252,7 @@ def test_identical_reads_in_flight_share_one_run_until_a_write_is_answered(tmp_p
                              (2, lambda: writer.command("INSERT INTO touchline.marks VALUES (2)"))):
             before: list = []
             first = start(before)
-            time.sleep(0.3)  # the first read is running
+            _wait_running(settings, "numbers(150000000)")  # the first read is running
             write()
             after: list = []
             second = [start(after) for _ in range(2)]
