@@ -49,49 +49,56 @@ ACTIVITY_COLUMNS: dict[str, str] = {
 }
 
 
+#: the columns a row of `activity_row` has, each with its "not set" value: ingest time and
+#: Kafka coordinates are filled in later
+_BLANK_ROW: dict[str, Any] = {
+    column: "" if kind == "str" else 0 for column, kind in ACTIVITY_COLUMNS.items()
+    if column not in ("ingested_at", "kafka_partition", "kafka_offset")
+}
+#: fields every event has, copied as they are
+_COMMON = ("event_id", "tenant", "type", "source", "rep_id", "team_id", "account_id",
+           "schema_version")
+#: optional fields of every event: None (or 0) stays the column's "not set" value
+_OPTIONAL = ("prospect_id", "opportunity_id", "cadence_id", "cadence_step", "motion",
+             "product_line", "editor_id")
+#: event type -> (column, field) of the fields only that type has
+_BY_TYPE: dict[str, tuple[tuple[str, str], ...]] = {
+    "call": (("direction", "direction"), ("outcome", "outcome"), ("duration_s", "duration_s")),
+    "email": (("email_action", "action"),),
+    "meeting": (("meeting_status", "status"),),
+    "lead": (("lead_status", "status"),),
+    "disposition": (("disposition", "disposition"),),
+    "stage_change": (("from_stage", "from_stage"), ("to_stage", "to_stage"),
+                     ("vendor_stage", "vendor_stage")),
+}
+
+
 def activity_row(event: ActivityEvent) -> dict[str, Any]:
     """Flatten a validated event; ingest and Kafka coordinates are filled in later.
 
-    Reads the model's field values straight from its `__dict__` (pydantic v2 keeps them
-    there): one dict lookup each instead of an attribute lookup through the model class.
+    Starts from a copy of the blank row and sets only what the event has, reading the
+    model's field values straight from its `__dict__` (pydantic v2 keeps them there): ~30 %
+    less CPU than building every column's entry with a lookup and a default each
+    (bench/profiles/20261207T025000Z-activity-row.py).
     """
     d = event.__dict__
-    get = d.get
+    row = _BLANK_ROW.copy()
+    for field in _COMMON:
+        row[field] = d[field]
+    row["occurred_at"] = int(d["occurred_at"].timestamp() * 1000)
+    for field in _OPTIONAL:
+        value = d[field]
+        if value:
+            row[field] = value
     kind = d["type"]
+    for column, field in _BY_TYPE[kind]:
+        value = d[field]
+        if value:
+            row[column] = value
+    row["channel"] = event.channel
+    row["is_touch"] = 1 if event.is_touch else 0
     if kind == "stage_change":
         closed, won = stage_outcome(d["to_stage"], d["is_closed"], d["is_won"])
-    else:
-        closed = won = False
-    status = get("status", "")
-    return {
-        "event_id": d["event_id"],
-        "tenant": d["tenant"],
-        "type": kind,
-        "occurred_at": int(d["occurred_at"].timestamp() * 1000),
-        "source": d["source"],
-        "rep_id": d["rep_id"],
-        "team_id": d["team_id"],
-        "account_id": d["account_id"],
-        "prospect_id": d["prospect_id"] or "",
-        "opportunity_id": d["opportunity_id"] or "",
-        "cadence_id": d["cadence_id"] or "",
-        "cadence_step": d["cadence_step"] or 0,
-        "channel": event.channel,
-        "is_touch": 1 if event.is_touch else 0,
-        "direction": get("direction", ""),
-        "outcome": get("outcome", ""),
-        "duration_s": get("duration_s", 0),
-        "email_action": get("action", ""),
-        "meeting_status": status if kind == "meeting" else "",
-        "from_stage": get("from_stage", "") or "",
-        "to_stage": get("to_stage", ""),
-        "disposition": get("disposition", ""),
-        "lead_status": status if kind == "lead" else "",
-        "schema_version": d["schema_version"],
-        "motion": d["motion"] or "",
-        "product_line": d["product_line"] or "",
-        "editor_id": d["editor_id"] or "",
-        "vendor_stage": get("vendor_stage", "") or "",
-        "is_closed": 1 if closed else 0,
-        "is_won": 1 if won else 0,
-    }
+        row["is_closed"] = 1 if closed else 0
+        row["is_won"] = 1 if won else 0
+    return row
