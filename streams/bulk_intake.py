@@ -46,14 +46,18 @@ class RunMessage(ConsumerMessage):
     __slots__ = ("first_offset",)
 
 
-def tracker_for(app: Any, tp: TP, record: Any, first_offset: int) -> RunMessage:
-    """A run's tracker: a Faust message of `record` (the run's last), of this generation."""
+def tracker_for(tp: TP, record: Any, first_offset: int, generation_id: int) -> RunMessage:
+    """A run's tracker: a Faust message of `record` (the run's last) of the fetch's generation.
+
+    Built as Faust's `Consumer._to_message` builds its messages (faust-streaming
+    `FAUST_VERSION`, checked by `install`), as the subclass that carries `first_offset`.
+    """
     stamp = record.timestamp
     message = RunMessage(
         record.topic, record.partition, record.offset,
         None if stamp is None else stamp / 1000.0, record.timestamp_type, record.headers,
         record.key, record.value, record.checksum, record.serialized_key_size,
-        record.serialized_value_size, tp, generation_id=app.consumer_generation_id)
+        record.serialized_value_size, tp, generation_id=generation_id)
     message.first_offset = first_offset
     return message
 
@@ -78,9 +82,8 @@ class Run:
         The rest keeps this run's tracker; both keep this run's `time_in`.
         """
         records = self.records
-        first = Run(self.tp, records[:n], tracker_for(app, self.tp, records[n - 1],
-                                                      records[0].offset))
-        first.tracker.generation_id = self.tracker.generation_id
+        first = Run(self.tp, records[:n], tracker_for(
+            self.tp, records[n - 1], records[0].offset, self.tracker.generation_id))
         app.consumer._unacked_messages.add(first.tracker)
         self.records = records[n:]
         self.tracker.first_offset = self.records[0].offset
@@ -285,7 +288,8 @@ async def _deliver(consumer: Any, records: dict[Any, list[Any]], active: Any) ->
             recs = [r for r in recs if r.offset >= last]
         if recs:
             # stamped with the generation of the fetch, before any wait below
-            run = Run(tp, recs, tracker_for(app, tp, recs[-1], recs[0].offset))
+            run = Run(tp, recs, tracker_for(tp, recs[-1], recs[0].offset,
+                                            app.consumer_generation_id))
             read_offset[tp] = recs[-1].offset
             app.monitor.track_tp_end_offset(tp, consumer.highwater(tp))
             fetched.append((tp, run))

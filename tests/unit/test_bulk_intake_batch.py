@@ -38,7 +38,7 @@ def app(committed: int | None = None) -> SimpleNamespace:
 
 def run(the_app: SimpleNamespace, offsets: range, events: int = 1) -> Run:
     recs = [record(o, events) for o in offsets]
-    tracker = tracker_for(the_app, TP0, recs[-1], recs[0].offset)
+    tracker = tracker_for(TP0, recs[-1], recs[0].offset, the_app.consumer_generation_id)
     the_app.consumer._unacked_messages.add(tracker)
     return Run(TP0, recs, tracker)
 
