@@ -30,7 +30,8 @@ class Books(SimpleNamespace):
 def app(committed: int | None = None) -> SimpleNamespace:
     books = Books(_committed_offset=defaultdict(lambda: None, {TP0: committed}),
                   _acked=defaultdict(list), _acked_index=defaultdict(set), _n_acked=0,
-                  _unacked_messages=set(), _waiting_for_ack=None)
+                  _unacked_messages=set(), _waiting_for_ack=None,
+                  assignment=lambda: {TP0})
     books.app = SimpleNamespace(topics=SimpleNamespace(acks_enabled_for=lambda topic: True))
     result = SimpleNamespace(consumer=books, consumer_generation_id=1, topics=books.app.topics)
     return result
@@ -75,11 +76,12 @@ async def test_a_run_bigger_than_the_batch_is_split_and_its_rest_waits_for_the_n
     queue = BulkQueue(a, max_waiting_bytes=1 << 20)
     batches = queue.batches(max_messages=3, max_events=1000, within=0.05)
     whole = run(a, range(10, 18))
+    a.consumer_generation_id = 2  # a rebalance after the fetch left the partition here
     await queue.put([whole])
     got = [await asyncio.wait_for(anext(batches), 5) for _ in range(3)]
     assert [[r.offset for r in records(b)] for b in got] == [[10, 11, 12], [13, 14, 15],
                                                              [16, 17]]
-    # every piece is tracked by its own message, of the run's generation, spanning its offsets
+    # every piece is tracked by its own message, of the fetch's generation, spanning its offsets
     trackers = [b[0].tracker for b in got]
     assert [(t.first_offset, t.offset) for t in trackers] == [(10, 12), (13, 15), (16, 17)]
     assert trackers[2] is whole.tracker
