@@ -29,6 +29,10 @@ from touchline.streams.writer import now_ms
 
 #: rows per `activities` message: ~0.5 KB each, well under the broker's 1 MB default limit
 ROWS_PER_MESSAGE = 1500
+#: events validated between two turns of the event loop: a batch of 100,000 events takes a
+#: second or more to validate on a busy machine, and offset commits, the other batch in
+#: flight and the fetches' hand-over must not wait for all of it (decision 0004)
+EVENTS_PER_TURN = 2000
 
 
 def chunks(rows: list, size: int) -> list[list]:
@@ -58,29 +62,8 @@ async def validate_and_record(messages: Sequence[Any], settings: Settings, *,
     recorded as one item (each row keeps its message's offset), so the per-message cost is
     only the validation of its events.
     """
-    partitions, rules = settings.kafka.partitions, settings.pipeline
-    now = now_ms()
-    by_partition: dict[int, _Partition] = {}
-    dead: list[DeadLetter] = []  # in message order, of every partition
-    for msg in messages:
-        part = by_partition.get(msg.partition)
-        if part is None:
-            part = by_partition[msg.partition] = _Partition(msg, dead)
-        out = part.validated
-        local = out.rows_by_partition.get(msg.partition)
-        before, rejected = (len(local) if local else 0), len(dead)
-        validate_message(
-            msg.value, out, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-            origin=origin_of(msg.headers), partitions=partitions, rules=rules, now_ms=now,
-        )
-        local = out.rows_by_partition.get(msg.partition)
-        if local and len(local) > before:
-            if not part.recorded:
-                part.first_recorded = msg.offset
-            part.recorded += 1
-            part.last_recorded = msg
-        part.last, part.messages = msg, part.messages + 1
-        part.rejected += len(dead) - rejected
+    by_partition, dead = await validate_messages(messages, settings)
+    rules = settings.pipeline
     items: list[PartitionRows] = []
     forward: dict[int, list[dict[str, Any]]] = {}
     for p, part in by_partition.items():
@@ -108,6 +91,44 @@ async def validate_and_record(messages: Sequence[Any], settings: Settings, *,
         progress.count_validated(last.topic, last.partition, last.offset,
                                  events_in=out.events_in, rejected=part.rejected,
                                  messages=part.messages)
+
+
+async def validate_messages(messages: Sequence[Any], settings: Settings
+                            ) -> tuple[dict[int, _Partition], list[DeadLetter]]:
+    """Each partition's messages validated into one `Validated`, and the dead letters.
+
+    The event loop gets a turn every `EVENTS_PER_TURN` events, so the size of a batch (the
+    size of its inserts) does not decide how long commits and the other batch wait.
+    """
+    partitions, rules = settings.kafka.partitions, settings.pipeline
+    now = now_ms()
+    by_partition: dict[int, _Partition] = {}
+    dead: list[DeadLetter] = []  # in message order, of every partition
+    events, turn_at = 0, EVENTS_PER_TURN
+    for msg in messages:
+        if events >= turn_at:
+            await asyncio.sleep(0)
+            turn_at = events + EVENTS_PER_TURN
+        part = by_partition.get(msg.partition)
+        if part is None:
+            part = by_partition[msg.partition] = _Partition(msg, dead)
+        out = part.validated
+        local = out.rows_by_partition.get(msg.partition)
+        before, rejected, events_before = (len(local) if local else 0), len(dead), out.events_in
+        validate_message(
+            msg.value, out, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+            origin=origin_of(msg.headers), partitions=partitions, rules=rules, now_ms=now,
+        )
+        local = out.rows_by_partition.get(msg.partition)
+        if local and len(local) > before:
+            if not part.recorded:
+                part.first_recorded = msg.offset
+            part.recorded += 1
+            part.last_recorded = msg
+        part.last, part.messages = msg, part.messages + 1
+        part.rejected += len(dead) - rejected
+        events += out.events_in - events_before
+    return by_partition, dead
 
 
 class _Partition:
