@@ -90,11 +90,12 @@ class PipelineSettings(BaseModel):
     #: gave one batch and no overlap), and 0.25 s keeps freshness p99 under 1 s at half the
     #: max rate with no Coach pass running (a shorter window costs the store per batch).
     #: The message limit keeps one-event messages from outside producers in inserts
-    #: of thousands of rows (the store's cost is mostly per insert: with 5,000-message batches
-    #: it spent 1.5x the CPU per event of 10,000, with 500 ~5x), yet low enough that
-    #: validating one batch (~0.35 s at 10,000) does not hold the event loop for seconds on a
-    #: busy machine, while offset commits and heartbeats wait (docs/performance.md)
-    batch_messages: int = Field(10_000, ge=1)
+    #: of tens of thousands of rows (the store's cost is mostly per insert: with 10,000-message
+    #: batches it spent 1.3-1.5x the CPU per event of 30,000, with 5,000 1.5x that again);
+    #: validation gives the event loop a turn every 2,000 events, so a big batch does not
+    #: hold offset commits and the other batch in flight (streams/validate_batch.py). 100,000
+    #: gave no more than 30,000 and a worker ~65 MB bigger (docs/performance.md)
+    batch_messages: int = Field(30_000, ge=1)
     batch_events: int = Field(100_000, ge=1)
     batch_seconds: float = Field(0.25, gt=0, le=10)
     #: backfill messages taken per batch: small, so that a backfill insert never keeps live
