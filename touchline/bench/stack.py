@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from touchline.bench.machine import cpu_seconds, rss_kb, tree_cpu_seconds
 from touchline.load.produce import account_partition
@@ -185,6 +186,9 @@ async def produce(kafka: KafkaSettings, messages: Iterable[bytes],
     await prod.start()
     try:
         started = time.monotonic()
+        if not rate_events:
+            await _produce_in_batches(prod, topic, messages, partitions, targets)
+            return time.monotonic() - started
         pending = []
         for i, msg in enumerate(messages):
             if rate_events:
@@ -202,3 +206,28 @@ async def produce(kafka: KafkaSettings, messages: Iterable[bytes],
         return time.monotonic() - started
     finally:
         await prod.stop()
+
+
+async def _produce_in_batches(prod: AIOKafkaProducer, topic: str, messages: Iterable[bytes],
+                              partitions: int, targets: list[int] | None) -> None:
+    """Every message as its own record, filled into one record batch per partition at a time.
+
+    What a producer with a linger does, without a future and a trip through the producer's
+    accumulator for every record: aiokafka's `send` costs the load generator ~17 µs of CPU a
+    message, which it takes from the two cores the pipeline under test runs on.
+    """
+    open_batches: dict[int, BatchBuilder] = {}
+    pending = []
+    for i, msg in enumerate(messages):
+        partition = targets[i] if targets is not None else route(msg, partitions)
+        batch = open_batches.get(partition)
+        if batch is None:
+            batch = open_batches[partition] = prod.create_batch()
+        if batch.append(timestamp=None, key=None, value=msg) is None:  # full
+            pending.append(await prod.send_batch(batch, topic, partition=partition))
+            batch = open_batches[partition] = prod.create_batch()
+            if batch.append(timestamp=None, key=None, value=msg) is None:
+                raise BenchError(f"a {len(msg)}-byte message does not fit a record batch")
+    for partition, batch in open_batches.items():
+        pending.append(await prod.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*pending)
