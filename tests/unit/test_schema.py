@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from touchline.schemas.activity import parse_activity
+from touchline.schemas.activity_row import activity_row
 from touchline.schemas.errors import describe
 from touchline.schemas.export import SCHEMA_FILE, activity_json_schema, render
 
@@ -44,10 +45,11 @@ def test_occurred_at_must_be_a_string_not_a_number(when):
 
 
 def test_occurred_at_keeps_the_instant_and_is_stored_as_utc():
-    doc = {**EXAMPLES[1], "occurred_at": "2026-11-23T04:00:00-05:00"}
+    doc = {**EXAMPLES[1], "occurred_at": "2026-11-23T04:00:00.250-05:00"}
     event = parse_activity(orjson.dumps(doc))
-    assert event.occurred_at.utcoffset().total_seconds() == 0
-    assert event.occurred_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert event.occurred_at == datetime(2026, 11, 23, 9, 0, 0, 250_000, tzinfo=UTC)
+    row = activity_row(event)  # what ClickHouse stores: the instant, in UTC epoch ms
+    assert row["occurred_at"] == 1_795_424_400_250  # 2026-11-23T09:00:00.250Z
 
 
 def test_touch_definition():
