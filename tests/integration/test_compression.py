@@ -145,7 +145,7 @@ def test_aiokafka_producers_send_with_every_codec(broker_factory, codec: str) ->
     assert [value for _, _, value in raw_topic_messages(settings.kafka)] == events
 
 
-def test_compression_defaults_to_lz4_and_none_means_uncompressed() -> None:
-    assert KafkaSettings().compression_type == "lz4"
+def test_compression_defaults_to_zstd_and_none_means_uncompressed() -> None:
+    assert KafkaSettings().compression_type == "zstd"
     assert KafkaSettings(compression="none").compression_type is None
-    assert KafkaSettings(compression="zstd").compression_type == "zstd"
+    assert KafkaSettings(compression="lz4").compression_type == "lz4"
