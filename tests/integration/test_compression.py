@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from tests.harness import raw_topic_messages
 from touchline.load.produce import send_batches
 from touchline.load.simulator import Simulator
 from touchline.settings import KafkaSettings, Settings
 from touchline.stack.topics_admin import ensure_topics
+from touchline.webhooks.server import start_producer
 
 EVENTS = 20_000
 #: every value `kafka.compression` accepts
@@ -90,10 +91,8 @@ def _saved_topic_bytes(data_dir: Path, topic: str, ends: dict[int, int]) -> int:
 
 
 async def _send_aiokafka(settings: Settings, events: list[bytes]) -> None:
-    """One event a message, as `touchline serve` sends a webhook, with the setting's codec."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all",
-                                compression_type=settings.kafka.compression_type)
-    await producer.start()
+    """One event a message through `touchline serve`'s own producer (the setting's codec)."""
+    producer = await start_producer(settings, attempts=1)
     try:
         for event in events:
             await producer.send(settings.kafka.raw_topic, event, partition=0)
