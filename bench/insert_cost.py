@@ -3,7 +3,9 @@
 Each measurement runs in a child process of its own on a fresh chdb directory with the schema
 migrated (`ClickHouseSink.ensure_schema`), then inserts blocks of N activity rows through the
 sink's JSON path with a deduplication token each (as a worker's batch does), and prints the
-process CPU (time.process_time) per insert. Variants (extra SQL files applied after the
+process CPU (time.process_time) per insert, with where the engine's own timers (ProfileEvents
+in `system.events`) put it: the insert query, the analysis and the planning of the views'
+queries, the merges. Variants (extra SQL files applied after the
 migrations) and the baseline alternate, round after round, so load from other work on a shared
 machine falls on all of them alike.
 
@@ -29,6 +31,16 @@ from pathlib import Path
 
 TENANTS = ("acme", "globex")
 TYPES = ("call", "email", "meeting", "disposition", "stage_change")
+
+
+#: ProfileEvents (system.events) reported per insert, in ms: name in the output -> events summed
+ENGINE_TIMERS = {
+    "insert_query_ms": ("InsertQueryTimeMicroseconds",),
+    "analysis_ms": ("QueryAnalysisMicroseconds",),
+    "planning_ms": ("QueryPlanBuildMicroseconds", "QueryPlanOptimizeMicroseconds",
+                    "QueryPipelineBuildMicroseconds"),
+    "merges_ms": ("MergeMutateBackgroundExecutorTaskExecuteStepMicroseconds",),
+}
 
 
 def activity_rows(n: int, start: int, cadence_share: float = 0.0) -> list[dict]:
@@ -87,14 +99,22 @@ def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, s
                   for k in range(inserts + 5)]
         for k in range(5):  # warm-up: first parts, caches
             insert("activities", blocks[k], f"warm-{k}")
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+
+        def events() -> dict[str, int]:
+            return dict(sink.query("SELECT event, value FROM system.events").rows)
+
+        before, cpu0, wall0 = events(), time.process_time(), time.perf_counter()
         for k in range(5, inserts + 5):
             insert("activities", blocks[k], f"batch-{k}:activities")
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        after = events()
         count = sink.query("SELECT count() FROM touchline.activities").scalar()
         sink.close()
     assert count == rows * (inserts + 5), count
-    return {"cpu_ms_per_insert": 1000 * cpu / inserts, "wall_ms_per_insert": 1000 * wall / inserts}
+    timers = {name: sum(after.get(e, 0) - before.get(e, 0) for e in names) / inserts / 1000
+              for name, names in ENGINE_TIMERS.items()}
+    return {"cpu_ms_per_insert": 1000 * cpu / inserts, "wall_ms_per_insert": 1000 * wall / inserts,
+            **timers}
 
 
 def main() -> None:
@@ -127,7 +147,7 @@ def main() -> None:
     formats = args.formats.split(",")
     variants = [(f"{name}/{fmt}" if len(formats) > 1 else name, sql, settings, fmt)
                 for name, sql, settings in variants for fmt in formats]
-    results: dict[tuple[str, int], list[float]] = {}
+    results: dict[tuple[str, int], list[dict]] = {}
     for _ in range(args.rounds):
         for rows in (int(r) for r in args.rows.split(",")):
             inserts = args.inserts if rows < 100 else max(20, args.inserts // 4)
@@ -142,11 +162,14 @@ def main() -> None:
                     print(f"{name} ({rows} rows) failed: {lines[-1][:300]}", file=sys.stderr)
                     continue
                 results.setdefault((name, rows), []).append(
-                    json.loads(done.stdout.strip().splitlines()[-1])["cpu_ms_per_insert"])
-    for (name, rows), cpus in results.items():
+                    json.loads(done.stdout.strip().splitlines()[-1]))
+    for (name, rows), runs in results.items():
+        cpus = [r["cpu_ms_per_insert"] for r in runs]
         print(json.dumps({"variant": name, "rows": rows, "cpu_ms_per_insert_median":
                           round(statistics.median(cpus), 2),
-                          "runs": [round(c, 2) for c in cpus]}))
+                          "runs": [round(c, 2) for c in cpus],
+                          **{f"{t}_median": round(statistics.median(r[t] for r in runs), 1)
+                             for t in ENGINE_TIMERS}}))
 
 
 if __name__ == "__main__":

@@ -7,4 +7,6 @@ DROP VIEW {db}.arrivals_by_source_second_mv;
 DROP VIEW {db}.account_activity_mv;
 DROP VIEW {db}.prospect_exits_mv;
 DROP VIEW {db}.stage_names_mv;
+DROP VIEW {db}.opportunity_activity_mv;
+DROP VIEW {db}.cadence_touches_mv;
 ALTER TABLE {db}.activities DROP PROJECTION by_rep;
