@@ -2,7 +2,6 @@
 -- and its projection dropped (the lower bound of an insert's cost)
 DROP VIEW {db}.touch_counts_mv;
 DROP VIEW {db}.activity_by_rep_hour_mv;
-DROP VIEW {db}.prospect_dispositions_mv;
 DROP VIEW {db}.arrivals_by_source_second_mv;
 DROP VIEW {db}.account_activity_mv;
 DROP VIEW {db}.prospect_exits_mv;

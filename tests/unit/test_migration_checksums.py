@@ -46,6 +46,7 @@ COMMITTED = {
     "0048_idle_rep_last_touch": "s1:a064725f641d7aaf",
     "0049_activity_plan_once": "s1:b893dc67d01aa826",
     "0050_open_deals_once": "s1:31a1fe94385bd10e",
+    "0051_prospect_dispositions_view": "s1:196260767e34df6b",
 }
 
 

@@ -11,7 +11,7 @@ from touchline.sinks.rows import activities_json
 
 #: the tables one recorded batch writes a part into (activities, its view targets)
 HOT_TABLES = ("activities", "touch_counts", "activity_by_rep_hour", "arrivals_by_source_second",
-              "account_activity", "prospect_dispositions", "prospect_exits", "stage_names",
+              "account_activity", "prospect_exits", "stage_names",
               "cadence_touches")
 
 
@@ -45,7 +45,6 @@ def _figures(sink: ClickHouseSink) -> tuple:
             one("SELECT sum(events) FROM touchline.activity_by_rep_hour"),
             one("SELECT sum(events) FROM touchline.arrivals_by_source_second"),
             one("SELECT sum(touches) FROM touchline.account_activity"),
-            one("SELECT count() FROM touchline.prospect_dispositions"),
             one("SELECT count() FROM touchline.prospect_exits"),
             one("SELECT sum(changes) FROM touchline.stage_names"),
             one("SELECT length(groupArrayMerge(step_times)) FROM touchline.cadence_touches"),
@@ -65,7 +64,7 @@ def test_small_parts_are_packed_and_retries_are_still_dropped(tmp_path):
             "WHERE database = 'touchline' AND active AND table IN {t:Array(String)} "
             "GROUP BY table", {"t": list(HOT_TABLES)}).rows)
         assert storage == {t: ["Packed"] for t in HOT_TABLES}
-        expected = (24, 12, 24, 24, 12, 6, 6, 6, 6, 8)
+        expected = (24, 12, 24, 24, 12, 6, 6, 6, 8)
         assert _figures(sink) == expected
     finally:
         sink.close()
