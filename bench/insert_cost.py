@@ -16,6 +16,12 @@ machine falls on all of them alike.
         --variant cadence_starts=bench/variants/cadence_starts_0042.sql
     python bench/insert_cost.py --rows 20000 --formats json,arrow \
         --variant no_views=bench/variants/no_views.sql
+    python bench/insert_cost.py --rows 1,5000 --each-view
+
+`--each-view` adds one variant per materialized view an insert into `activities` feeds (that
+view dropped: `no_<view>`) and one without the `by_rep` projection (`no_projection`): what
+each costs an insert, against the baseline of the same round. Rows of 5,000 or more are timed
+over a quarter of `--inserts` (at least 20).
 """
 
 from __future__ import annotations
@@ -117,6 +123,31 @@ def measure(rows: int, inserts: int, extra_sql: list[str], settings: dict[str, s
             **timers}
 
 
+def views_fed_by_activities() -> list[str]:
+    """The materialized views an insert into `activities` feeds, on a fresh migrated schema."""
+    from touchline.sinks.clickhouse import ClickHouseSink
+
+    with tempfile.TemporaryDirectory(prefix="insert-cost-") as tmp:
+        sink = ClickHouseSink(f"chdb://{tmp}/ch", database="touchline").start()
+        sink.ensure_schema()
+        views = sink.query("SELECT dependencies_table FROM system.tables "
+                           "WHERE database = 'touchline' AND name = 'activities'").scalar()
+        sink.close()
+    return sorted(views)
+
+
+def each_view_variants(directory: Path) -> list[str]:
+    """`--variant` specs dropping one view each, and one dropping the projection."""
+    drops = {f"no_{view}": f"DROP VIEW {{db}}.{view};" for view in views_fed_by_activities()}
+    drops["no_projection"] = "ALTER TABLE {db}.activities DROP PROJECTION by_rep;"
+    specs = []
+    for name, sql in drops.items():
+        path = directory / f"{name}.sql"
+        path.write_text(sql + "\n")
+        specs.append(f"{name}={path}")
+    return specs
+
+
 def main() -> None:
     """Alternate the baseline and every variant over rounds; print medians as JSON lines."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -131,6 +162,9 @@ def main() -> None:
                     help="insert formats, comma-separated: json (the worker's), arrow")
     ap.add_argument("--cadence-share", type=float, default=0.0,
                     help="share of the touches that are cadence steps (default 0)")
+    ap.add_argument("--each-view", action="store_true",
+                    help="add a variant per view fed by the insert (that view dropped), and "
+                    "one without the by_rep projection")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -139,6 +173,9 @@ def main() -> None:
                                  spec["format"], spec["cadence_share"])))
         return
     variants = [] if args.no_baseline else [("baseline", [], {})]
+    drops = tempfile.TemporaryDirectory(prefix="insert-cost-variants-")
+    if args.each_view:
+        args.variant += each_view_variants(Path(drops.name))
     for v in args.variant:
         name, _, rest = v.partition("=")
         files, *pairs = rest.split("+")
