@@ -1,13 +1,9 @@
--- bench/insert_cost.py variant (a prototype, not a design touchline ships): the six rule views
--- of no_rule_views.sql replaced by one view copying the columns they read into a narrow
--- table partitioned by a 10-second epoch, from which a periodic step would fill the six
--- rollups; measures what such a feed costs an insert (the periodic step is not measured).
-DROP VIEW IF EXISTS {db}.account_activity_mv;
-DROP VIEW IF EXISTS {db}.prospect_dispositions_mv;
-DROP VIEW IF EXISTS {db}.prospect_exits_mv;
-DROP VIEW IF EXISTS {db}.stage_names_mv;
-DROP VIEW IF EXISTS {db}.opportunity_activity_mv;
-DROP VIEW IF EXISTS {db}.cadence_touches_mv;
+-- bench/insert_cost.py variant (a prototype, not a design touchline ships), applied after
+-- no_rule_views.sql (`--variant rule_feed=bench/variants/no_rule_views.sql,bench/variants/
+-- rule_feed.sql`): the six rule views it drops replaced by one view copying the columns they
+-- read into a narrow table partitioned by a 10-second epoch, from which a periodic step would
+-- fill the six rollups; measures what such a feed costs an insert (the periodic step is not
+-- measured).
 CREATE TABLE {db}.rule_feed
 (
     tenant LowCardinality(String), type LowCardinality(String),
