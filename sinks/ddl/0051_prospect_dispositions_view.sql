@@ -3,7 +3,7 @@
 -- in touchline has read it since, and every insert into `activities` still fed it: its view
 -- was one of the nine each insert analyses, plans, writes a part for and merges later
 -- (~5-7 ms of the store's CPU per insert of 1-5,000 rows; docs/performance.md, the
--- 2026-12-07 09:35 section). The view and its table go. A plain view of the same name and
+-- 2026-12-07 09:32 section). The view and its table go. A plain view of the same name and
 -- columns keeps queries written against it working (read with `max(last_at)`, as before);
 -- it is computed from the disposition rows of `activities` when it is read.
 
