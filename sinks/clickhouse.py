@@ -212,7 +212,7 @@ class ClickHouseSink:
         """Insert rows given as one JSON array of objects (ClickHouse parses it: JSONEachRow).
 
         Cheaper for the caller than building Arrow from Python dicts: the engine's own parser
-        does the work. Times must be epoch seconds (fractions allowed), see `rows.json_block`.
+        does the work. Times as `rows.ms_text` writes them (`rows.json_block`).
         """
         if not body or body == b"[]":
             return

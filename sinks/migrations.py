@@ -77,14 +77,31 @@ def _recorded(backend: Backend, database: str) -> dict[str, str]:
         "GROUP BY version", None, False).rows}
 
 
+#: committed migrations whose statements changed where what a store applied from the earlier
+#: text is still right: version -> the checksums of those texts (`checksum`, and the whole-file
+#: one recorded before it). A store holding one is not asked to apply the migration again.
+#: 0007, 0011 and 0030: `rep_week_vs_target` took an activity's count (UInt64) or its share of
+#: leads touched within the SLA (Float64) from one multiIf; ClickHouse 25.8 (the compose's
+#: server) finds no common type for the two and refused the view, so `touchline sink init`
+#: stopped at 0007 there. The counts are cast to Float64 now; the engines that accepted the
+#: earlier text (chdb 4.4, ClickHouse 26.9) made Float64 of them already: the same rows.
+EARLIER_TEXTS: dict[str, frozenset[str]] = {
+    "0007_plan_inspect": frozenset({"s1:f91971bb2ee4d80b", "ac9b29aeef5108fe"}),
+    "0011_org": frozenset({"s1:c231f72f148182be", "ae4b836bc4621fa0"}),
+    "0030_speed_to_lead_weeks": frozenset({"s1:be92ab5059bd7698", "6131bf21016c403f"}),
+}
+
+
 def _changed(files: list[tuple[str, str]], recorded: dict[str, str]) -> list[str]:
     """The applied migrations whose statements differ from what the store recorded, in order.
 
     A checksum recorded before `checksum` covered the whole file: such a file counts as
-    changed if any of its text changed.
+    changed if any of its text changed. An earlier text listed in `EARLIER_TEXTS` does not
+    count as a change.
     """
     return [version for version, sql in files if version in recorded
-            and recorded[version] not in (checksum(sql), _text_checksum(sql))]
+            and recorded[version] not in (checksum(sql), _text_checksum(sql))
+            and recorded[version] not in EARLIER_TEXTS.get(version, ())]
 
 
 def _to_apply(files: list[tuple[str, str]], recorded: dict[str, str],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 from touchline.schemas.activity_row import ACTIVITY_COLUMNS
 
 _TS = pa.timestamp("ms", tz="UTC")
+_EPOCH = datetime(1970, 1, 1)
 _ARROW_TYPES = {
     "str": pa.string(),
     "ts": _TS,
@@ -108,19 +110,41 @@ def arrow_table(rows: Sequence[dict[str, Any]], columns: dict[str, str]) -> pa.T
     return pa.Table.from_pylist(list(rows), schema=_schema(tuple(columns.items())))
 
 
-def json_block(rows: Sequence[dict[str, Any]], ms_columns: tuple[str, ...]) -> bytes:
-    """Rows as one JSON array for `ClickHouseSink.insert_json`, times as epoch seconds.
+#: epoch ms from which the seconds have 10 digits (2001-09-09): shorter digit strings read as dates
+_TEN_DIGIT_SECONDS_MS = 10**12
 
-    Rows keep epoch milliseconds (ints); ClickHouse reads a JSON integer for DateTime64 as
-    seconds, so each ms column is written as ms / 1000: a float whose shortest form is the
-    exact decimal (three places at most), which ClickHouse parses exactly. The rows
+
+def ms_text(ms: int) -> str:
+    """Epoch milliseconds as the text ClickHouse reads into a DateTime64(3) column exactly.
+
+    Decimal seconds ("1765000000.244"), or "YYYY-MM-DD hh:mm:ss.mmm" before 2001-09-09, where
+    a shorter string of digits would be read as a date. A JSON number is read differently by
+    ClickHouse versions: 25.8 (the compose's server) refuses one with a fraction and reads an
+    integer as milliseconds, 26.9 (the embedded engine) reads either as seconds; this text is
+    read the same by both (tests/integration/test_clickhouse_25_8.py).
+    """
+    if ms >= _TEN_DIGIT_SECONDS_MS:
+        return f"{ms // 1000}.{ms % 1000:03d}"
+    return (_EPOCH + timedelta(milliseconds=ms)).strftime("%Y-%m-%d %H:%M:%S.") + (
+        f"{ms % 1000:03d}")
+
+
+def json_block(rows: Sequence[dict[str, Any]], ms_columns: tuple[str, ...]) -> bytes:
+    """Rows as one JSON array for `ClickHouseSink.insert_json`, times as `ms_text`.
+
+    Rows keep epoch milliseconds (ints); each ms column is written as `ms_text`. The rows
     themselves are not changed (a retried insert builds the same block).
     """
     out = []
+    texts: dict[int, str] = {}  # a batch's rows share their ingest time, often their times
     for row in rows:  # a plain copy-and-set loop: ~2x faster than dict(row, **{...})
         copy = row.copy()
         for column in ms_columns:
-            copy[column] = row[column] / 1000
+            ms = row[column]
+            text = texts.get(ms)
+            if text is None:
+                text = texts[ms] = ms_text(ms)
+            copy[column] = text
         out.append(copy)
     return orjson.dumps(out)
 

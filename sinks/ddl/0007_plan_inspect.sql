@@ -227,10 +227,10 @@ lead_weeks AS
 SELECT
     w.tenant AS tenant, w.rep_id AS rep_id, w.team_id AS team_id, w.week_start AS week_start,
     t.role AS role, t.plan_version AS plan_version, t.activity AS activity,
-    toFloat64(multiIf(t.activity = 'call_attempts', w.call_attempts,
-                      t.activity = 'connected_calls', w.connected_calls,
-                      t.activity = 'emails_sent', w.emails_sent,
-                      t.activity = 'meetings_held', w.meetings_held,
+    toFloat64(multiIf(t.activity = 'call_attempts', toFloat64(w.call_attempts),
+                      t.activity = 'connected_calls', toFloat64(w.connected_calls),
+                      t.activity = 'emails_sent', toFloat64(w.emails_sent),
+                      t.activity = 'meetings_held', toFloat64(w.meetings_held),
                       ifNull(lw.leads_touched_within_sla, 100))) AS actual,
     round(t.target, 1) AS target,
     if(t.target = 0, NULL, actual / t.target) AS attainment

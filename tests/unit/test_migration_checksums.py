@@ -8,7 +8,11 @@ migration, or stores refuse to start until `touchline sink init --reapply-change
 
 from __future__ import annotations
 
-from touchline.sinks.migrations import _text_checksum, checksum, migration_files
+import pytest
+
+from touchline.sinks.clickhouse import ClickHouseSink
+from touchline.sinks.errors import MigrationChanged
+from touchline.sinks.migrations import EARLIER_TEXTS, _text_checksum, checksum, migration_files
 
 COMMITTED = {
     "0001_activities": "s1:ecf84e3b983c3d9d",
@@ -16,17 +20,17 @@ COMMITTED = {
     "0003_stages": "s1:eb0e19d8f7a7aab2",
     "0004_ops": "s1:2eab248bdb0e432d",
     "0005_plans_and_signals": "s1:0b29eeef9e5f6179",
-    "0007_plan_inspect": "s1:f91971bb2ee4d80b",
+    "0007_plan_inspect": "s1:c4611a233f99c92a",
     "0008_motion_product_line": "s1:a9952d2e163286f5",
     "0009_motion_variation": "s1:c4d5a404445b0bcb",
     "0010_panel_rollups": "s1:5f72d83af27dc44c",
-    "0011_org": "s1:c231f72f148182be",
+    "0011_org": "s1:d156d97ff4fb5409",
     "0012_stage_outcome": "s1:9dfb05e7aa7f49c0",
     "0013_rules": "s1:326379b3322d4c72",
     "0014_notifications": "s1:d3b27847d209e53a",
     "0020_open_deal_dwell": "s1:985d68e5c41be528",
     "0021_account_activity": "s1:d45782d9137d1581",
-    "0030_speed_to_lead_weeks": "s1:be92ab5059bd7698",
+    "0030_speed_to_lead_weeks": "s1:59d06ca07205f93a",
     "0031_stage_stays": "s1:5e3ada5831b48041",
     "0032_packed_small_parts": "s1:37098b969527bc67",
     "0033_prospect_exits": "s1:0ba2f55fd14d353f",
@@ -47,6 +51,7 @@ COMMITTED = {
     "0049_activity_plan_once": "s1:b893dc67d01aa826",
     "0050_open_deals_once": "s1:31a1fe94385bd10e",
     "0051_prospect_dispositions_view": "s1:196260767e34df6b",
+    "0052_activity_plan_types": "s1:b98cc290da8228bf",
 }
 
 
@@ -61,3 +66,29 @@ def test_comments_and_layout_do_not_change_a_checksum() -> None:
     other = "CREATE TABLE IF NOT EXISTS {db}.t (x UInt16)\nENGINE = Memory;\n"
     assert checksum(sql) == checksum(same) != checksum(other)
     assert checksum(sql).startswith("s1:") and _text_checksum(sql) != _text_checksum(same)
+
+
+def test_earlier_texts_are_of_other_statements_than_the_committed_ones() -> None:
+    for version, earlier in EARLIER_TEXTS.items():
+        assert COMMITTED[version] not in earlier and len(earlier) == 2
+
+
+@pytest.mark.integration
+def test_a_store_that_applied_an_earlier_text_starts_and_a_changed_one_is_refused(tmp_path):
+    sink = ClickHouseSink(f"chdb://{tmp_path / 'ch'}").start()
+    try:
+        sink.ensure_schema()
+
+        def record(version: str, value: str) -> None:
+            sink.command("INSERT INTO touchline.schema_migrations (version, checksum, applied_at) "
+                         f"VALUES ('{version}', '{value}', now64(3) + 1)")
+
+        for version, earlier in EARLIER_TEXTS.items():
+            for value in sorted(earlier):  # a store of the code before, either checksum kind
+                record(version, value)
+                assert sink.ensure_schema() == []
+        record("0011_org", "s1:0000000000000000")  # a text no code ever had
+        with pytest.raises(MigrationChanged, match="migration 0011_org changed"):
+            sink.ensure_schema()
+    finally:
+        sink.close()
