@@ -209,14 +209,16 @@ WHERE {REPS_ANY}
 GROUP BY segment, stage
 ORDER BY segment, stage"""
 
-#: an account shows here once half of its tier's limit has passed (the rule fires at the limit)
+#: an account shows here once half of its tier's limit has passed (the rule fires at the limit);
+#: the limit (UInt64) is cast where it stands in for the untouched time (Int64): ClickHouse 25.8
+#: finds no common type for the two
 COACH_UNTOUCHED_ACCOUNTS = f"""SELECT account_id AS account, account_name, rep_id AS rep, tier,
        round(untouched_s / 86400, 1) AS days_since_touch,
        round(threshold_s / 86400, 1) AS untouched_after_days,
        touches > 0 AS touched_in_lookback
 FROM {rule("accounts_vs_touch_limit_in_scope", team=TEAM_VALUE)}
-WHERE {REPS_ANY} AND ifNull(untouched_s, threshold_s) >= threshold_s / 2
-ORDER BY ifNull(untouched_s, threshold_s) / threshold_s DESC
+WHERE {REPS_ANY} AND ifNull(untouched_s, toInt64(threshold_s)) >= threshold_s / 2
+ORDER BY ifNull(untouched_s, toInt64(threshold_s)) / threshold_s DESC
 LIMIT 50"""
 
 COACH_TOUCHES_BY_REP = f"""SELECT $__timeInterval(bucket) AS time, entity_id AS rep,
@@ -430,7 +432,7 @@ SELECT tenant, team_id AS team, rep_id AS rep, account_id AS account,
        account_name, tier,
        if(last_touch_at IS NULL, 'never', toString(toDate(last_touch_at))) AS last_touch_on,
        toString(round(threshold_s / 86400, 1)) AS untouched_after_days,
-       ifNull(untouched_s, threshold_s + 1) / 86400 AS days_since_touch
+       ifNull(untouched_s, toInt64(threshold_s) + 1) / 86400 AS days_since_touch
 FROM {rule("rule_untouched_accounts", ALL_TENANTS)}""")
 
 ALERT_CADENCE_BEHIND = _with_manager(f"""

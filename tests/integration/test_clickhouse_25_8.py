@@ -30,6 +30,10 @@ import orjson
 import pytest
 
 from touchline.bench.payloads import CLEAN
+from touchline.dashboards import alerts, coaching, ops, rep_view
+from touchline.dashboards.local.catalog import dashboards
+from touchline.dashboards.local.macros import ALL, QueryContext, expand
+from touchline.dashboards.local.sqlcheck import expanded
 from touchline.load.simulator import Simulator
 from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.plan.rules import RULES
@@ -152,6 +156,17 @@ def view_queries(migrations: list[str]) -> list[str]:
     return out
 
 
+def dashboard_queries(team: str, rep: str) -> list[str]:
+    """Every panel's query as Grafana sends it for tenant 'acme' (the coaching dashboard for
+    `team` and all its reps, the rep's view for `rep`) at `NOW`, and every alert rule's."""
+    variables = {ops.UID: {"tenant": "acme"},
+                 coaching.UID: {"tenant": "acme", "team": team, "rep": ALL},
+                 rep_view.UID: {"tenant": "acme", "rep": rep}}
+    panels = [expanded(p, variables[d.uid], NOW) for d in dashboards() for p in d.panels]
+    return [*panels, *(expand(a.sql, QueryContext.last(a.range_s, 1, now=NOW))
+                       for a in alerts.ALERTS)]
+
+
 def run(python: Path | str, job: dict[str, list[str]]) -> dict[str, Any]:
     done = subprocess.run([str(python), str(RUNNER)], input=json.dumps(job), text=True,
                           capture_output=True, timeout=900, env=dict(os.environ, PYTHONPATH=""))
@@ -175,16 +190,19 @@ def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engi
                f"{_settings({**insert, 'insert_deduplication_token': token})} "
                f"FORMAT JSONEachRow {block}" for token, block in blocks]
     views = view_queries(migrations)
+    panels = dashboard_queries(rows[0]["team_id"], rows[0]["rep_id"])
     job = {"statements": [f"CREATE DATABASE IF NOT EXISTS {DB}", *migrations, *loads, *inserts],
-           "queries": [*ROLLUPS, *RULE_QUERIES, *views]}
+           "queries": [*ROLLUPS, *RULE_QUERIES, *views, *panels]}
 
     old, new = run(engine_25_8(), job), run(sys.executable, job)
 
     assert old["version"].startswith("25.8.") and new["version"].startswith("26.9.")
     assert old["failed"] == [] and new["failed"] == []
-    errors = [(q, r) for q, r in zip(job["queries"], old["results"], strict=True)
-              if isinstance(r, dict)]
-    assert errors == []
+    for report in (old, new):  # every query answered, on both engines
+        errors = [(q, r) for q, r in zip(job["queries"], report["results"], strict=True)
+                  if isinstance(r, dict)]
+        assert errors == []
+    assert len(panels) > 30
     for view in ("rep_week_vs_target", "rep_activity_vs_plan", *(r.view for r in RULES)):
         assert any(f"touchline.{view}" in q for q in views), view
     assert old["results"][0] == [[3000, 3000]]  # every row once, the retry dropped
