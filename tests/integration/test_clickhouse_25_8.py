@@ -41,7 +41,7 @@ from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import activity_row
 from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
 from touchline.sinks.migrations import migration_files, statements
-from touchline.sinks.rows import activities_json
+from touchline.sinks.rows import activities_json, json_block
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).with_name("chdb_runner.py")
@@ -71,6 +71,17 @@ ROLLUPS = (
     "SELECT rep_id, activity, week_start, actual, target FROM touchline.rep_week_vs_target "
     "ORDER BY rep_id, activity, week_start",
 )
+#: epoch ms around the two forms of `ms_text` (10-digit seconds from 2001-09-09; 1900 is the
+#: earliest DateTime64 holds)
+TIMES_MS = (1_765_000_000_244, 1_765_000_000_000, 1_765_000_000_001, 10**12, 10**12 - 1,
+            631_152_000_007, 1, 0, -1, -2_208_988_800_000, 4_102_444_799_999)
+#: the statements writing them through the worker's JSON block, and the query reading them
+TIMES = (["CREATE TABLE touchline.times_check (i UInt8, at DateTime64(3, 'UTC')) "
+          "ENGINE = MergeTree ORDER BY i",
+          "INSERT INTO touchline.times_check FORMAT JSONEachRow "
+          + json_block([{"i": i, "at": ms} for i, ms in enumerate(TIMES_MS)], ("at",)).decode()],
+         "SELECT groupArray(toUnixTimestamp64Milli(at)) FROM "
+         "(SELECT at FROM touchline.times_check ORDER BY i)")
 #: each coaching rule's entities at one moment, every tenant
 RULE_QUERIES = tuple(
     f"SELECT tenant, {', '.join(rule.entity)} FROM touchline.{rule.view}"
@@ -191,8 +202,9 @@ def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engi
                f"FORMAT JSONEachRow {block}" for token, block in blocks]
     views = view_queries(migrations)
     panels = dashboard_queries(rows[0]["team_id"], rows[0]["rep_id"])
-    job = {"statements": [f"CREATE DATABASE IF NOT EXISTS {DB}", *migrations, *loads, *inserts],
-           "queries": [*ROLLUPS, *RULE_QUERIES, *views, *panels]}
+    job = {"statements": [f"CREATE DATABASE IF NOT EXISTS {DB}", *migrations, *loads, *inserts,
+                          *TIMES[0]],
+           "queries": [*ROLLUPS, *RULE_QUERIES, *views, *panels, TIMES[1]]}
 
     old, new = run(engine_25_8(), job), run(sys.executable, job)
 
@@ -205,6 +217,7 @@ def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engi
     assert len(panels) > 30
     for view in ("rep_week_vs_target", "rep_activity_vs_plan", *(r.view for r in RULES)):
         assert any(f"touchline.{view}" in q for q in views), view
+    assert old["results"][-1] == new["results"][-1] == [[list(TIMES_MS)]]  # every time exact
     assert old["results"][0] == [[3000, 3000]]  # every row once, the retry dropped
     assert old["results"][1] == new["results"][1] and old["results"][1] != []
     n = len(ROLLUPS) + len(RULE_QUERIES)
