@@ -3,8 +3,11 @@
 Reads {"statements": [...], "queries": [...]} from stdin, runs every statement in order on a
 fresh data directory (an error is recorded with its statement's index, and the next one runs),
 then each query, and prints {"version", "failed": [[index, error]], "results": [rows or
-{"error": ...}]}. Only the standard library and chdb: tests/integration/test_clickhouse_25_8.py
-runs it with chdb 4.4 (ClickHouse 26.9) and with chdb 3.7.2 (ClickHouse 25.8) on the same input.
+{"error": ...}]}. A query is its text, or {"sql": text, "params": {name: value}} with its
+parameters' values as a server receives them (`param_<name>`), set before it runs, and
+"count_only": true to report how many rows it returned. Only the standard library and chdb:
+tests/engine_25_8.py runs it with chdb 4.4 (ClickHouse 26.9) and with chdb 3.7.2 (ClickHouse
+25.8) on the same input.
 """
 
 from __future__ import annotations
@@ -14,6 +17,18 @@ import sys
 import tempfile
 
 from chdb import session
+
+
+def _answer(s: session.Session, query: str | dict) -> list | int:
+    """The rows of `query` (or, with "count_only", how many)."""
+    count_only = False
+    if isinstance(query, dict):
+        for name, value in query.get("params", {}).items():
+            text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+            s.query(f"SET param_{name} = '{text}'")
+        count_only, query = query.get("count_only", False), query["sql"]
+    rows = json.loads(str(s.query(query, "JSONCompact")) or '{"data": []}')["data"]
+    return len(rows) if count_only else rows
 
 
 def main() -> None:
@@ -29,7 +44,7 @@ def main() -> None:
                 failed.append([i, str(exc).splitlines()[0][:500]])
         for query in job["queries"]:
             try:
-                results.append(json.loads(str(s.query(query, "JSONCompact")))["data"])
+                results.append(_answer(s, query))
             except Exception as exc:
                 results.append({"error": str(exc).splitlines()[0][:500]})
         version = json.loads(str(s.query("SELECT version()", "JSONCompact")))["data"][0][0]

@@ -1,56 +1,36 @@
 """Every migration, the worker's inserts and every view on ClickHouse 25.8, the line of the
 compose's server, against the embedded engine (chdb 4.4, ClickHouse 26.9) on the same input.
 
-No ClickHouse server runs here. chdb 3.7.2 is ClickHouse 25.8 in-process (the compose runs
-25.8.8.26, a patch release of the same line). The test installs it once into a virtual
-environment of its own, cached in ~/.cache/touchline-tests (the other packages chdb imports
-come from this interpreter's environment), and runs tests/integration/chdb_runner.py with it and
-with this interpreter on the same statements: every migration as `touchline sink init` applies
-it, a plan, the worker's JSON blocks with the settings of the compose's server
-(dashboards/clickhouse-init/touchline-settings.xml) and of the sink (a retried block among
-them), then the rollups, the coaching rules at one moment and every other view.
+tests/engine_25_8.py runs both engines in-process (chdb 3.7.2 is ClickHouse 25.8) on a store
+as the compose makes it (`seed`): every migration, a plan, the worker's JSON blocks with the
+server's and the sink's settings, a retried block among them. Then the rollups, the coaching
+rules at one moment, the times of a JSON block around both of its forms, every other view and
+every panel and alert query as Grafana sends them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 import re
-import shutil
-import site
-import subprocess
 import sys
-import xml.etree.ElementTree as ET
-from itertools import islice
-from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 
-from touchline.bench.payloads import CLEAN
+from tests.engine_25_8 import (
+    AT,
+    EVENTS,
+    NOW,
+    interpreter,
+    migration_statements,
+    run,
+    seed,
+    worker_rows,
+)
 from touchline.dashboards import alerts, coaching, ops, rep_view
 from touchline.dashboards.local.catalog import dashboards
 from touchline.dashboards.local.macros import ALL, QueryContext, expand
 from touchline.dashboards.local.sqlcheck import expanded
-from touchline.load.simulator import Simulator
-from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.plan.rules import RULES
-from touchline.schemas.activity import activity_adapter
-from touchline.schemas.activity_row import activity_row
-from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
-from touchline.sinks.migrations import migration_files, statements
-from touchline.sinks.rows import activities_json, json_block
-
-ROOT = Path(__file__).resolve().parents[2]
-RUNNER = Path(__file__).with_name("chdb_runner.py")
-#: ClickHouse 25.8.2.1
-CHDB_25_8 = "3.7.2"
-SERVER_SETTINGS = ROOT / "dashboards" / "clickhouse-init" / "touchline-settings.xml"
-DB = "touchline"
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-AT = f"toDateTime64('{NOW:%Y-%m-%d %H:%M:%S}', 3, 'UTC')"
+from touchline.sinks.rows import json_block
 
 #: what the rollups hold, compared between the engines (merge-independent aggregates)
 ROLLUPS = (
@@ -88,62 +68,6 @@ RULE_QUERIES = tuple(
     f"(tenant = '', now = {AT}) ORDER BY ALL" for rule in RULES)
 
 
-def engine_25_8() -> Path:
-    """The interpreter of a virtual environment with chdb `CHDB_25_8` (made once)."""
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    venv = home / "touchline-tests" / f"chdb-{CHDB_25_8}"
-    python = venv / "bin" / "python"
-    if python.exists():
-        return python
-    building = venv.with_name(venv.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
-    subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "--no-deps", f"chdb=={CHDB_25_8}"],
-                   check=True)
-    # pandas and pyarrow, which chdb imports, from this environment (after the venv's own)
-    own = next((building / "lib").glob("python3*/site-packages"))
-    (own / "touchline_tests_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    building.rename(venv)
-    return python
-
-
-def server_settings() -> dict[str, str]:
-    """The default profile of the compose's server."""
-    profile = ET.parse(SERVER_SETTINGS).getroot().find("profiles/default")
-    assert profile is not None
-    return {child.tag: (child.text or "").strip() for child in profile}
-
-
-def _settings(values: dict[str, Any]) -> str:
-    return ", ".join(f"{k} = {v!r}" if isinstance(v, str) and not v.isdigit() else f"{k} = {v}"
-                     for k, v in values.items())
-
-
-def _json_rows(rows: list[dict[str, Any]]) -> str:
-    """Rows as a JSON array, times as epoch seconds (as the sink's JSON blocks carry them)."""
-    def value(v: Any) -> Any:
-        if not isinstance(v, dt.datetime):
-            return v
-        seconds = v.timestamp()
-        return int(seconds) if seconds.is_integer() else seconds
-
-    return orjson.dumps([{k: value(v) for k, v in r.items()} for r in rows]).decode()
-
-
-def worker_rows(n: int, days: int = 14) -> list[dict[str, Any]]:
-    """The rows the worker records for `n` simulated events of the last `days` days."""
-    sim = Simulator(seed=5, tenant="acme", anomalies=CLEAN, teams=3)
-    payloads = islice(sim.payloads(NOW - dt.timedelta(days=days), n / (days * 86400)), n)
-    ingested = int(NOW.timestamp() * 1000)
-    rows = []
-    for offset, payload in enumerate(payloads):
-        row = activity_row(activity_adapter.validate_json(payload))
-        row.update(ingested_at=ingested, kafka_partition=0, kafka_offset=offset)
-        rows.append(row)
-    return rows
-
-
 def view_queries(migrations: list[str]) -> list[str]:
     """One read of every view the migrations leave, parameterized ones at `NOW` for 'acme'."""
     views: dict[str, str] = {}
@@ -178,35 +102,15 @@ def dashboard_queries(team: str, rep: str) -> list[str]:
                        for a in alerts.ALERTS)]
 
 
-def run(python: Path | str, job: dict[str, list[str]]) -> dict[str, Any]:
-    done = subprocess.run([str(python), str(RUNNER)], input=json.dumps(job), text=True,
-                          capture_output=True, timeout=900, env=dict(os.environ, PYTHONPATH=""))
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
-
-
 @pytest.mark.integration
 def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engine():
-    migrations = [st for _, sql in migration_files() for st in statements(sql, DB)]
-    insert = {**server_settings(), **INSERT_SETTINGS, **JSON_INSERT_SETTINGS}
-    (plan,) = read_plans(ROOT / "examples" / "plan.yaml")
-    tables = plan_tables(plan, loaded_at=NOW - dt.timedelta(days=30))
-    loads = [f"INSERT INTO touchline.{name} SETTINGS {_settings(insert)} FORMAT JSONEachRow "
-             f"{_json_rows(tables[name].to_pylist())}" for name in LOAD_ORDER]
-    rows = worker_rows(3000)
-    blocks = [(f"b{k}", activities_json(rows[k:k + 500]).decode())
-              for k in range(0, len(rows), 500)]
-    blocks.append(blocks[2])  # a retried batch: dropped in the table and every rollup
-    inserts = [f"INSERT INTO touchline.activities SETTINGS "
-               f"{_settings({**insert, 'insert_deduplication_token': token})} "
-               f"FORMAT JSONEachRow {block}" for token, block in blocks]
-    views = view_queries(migrations)
+    rows = worker_rows()
+    views = view_queries(migration_statements())
     panels = dashboard_queries(rows[0]["team_id"], rows[0]["rep_id"])
-    job = {"statements": [f"CREATE DATABASE IF NOT EXISTS {DB}", *migrations, *loads, *inserts,
-                          *TIMES[0]],
+    job = {"statements": [*seed(rows), *TIMES[0]],
            "queries": [*ROLLUPS, *RULE_QUERIES, *views, *panels, TIMES[1]]}
 
-    old, new = run(engine_25_8(), job), run(sys.executable, job)
+    old, new = run(interpreter(), job), run(sys.executable, job)
 
     assert old["version"].startswith("25.8.") and new["version"].startswith("26.9.")
     assert old["failed"] == [] and new["failed"] == []
@@ -218,7 +122,7 @@ def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engi
     for view in ("rep_week_vs_target", "rep_activity_vs_plan", *(r.view for r in RULES)):
         assert any(f"touchline.{view}" in q for q in views), view
     assert old["results"][-1] == new["results"][-1] == [[list(TIMES_MS)]]  # every time exact
-    assert old["results"][0] == [[3000, 3000]]  # every row once, the retry dropped
+    assert old["results"][0] == [[EVENTS, EVENTS]]  # every row once, the retry dropped
     assert old["results"][1] == new["results"][1] and old["results"][1] != []
     n = len(ROLLUPS) + len(RULE_QUERIES)
     assert old["results"][:n] == new["results"][:n]

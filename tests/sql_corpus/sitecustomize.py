@@ -1,0 +1,71 @@
+"""Record every read touchline's sink sends, in every Python process of a test run.
+
+On the path (PYTHONPATH=tests/sql_corpus) with TOUCHLINE_TEST_SQL_CORPUS set to a directory,
+each process that imports `touchline.sinks.clickhouse` (the test process, the stores and
+workers it starts) appends the reads of `ConnectBackend.query` and `.query_raw` to
+`<directory>/<pid>.jsonl`, bound as clickhouse-connect binds them for a server: {"sql": text,
+"params": {name: value}}. tests/replay_sql_corpus.py replays them on ClickHouse 25.8. Without
+the variable this file does nothing; nothing else in the project imports it.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import json
+import os
+import sys
+from typing import Any
+
+_DIRECTORY = os.environ.get("TOUCHLINE_TEST_SQL_CORPUS")
+_MODULE = "touchline.sinks.clickhouse"
+
+
+def _record(sql: str, parameters: Any) -> None:
+    from clickhouse_connect.driver.binding import bind_query
+
+    try:
+        text, bound = bind_query(sql, parameters)
+        line = {"sql": text if isinstance(text, str) else text.decode(), "params": bound}
+    except Exception:  # a query the client would refuse too: not a read to replay
+        return
+    with open(os.path.join(_DIRECTORY or ".", f"{os.getpid()}.jsonl"), "a") as out:
+        out.write(json.dumps(line, default=str) + "\n")
+
+
+def _patch(module: Any) -> None:
+    backend = module.ConnectBackend
+    query, query_raw = backend.query, backend.query_raw
+
+    def recorded_query(self: Any, sql: str, parameters: Any = None, readonly: bool = False) -> Any:
+        _record(sql, parameters)
+        return query(self, sql, parameters, readonly)
+
+    def recorded_query_raw(self: Any, sql: str, parameters: Any, fmt: Any, database: str) -> Any:
+        _record(sql, parameters)
+        return query_raw(self, sql, parameters, fmt, database)
+
+    backend.query, backend.query_raw = recorded_query, recorded_query_raw
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds the sink's module as usual, and patches it once it has run."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != _MODULE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if _DIRECTORY:
+    sys.meta_path.insert(0, _Finder())
