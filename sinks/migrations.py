@@ -154,6 +154,13 @@ def _upgrade_checksums(backend: Backend, database: str, files: list[tuple[str, s
             f"INSERT INTO {database}.schema_migrations (version, checksum) VALUES {values}")
 
 
+def ledger_ddl(database: str) -> str:
+    """The table that records each applied migration and its checksum."""
+    return (f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+            "(version String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+            "ENGINE = ReplacingMergeTree ORDER BY version")
+
+
 def migrate(backend: Backend, database: str, reapply_changed: bool = False) -> list[str]:
     """Apply pending migrations; return the versions applied by this call.
 
@@ -161,11 +168,7 @@ def migrate(backend: Backend, database: str, reapply_changed: bool = False) -> l
     `reapply_changed`: then that migration and every later one are applied again, in order.
     """
     backend.command(f"CREATE DATABASE IF NOT EXISTS {database}")
-    backend.command(
-        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
-        "(version String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
-    )
+    backend.command(ledger_ddl(database))
     files, recorded = migration_files(), _recorded(backend, database)
     changed = _changed(files, recorded)
     if changed and not reapply_changed:

@@ -10,6 +10,7 @@ Kafka of docker-compose, with `TOUCHLINE_TEST_BROKER=kafka` for its semantics).
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,9 @@ def pytest_configure(config: pytest.Config) -> None:
     diagnostics = str(Path(__file__).parent / "diagnostics")
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (diagnostics, os.environ.get("PYTHONPATH", "")) if p)
+    if os.environ.get("TOUCHLINE_TEST_SQL_CORPUS"):  # this process's reads too
+        sys.path.insert(0, diagnostics)
+        import sql_corpus  # noqa: F401
     if "TASK_DUMP_DIR" not in os.environ:
         os.environ["TASK_DUMP_DIR"] = tempfile.mkdtemp(prefix="touchline-task-dumps-")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")

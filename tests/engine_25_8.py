@@ -33,7 +33,7 @@ from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import activity_row
 from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
-from touchline.sinks.migrations import migration_files, statements
+from touchline.sinks.migrations import checksum, ledger_ddl, migration_files, statements
 from touchline.sinks.rows import activities_json, ms_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,8 +119,9 @@ def migration_statements() -> list[str]:
 def seed(rows: list[dict[str, Any]]) -> list[str]:
     """The statements of a store as the compose makes it, with `rows` recorded by the worker.
 
-    Every migration, the example plan, `rows` in blocks of 500 (the third one sent twice, as a
-    retried batch is), each with the server's settings and the sink's.
+    Every migration and its line in `schema_migrations`, the example plan, `rows` in blocks of
+    500 (the third one sent twice, as a retried batch is), each with the server's settings and
+    the sink's.
     """
     insert = {**server_settings(), **INSERT_SETTINGS, **JSON_INSERT_SETTINGS}
     (plan,) = read_plans(ROOT / "examples" / "plan.yaml")
@@ -133,4 +134,7 @@ def seed(rows: list[dict[str, Any]]) -> list[str]:
     inserts = [f"INSERT INTO {DB}.activities SETTINGS "
                f"{settings_clause({**insert, 'insert_deduplication_token': token})} "
                f"FORMAT JSONEachRow {block}" for token, block in blocks]
-    return [f"CREATE DATABASE IF NOT EXISTS {DB}", *migration_statements(), *loads, *inserts]
+    ledger = ", ".join(f"('{version}', '{checksum(sql)}')" for version, sql in migration_files())
+    return [f"CREATE DATABASE IF NOT EXISTS {DB}", ledger_ddl(DB), *migration_statements(),
+            f"INSERT INTO {DB}.schema_migrations (version, checksum) VALUES {ledger}",
+            *loads, *inserts]

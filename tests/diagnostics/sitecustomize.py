@@ -131,3 +131,7 @@ def dump(_signum: int = 0, _frame_: Any = None) -> None:
 
 if os.environ.get("TASK_DUMP_DIR"):
     signal.signal(signal.SIGWINCH, dump)
+
+
+if os.environ.get("TOUCHLINE_TEST_SQL_CORPUS"):  # the reads of a test run, for a replay
+    import sql_corpus  # noqa: F401  (this folder, on PYTHONPATH)

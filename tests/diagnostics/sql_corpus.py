@@ -1,11 +1,10 @@
 """Record every read touchline's sink sends, in every Python process of a test run.
 
-On the path (PYTHONPATH=tests/sql_corpus) with TOUCHLINE_TEST_SQL_CORPUS set to a directory,
-each process that imports `touchline.sinks.clickhouse` (the test process, the stores and
-workers it starts) appends the reads of `ConnectBackend.query` and `.query_raw` to
-`<directory>/<pid>.jsonl`, bound as clickhouse-connect binds them for a server: {"sql": text,
-"params": {name: value}}. tests/replay_sql_corpus.py replays them on ClickHouse 25.8. Without
-the variable this file does nothing; nothing else in the project imports it.
+With TOUCHLINE_TEST_SQL_CORPUS set to a directory, the test processes (tests/conftest.py) and
+every process they start (this folder's sitecustomize.py) import this module: each process's
+`touchline.sinks.clickhouse` then appends the reads of `ConnectBackend.query` and `.query_raw`
+to `<directory>/<pid>.jsonl`, bound as clickhouse-connect binds them for a server: {"sql":
+text, "params": {name: value}}. tests/replay_sql_corpus.py replays them on ClickHouse 25.8.
 """
 
 from __future__ import annotations
@@ -26,7 +25,8 @@ def _record(sql: str, parameters: Any) -> None:
 
     try:
         text, bound = bind_query(sql, parameters)
-        line = {"sql": text if isinstance(text, str) else text.decode(), "params": bound}
+        line = {"sql": text if isinstance(text, str) else text.decode(),
+                "params": {k.removeprefix("param_"): v for k, v in bound.items()}}
     except Exception:  # a query the client would refuse too: not a read to replay
         return
     with open(os.path.join(_DIRECTORY or ".", f"{os.getpid()}.jsonl"), "a") as out:
@@ -68,4 +68,7 @@ class _Finder(importlib.abc.MetaPathFinder):
 
 
 if _DIRECTORY:
-    sys.meta_path.insert(0, _Finder())
+    if _MODULE in sys.modules:  # imported before this module (the test process's conftest)
+        _patch(sys.modules[_MODULE])
+    else:
+        sys.meta_path.insert(0, _Finder())
