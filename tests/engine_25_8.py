@@ -25,7 +25,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import orjson
+import pyarrow as pa
+import pyarrow.ipc
 
 from touchline.bench.payloads import CLEAN
 from touchline.load.simulator import Simulator
@@ -33,8 +34,16 @@ from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import activity_row
 from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
+from touchline.sinks.dimensions import ACCOUNT_COLUMNS, REP_COLUMNS
 from touchline.sinks.migrations import checksum, ledger_ddl, migration_files, statements
-from touchline.sinks.rows import activities_json, ms_text
+from touchline.sinks.rows import (
+    DEAD_LETTER_COLUMNS,
+    METRIC_COLUMNS,
+    OPPORTUNITY_STATE_COLUMNS,
+    STAGE_VISIT_COLUMNS,
+    activities_json,
+    arrow_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "tests" / "integration" / "chdb_runner.py"
@@ -47,6 +56,18 @@ NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 AT = f"toDateTime64('{NOW:%Y-%m-%d %H:%M:%S}', 3, 'UTC')"
 #: the simulated events of `seed`
 EVENTS = 3000
+#: the tables the sink writes as Arrow, with their columns (besides the plan's)
+ARROW_TABLES = {"stage_visits": STAGE_VISIT_COLUMNS,
+                "opportunity_state": OPPORTUNITY_STATE_COLUMNS, "dlq_events": DEAD_LETTER_COLUMNS,
+                "pipeline_metrics": METRIC_COLUMNS, "reps": REP_COLUMNS,
+                "accounts": ACCOUNT_COLUMNS}
+#: a value of each column kind of sinks/rows.py, for the two rows `typed_rows` makes (a `?`
+#: kind is null in the second; times within the tables' TTLs)
+NOW_MS = int(NOW.timestamp() * 1000)
+KIND_VALUES = {"str": ("v", "w"), "ts": (NOW_MS - 61_244, NOW_MS - 3_600_000),
+               "ts?": (NOW_MS - 1_001, None), "u8": (1, 0), "u16": (7, 65_535),
+               "u32": (7, 4_000_000_000), "u64": (7, 2**63), "i32": (-3, 3), "i64": (-3, 2**40),
+               "f64": (1.5, -0.25), "f64?": (2.5, None)}
 
 
 def interpreter() -> Path:
@@ -90,14 +111,6 @@ def settings_clause(values: dict[str, Any]) -> str:
                      for k, v in values.items())
 
 
-def json_rows(rows: list[dict[str, Any]]) -> str:
-    """Rows as a JSON array, times as the worker's JSON blocks carry them (`ms_text`)."""
-    def value(v: Any) -> Any:
-        return ms_text(round(v.timestamp() * 1000)) if isinstance(v, dt.datetime) else v
-
-    return orjson.dumps([{k: value(v) for k, v in r.items()} for r in rows]).decode()
-
-
 def worker_rows(n: int = EVENTS, days: int = 14) -> list[dict[str, Any]]:
     """The rows the worker records for `n` simulated events of the last `days` days."""
     sim = Simulator(seed=5, tenant="acme", anomalies=CLEAN, teams=3)
@@ -116,18 +129,36 @@ def migration_statements() -> list[str]:
     return [st for _, sql in migration_files() for st in statements(sql, DB)]
 
 
-def seed(rows: list[dict[str, Any]]) -> list[str]:
+def typed_rows(columns: dict[str, str]) -> pa.Table:
+    """Two rows of every column kind, as the sink's Arrow tables carry them (`arrow_table`)."""
+    return arrow_table([{name: KIND_VALUES[kind][k] for name, kind in columns.items()}
+                        for k in (0, 1)], columns)
+
+
+def arrow_insert(table: str, data: pa.Table, directory: Path, settings: dict[str, Any]) -> str:
+    """An insert of `data` into `table`, as the sink sends it (Arrow), from a file it writes."""
+    path = directory / f"{table}.arrows"
+    with pa.ipc.new_stream(path, data.schema) as out:
+        out.write_table(data)
+    names = ", ".join(data.column_names)
+    return (f"INSERT INTO {DB}.{table} ({names}) SETTINGS {settings_clause(settings)} "
+            f"SELECT {names} FROM file('{path}', 'ArrowStream')")
+
+
+def seed(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     """The statements of a store as the compose makes it, with `rows` recorded by the worker.
 
-    Every migration and its line in `schema_migrations`, the example plan, `rows` in blocks of
-    500 (the third one sent twice, as a retried batch is), each with the server's settings and
-    the sink's.
+    Every migration and its line in `schema_migrations`, the example plan and two rows of
+    every other table the sink writes as Arrow (`typed_rows`; files in `directory`), `rows` in
+    JSON blocks of 500 (the third one sent twice, as a retried batch is), each with the
+    server's settings and the sink's.
     """
     insert = {**server_settings(), **INSERT_SETTINGS, **JSON_INSERT_SETTINGS}
     (plan,) = read_plans(ROOT / "examples" / "plan.yaml")
     tables = plan_tables(plan, loaded_at=NOW - dt.timedelta(days=30))
-    loads = [f"INSERT INTO {DB}.{name} SETTINGS {settings_clause(insert)} FORMAT JSONEachRow "
-             f"{json_rows(tables[name].to_pylist())}" for name in LOAD_ORDER]
+    loads = [arrow_insert(name, tables[name], directory, insert) for name in LOAD_ORDER]
+    loads += [arrow_insert(name, typed_rows(columns), directory, insert)
+              for name, columns in ARROW_TABLES.items()]
     blocks = [(f"b{k}", activities_json(rows[k:k + 500]).decode())
               for k in range(0, len(rows), 500)]
     blocks.append(blocks[2])

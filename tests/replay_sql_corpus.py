@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,10 @@ def main() -> int:
         print(f"no reads recorded in {directory}: run the tests with "
               f"TOUCHLINE_TEST_SQL_CORPUS={directory}", file=sys.stderr)
         return 1
-    job = {"statements": seed(worker_rows()),
-           "queries": [{**read, "count_only": True} for read in reads]}
-    old, new = run(interpreter(), job), run(sys.executable, job)
+    with tempfile.TemporaryDirectory(prefix="replay-") as files:
+        job = {"statements": seed(worker_rows(), Path(files)),
+               "queries": [{**read, "count_only": True} for read in reads]}
+        old, new = run(interpreter(), job), run(sys.executable, job)
     only_old = [(read, o["error"]) for read, o, n in zip(reads, old["results"], new["results"],
                                                         strict=True)
                 if isinstance(o, dict) and not isinstance(n, dict)]

@@ -2,10 +2,11 @@
 compose's server, against the embedded engine (chdb 4.4, ClickHouse 26.9) on the same input.
 
 tests/engine_25_8.py runs both engines in-process (chdb 3.7.2 is ClickHouse 25.8) on a store
-as the compose makes it (`seed`): every migration, a plan, the worker's JSON blocks with the
-server's and the sink's settings, a retried block among them. Then the rollups, the coaching
-rules at one moment, the times of a JSON block around both of its forms, every other view and
-every panel and alert query as Grafana sends them.
+as the compose makes it (`seed`): every migration, a plan and two rows of every other table the
+sink writes as Arrow, the worker's JSON blocks with the server's and the sink's settings, a
+retried block among them. Then the rollups, the coaching rules at one moment, the Arrow tables'
+rows, the times of a JSON block around both of its forms, every other view and every panel and
+alert query as Grafana sends them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import pytest
 
 from tests.engine_25_8 import (
+    ARROW_TABLES,
     AT,
     EVENTS,
     NOW,
@@ -103,12 +105,14 @@ def dashboard_queries(team: str, rep: str) -> list[str]:
 
 
 @pytest.mark.integration
-def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engine():
+def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engine(tmp_path):
     rows = worker_rows()
     views = view_queries(migration_statements())
     panels = dashboard_queries(rows[0]["team_id"], rows[0]["rep_id"])
-    job = {"statements": [*seed(rows), *TIMES[0]],
-           "queries": [*ROLLUPS, *RULE_QUERIES, *views, *panels, TIMES[1]]}
+    typed = [f"SELECT {', '.join(columns)} FROM touchline.{table} ORDER BY ALL"
+             for table, columns in ARROW_TABLES.items()]
+    job = {"statements": [*seed(rows, tmp_path), *TIMES[0]],
+           "queries": [*ROLLUPS, *RULE_QUERIES, *typed, *views, *panels, TIMES[1]]}
 
     old, new = run(interpreter(), job), run(sys.executable, job)
 
@@ -126,5 +130,7 @@ def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engi
     assert old["results"][1] == new["results"][1] and old["results"][1] != []
     n = len(ROLLUPS) + len(RULE_QUERIES)
     assert old["results"][:n] == new["results"][:n]
+    arrow = old["results"][n:n + len(typed)]  # every Arrow table's two rows, the same on both
+    assert arrow == new["results"][n:n + len(typed)] and all(len(t) == 2 for t in arrow)
     assert any(old["results"][len(ROLLUPS) + k] for k in range(len(RULE_QUERIES)))
     assert old["results"][len(ROLLUPS) - 1] != []  # rep_week_vs_target has rows
