@@ -39,7 +39,7 @@ def corpus(directory: Path) -> list[dict[str, Any]]:
             if not read["sql"].lstrip().upper().startswith(READS):
                 continue
             # a test's store of its own name holds the same schema as `touchline`
-            read["sql"] = re.sub(r"\btouchline_\w+\.", "touchline.", read["sql"])
+            read["sql"] = re.sub(r"\b(?:touchline|tl)_\w+\.", "touchline.", read["sql"])
             seen.setdefault((read["sql"], tuple(sorted(read["params"]))), read)
     return list(seen.values())
 

@@ -3,8 +3,10 @@
 With TOUCHLINE_TEST_SQL_CORPUS set to a directory, the test processes (tests/conftest.py) and
 every process they start (this folder's sitecustomize.py) import this module: each process's
 `touchline.sinks.clickhouse` then appends the reads of `ConnectBackend.query` and `.query_raw`
-to `<directory>/<pid>.jsonl`, bound as clickhouse-connect binds them for a server: {"sql":
-text, "params": {name: value}}. tests/replay_sql_corpus.py replays them on ClickHouse 25.8.
+that touchline's code sent (not a test's own queries) and the engine answered (not those the
+read guard or the engine refused, as the security tests' `url()` and `file()`) to
+`<directory>/<pid>.jsonl`, bound as clickhouse-connect binds them for a server: {"sql": text,
+"params": {name: value}}. tests/replay_sql_corpus.py replays them on ClickHouse 25.8.
 """
 
 from __future__ import annotations
@@ -18,10 +20,23 @@ from typing import Any
 
 _DIRECTORY = os.environ.get("TOUCHLINE_TEST_SQL_CORPUS")
 _MODULE = "touchline.sinks.clickhouse"
+#: the sink's own files and this one: the read's sender is the first frame outside them
+_SINK_FILES = (os.path.join("sinks", "clickhouse.py"), "sql_corpus.py")
+
+
+def _sent_by_touchline() -> bool:
+    """Whether the read comes from touchline's code, not from a test's own query."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.endswith(_SINK_FILES):
+        frame = frame.f_back
+    return frame is not None and f"{os.sep}tests{os.sep}" not in frame.f_code.co_filename
 
 
 def _record(sql: str, parameters: Any) -> None:
     from clickhouse_connect.driver.binding import bind_query
+
+    if not _sent_by_touchline():
+        return
 
     try:
         text, bound = bind_query(sql, parameters)
@@ -38,12 +53,14 @@ def _patch(module: Any) -> None:
     query, query_raw = backend.query, backend.query_raw
 
     def recorded_query(self: Any, sql: str, parameters: Any = None, readonly: bool = False) -> Any:
+        result = query(self, sql, parameters, readonly)
         _record(sql, parameters)
-        return query(self, sql, parameters, readonly)
+        return result
 
     def recorded_query_raw(self: Any, sql: str, parameters: Any, fmt: Any, database: str) -> Any:
+        result = query_raw(self, sql, parameters, fmt, database)
         _record(sql, parameters)
-        return query_raw(self, sql, parameters, fmt, database)
+        return result
 
     backend.query, backend.query_raw = recorded_query, recorded_query_raw
 

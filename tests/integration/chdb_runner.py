@@ -36,6 +36,7 @@ def main() -> None:
     job = json.load(sys.stdin)
     with tempfile.TemporaryDirectory(prefix="chdb-runner-") as tmp:
         s = session.Session(tmp)
+        s.query("SET max_execution_time = 120")  # a read that hangs fails, the rest go on
         failed, results = [], []
         for i, statement in enumerate(job["statements"]):
             try:
