@@ -6,8 +6,9 @@ No ClickHouse server runs here. chdb 3.7.2 is ClickHouse 25.8 in-process (the co
 environment of its own, cached in ~/.cache/touchline-tests (the other packages chdb imports
 come from this interpreter's environment), and `run` hands tests/integration/chdb_runner.py a
 job: statements, then queries, on a fresh data directory. `seed()` is a store as the compose
-makes it: every migration as `touchline sink init` applies it, the example plan, and the
-worker's JSON blocks of a 14-day simulated org with the settings of the compose's server
+makes it: every migration as `touchline sink init` applies it, the example plan and two rows of
+every other table the sink writes as Arrow, and the worker's JSON blocks of a 14-day simulated
+org, all with the settings of the compose's server
 (dashboards/clickhouse-init/touchline-settings.xml) and of the sink, a retried block among them.
 """
 
