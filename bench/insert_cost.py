@@ -173,8 +173,8 @@ def main() -> None:
                                  spec["format"], spec["cadence_share"])))
         return
     variants = [] if args.no_baseline else [("baseline", [], {})]
-    drops = tempfile.TemporaryDirectory(prefix="insert-cost-variants-")
-    if args.each_view:
+    if args.each_view:  # the variants' files live as long as this run
+        drops = tempfile.TemporaryDirectory(prefix="insert-cost-variants-")
         args.variant += each_view_variants(Path(drops.name))
     for v in args.variant:
         name, _, rest = v.partition("=")
