@@ -99,9 +99,9 @@ def run(python: Path | str, job: dict[str, list[Any]]) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def server_settings() -> dict[str, str]:
-    """The default profile of the compose's server."""
-    profile = ET.parse(SERVER_SETTINGS).getroot().find("profiles/default")
+def server_settings(path: Path = SERVER_SETTINGS) -> dict[str, str]:
+    """The default profile of the compose's server (the users.d file at `path`)."""
+    profile = ET.parse(path).getroot().find("profiles/default")
     assert profile is not None
     return {child.tag: (child.text or "").strip() for child in profile}
 

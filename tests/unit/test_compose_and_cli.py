@@ -16,7 +16,6 @@ import shlex
 import subprocess
 import sys
 import tomllib
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
@@ -24,6 +23,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from tests.engine_25_8 import server_settings
 from tests.harness import clean_env
 from touchline.cli.main import main
 from touchline.settings import Settings
@@ -151,8 +151,7 @@ def test_grafana_mail_is_off_unless_configured() -> None:
 def test_clickhouse_server_gets_the_settings_the_sink_relies_on() -> None:
     mounts = _volumes(SERVICES["clickhouse"])
     source = mounts["/etc/clickhouse-server/users.d/touchline-settings.xml"]
-    profile = ET.parse(ROOT / source).getroot().find("profiles/default")
-    settings = {child.tag: child.text for child in profile}
+    settings = server_settings(ROOT / source)
     for name, value in INSERT_SETTINGS.items():
         assert settings[name] == str(value), name
     assert settings["async_insert"] == "0" and settings["insert_deduplicate"] == "1"
