@@ -17,10 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
-import site
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from itertools import islice
 from pathlib import Path
@@ -30,6 +27,7 @@ import pyarrow as pa
 import pyarrow.ipc
 
 from touchline.bench.payloads import CLEAN
+from touchline.bench.peers.environment import cached_venv
 from touchline.load.simulator import Simulator
 from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.schemas.activity import activity_adapter
@@ -73,21 +71,9 @@ KIND_VALUES = {"str": ("v", "w"), "ts": (NOW_MS - 61_244, NOW_MS - 3_600_000),
 
 def interpreter() -> Path:
     """The interpreter of a virtual environment with chdb `CHDB_25_8` (made once)."""
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    venv = home / "touchline-tests" / f"chdb-{CHDB_25_8}"
-    python = venv / "bin" / "python"
-    if python.exists():
-        return python
-    building = venv.with_name(venv.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(building)], check=True)
-    subprocess.run([str(building / "bin" / "python"), "-m", "pip", "install", "-q",
-                    "--disable-pip-version-check", "--no-deps", f"chdb=={CHDB_25_8}"],
-                   check=True)
-    # pandas and pyarrow, which chdb imports, from this environment (after the venv's own)
-    own = next((building / "lib").glob("python3*/site-packages"))
-    (own / "touchline_tests_parent.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    building.rename(venv)
+    python = cached_venv("touchline-tests", f"chdb-{CHDB_25_8}", [f"chdb=={CHDB_25_8}"],
+                         ["--no-deps"])  # pandas and pyarrow, which chdb imports, from here
+    assert python is not None, f"pip could not install chdb {CHDB_25_8}"
     return python
 
 

@@ -99,6 +99,28 @@ def test_the_report_says_not_met_below_the_ratio_and_the_edge_target():
     assert "one event per message" not in text
 
 
+def _peer(name: str, framing: str, rate: int) -> dict:
+    return {"peer": name, "label": f"{name} 1.0", "framing": framing, "events_per_s": rate,
+            "events": 1000, "events_per_message": 200 if framing == "batch" else 1,
+            "cpu_us_per_event": {name: 50.0, "broker": 5.0}}
+
+
+def test_the_peers_are_rated_beside_the_baseline_and_touchline_against_the_fastest():
+    results = _results({"batch": 100_000, "single": 40_000},
+                       {"batch": 50_000, "single": 21_000}, 5_000)
+    results["peers"] = [_peer("quix", "batch", 30_000), _peer("bytewax", "batch", 20_000),
+                        _peer("quix", "single", 9_000), _peer("bytewax", "single", 10_000)]
+    text = "\n".join(report.lines(results))
+    assert "JSONL batches (200 per message): quix 1.0" in text
+    assert "30,000 ev/s, 0.30 x hand-tuned" in text
+    assert "CPU us/event: quix 50.0, broker 5.0; 1,000 events" in text
+    assert "1.67 x quix 1.0" in text  # 50,000 against the faster batch peer
+    assert "2.10 x bytewax 1.0" in text  # 21,000 against the faster single peer
+    assert ">= 20,000/worker: MET; >= 2 x the best peer: MET" in text
+    results["peers"][-1]["events_per_s"] = 10_501
+    assert ">= 2 x the best peer: not met" in "\n".join(report.lines(results))
+
+
 def test_the_freshness_lines_judge_the_p99_and_say_what_the_machine_spent():
     results = _results({"batch": 100_000}, {"batch": 50_000}, 5_000)
     results["broker"] = "noida-db"

@@ -14,13 +14,15 @@ from typing import Any, get_args
 
 import click
 
+from touchline.bench.peers import PEERS
 from touchline.bench.shapes import SHAPES
 from touchline.settings import KafkaSettings
 
 #: the seed of the simulator events the stream sections send, and the prefix of their ids
 BATCH_SEED = 11
 BATCH_IDS = f'"event_id":"s{BATCH_SEED}-'.encode()
-SECTIONS = ("baselines", "handtuned", "e2e", "edge", "freshness", "queries", "viewers", "soak")
+SECTIONS = ("baselines", "handtuned", "peers", "e2e", "edge", "freshness", "queries", "viewers",
+            "soak")
 
 
 def parse_count(text: str) -> int:
@@ -47,8 +49,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 
 @click.command("bench")
 @click.option("--only", callback=_only, default=None,
-              help="comma-separated sections: baselines,handtuned,e2e,edge,freshness,queries,"
-                   "viewers,soak (default all)")
+              help="comma-separated sections: baselines,handtuned,peers,e2e,edge,freshness,"
+                   "queries,viewers,soak (default all)")
 @click.option("--quick", is_flag=True,
               help="small sizes for a run of a few minutes (100k events, 1M query rows, 60 s soak)")
 @click.option("--events", default=None, help="events per end-to-end run (default 600k; 100k quick)")
@@ -59,6 +61,13 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
                    "message), single (one event per message)")
 @click.option("--single-events", default=None,
               help="events of the one-event-per-message runs (default 200k; 50k quick)")
+@click.option("--peers", "peer_names", default="quix,bytewax,faust", show_default=True,
+              help="framework peers of the peers section: " + ", ".join(
+                  f"{name} ({peer.label})" for name, peer in PEERS.items()))
+@click.option("--peer-events", default=None,
+              help="events each peer gets per framing, the first of the framing's messages "
+                   "(default all of them, as touchline gets; one Faust agent per event takes "
+                   "~4 minutes for 300k single events)")
 @click.option("--workers", default="1", show_default=True,
               help="worker counts of the e2e runs of the batch framing, e.g. 1,2")
 @click.option("--edge-connections", default=64, show_default=True,
@@ -113,7 +122,8 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
-          framings: str, single_events: str | None, workers: str, edge_connections: int,
+          framings: str, single_events: str | None, peer_names: str, peer_events: str,
+          workers: str, edge_connections: int,
           edge_seconds: float, query_rows: str | None, query_runs: int,
           viewer_rows: str | None, viewers: int, shape: str, viewer_rounds: int,
           soak_seconds: float | None, soak_rate: float | None, soak_lateness: int | None,
@@ -132,6 +142,8 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
         "framings": _framings(framings),
         "single_events": parse_count(single_events) if single_events
         else (50_000 if quick else 200_000),
+        "peers": _peers(peer_names),
+        "peer_events": parse_count(peer_events) if peer_events else None,
         "workers": [int(w) for w in workers.split(",") if w.strip()],
         "edge_connections": edge_connections,
         "edge_seconds": 5.0 if quick else edge_seconds,
@@ -172,6 +184,14 @@ def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: i
     click.echo(f"results: {path}")
 
 
+def _peers(value: str) -> list[str]:
+    parts = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [p for p in parts if p not in PEERS]
+    if bad or not parts:
+        raise click.BadParameter(f"peers {bad or value!r}: choose from {', '.join(PEERS)}")
+    return parts
+
+
 def _framings(value: str) -> list[str]:
     parts = [v.strip() for v in value.split(",") if v.strip()]
     bad = [p for p in parts if p not in ("batch", "single")]
@@ -191,6 +211,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
         handtuned,
         machine,
         payloads,
+        peers,
         queries,
         runs,
         viewers,
@@ -204,8 +225,8 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(),
                                "machine": machine.describe(), "options": opts}
     sections, per = opts["sections"], opts["per_message"]
-    needs_stream = any(s in sections for s in ("baselines", "handtuned", "e2e", "freshness",
-                                                  "soak"))
+    needs_stream = any(s in sections for s in ("baselines", "handtuned", "peers", "e2e",
+                                                  "freshness", "soak"))
     parts = opts["partitions"]
     if needs_stream:
         t = time.monotonic()
@@ -269,6 +290,13 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                         await handtuned.measure(root, bootstrap, msgs, warm_msgs, per_msg,
                                                 parts), framing=framing))
                     _log(f"  {results['handtuned'][-1]['events_per_s']:,} events/s")
+                for name in opts["peers"] if "peers" in sections else ():
+                    some = msgs[:max(1, (opts["peer_events"] or n) // per_msg)]
+                    _log(f"{PEERS[name].label}, {framing}: {len(some) * per_msg:,} events")
+                    results.setdefault("peers", []).append(dict(
+                        await peers.measure(name, root, bootstrap, some, warm_msgs, per_msg,
+                                            parts), framing=framing))
+                    _log(f"  {results['peers'][-1]['events_per_s']:,} events/s")
                 if "e2e" in sections:
                     for workers in opts["workers"] if framing == "batch" else [1]:
                         _log(f"e2e {framing}: {workers} worker(s), {n:,} events")

@@ -30,26 +30,40 @@ def _cpu(run: dict[str, Any], key: str = "cpu_us_per_event") -> str:
 
 
 def _contenders(results: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Per framing: the hand-tuned pipeline, touchline's workers as a ratio to it, targets."""
+    """Per framing: the hand-tuned pipeline, the framework peers, touchline's workers, targets.
+
+    touchline's rate is a ratio to the hand-tuned pipeline and to the fastest peer.
+    """
     rows: list[tuple[str, str, str]] = []
     hand = {h["framing"]: h for h in results.get("handtuned", [])}
     for framing in ("batch", "single"):
         runs = [e for e in results.get("e2e", []) if e.get("framing", "batch") == framing]
+        peers = [p for p in results.get("peers", []) if p["framing"] == framing]
         h = hand.get(framing)
-        if not runs and not h:
+        if not runs and not h and not peers:
             continue
-        per = (h or runs[0])["events_per_message"]
+        per = (h or (runs or peers)[0])["events_per_message"]
         name = f"{FRAMING_NAMES[framing]} ({per} per message)"
         if h:
             rows.append((f"{name}: hand-tuned aiokafka+pydantic+chdb",
                          f"{_f(h['events_per_s'])} ev/s{_bound(h)}",
                          f"CPU us/event: {_cpu(h)}"))
+        for p in peers:
+            ratio = f", {p['events_per_s'] / h['events_per_s']:.2f} x hand-tuned" if h else ""
+            rows.append((f"{name}: {p['label']}", f"{_f(p['events_per_s'])} ev/s{ratio}",
+                         f"CPU us/event: {_cpu(p)}; {_f(p['events'])} events"))
+        best = max(peers, key=lambda p: p["events_per_s"], default=None)
         for e in runs:
             rate = e["events_per_s_per_worker"]
             ratio = f"{rate / h['events_per_s']:.2f} x hand-tuned" if h else "no baseline run"
+            if best:
+                ratio += f", {rate / best['events_per_s']:.2f} x {best['label']}"
             if framing == "single":
                 target = (f">= {SINGLE_TARGET:,}/worker: "
                           + ("MET" if rate >= SINGLE_TARGET else "not met"))
+                if best:
+                    target += ("; >= 2 x the best peer: "
+                               + ("MET" if rate >= 2 * best["events_per_s"] else "not met"))
             elif h:
                 target = (f">= {BATCH_RATIO_TARGET} x hand-tuned: "
                           + ("MET" if rate / h["events_per_s"] >= BATCH_RATIO_TARGET
