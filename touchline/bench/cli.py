@@ -216,7 +216,7 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
         runs,
         viewers,
     )
-    from touchline.bench.stack import Scenario, broker
+    from touchline.bench.stack import Scenario, broker, own_broker
 
     Scenario.pipeline_overrides = {
         k: opts[k] for k in ("batch_seconds", "batch_messages", "concurrency") if opts[k]}
@@ -293,9 +293,13 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 for name in opts["peers"] if "peers" in sections else ():
                     some = msgs[:max(1, (opts["peer_events"] or n) // per_msg)]
                     _log(f"{PEERS[name].label}, {framing}: {len(some) * per_msg:,} events")
-                    results.setdefault("peers", []).append(dict(
-                        await peers.measure(name, root, bootstrap, some, warm_msgs, per_msg,
-                                            parts), framing=framing))
+                    # its topics (a Faust Table's changelog holds every key) would cost the
+                    # broker's saves during the runs after it
+                    with own_broker(root, f"broker-{name}-{framing}", service,
+                                    bootstrap) as address:
+                        results.setdefault("peers", []).append(dict(
+                            await peers.measure(name, root, address, some, warm_msgs, per_msg,
+                                                parts), framing=framing))
                     _log(f"  {results['peers'][-1]['events_per_s']:,} events/s")
                 if "e2e" in sections:
                     for workers in opts["workers"] if framing == "batch" else [1]:
@@ -322,19 +326,9 @@ async def _run(opts: dict[str, Any]) -> dict[str, Any]:
                 # (generating 3.8M more simulator events took over 7 minutes)
                 msgs = list(itertools.islice(runs.recycled(messages, BATCH_IDS), n))
                 _log(f"freshness: {rate:,.0f} events/s for {opts['freshness_seconds']:.0f}s")
-                # on a noida-db of its own: noida-db rewrites its whole store as it saves, so
-                # the topics of the sections before would cost it more CPU with every save
-                own = broker(root, "broker-freshness") if service else None
-                if own:
-                    Scenario.broker_pid = own[0].proc.pid
-                try:
+                with own_broker(root, "broker-freshness", service, bootstrap) as address:
                     results["freshness"] = await runs.freshness(
-                        root, own[1] if own else bootstrap, msgs, warm, per, rate,
-                        opts["partitions"])
-                finally:
-                    if own:
-                        own[0].stop()
-                        Scenario.broker_pid = service.proc.pid if service else 0
+                        root, address, msgs, warm, per, rate, opts["partitions"])
             if "soak" in sections:
                 rate = opts["soak_rate"] or min(max_rate / 2, 20_000.0)
                 _log(f"soak: {rate:,.0f} events/s for {opts['soak_seconds']:.0f}s")

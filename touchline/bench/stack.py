@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -41,6 +41,27 @@ def broker(root: Path, name: str = "broker") -> tuple[Service, str]:
     """Start noida-db in `root/name` on a free port; returns (service, bootstrap)."""
     port = free_port()
     return start_broker(root / name, port), f"127.0.0.1:{port}"
+
+
+@contextlib.contextmanager
+def own_broker(root: Path, name: str, shared: Service | None,
+               bootstrap: str) -> Iterator[str]:
+    """A noida-db of its own for one run, when the bench started the shared one; its address.
+
+    noida-db rewrites its whole store as it saves, so the topics of the runs before would
+    cost it more CPU with every save, and a run's own topics would cost the runs after it.
+    With a broker the bench did not start (`--bootstrap`), that broker.
+    """
+    if shared is None:
+        yield bootstrap
+        return
+    service, address = broker(root, name)
+    Scenario.broker_pid = service.proc.pid
+    try:
+        yield address
+    finally:
+        service.stop()
+        Scenario.broker_pid = shared.proc.pid
 
 
 class Scenario:
