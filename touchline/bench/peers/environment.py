@@ -10,6 +10,7 @@ ClickHouse 25.8 engine uses too).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import site
@@ -38,11 +39,15 @@ def cached_venv(cache: str, name: str, packages: Sequence[str],
                 pip_options: Sequence[str] = ()) -> Path | None:
     """The python of a virtual environment with `packages`, made once (None if pip failed).
 
-    It lives in ~/.cache/`cache`/`name`. The packages of this interpreter's environment come
-    after the venv's own (their .pth files processed, so touchline's editable install too).
+    It lives in ~/.cache/`cache`/`name`-<this interpreter's environment>. The packages of this
+    interpreter's environment come after the venv's own (their .pth files processed, so
+    touchline's editable install too).
     """
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    venv = home / cache / name
+    # one per environment it leans on: a venv made beside another checkout's environment
+    # would import that checkout's touchline
+    base = hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]
+    venv = home / cache / f"{name}-{base}"
     python = venv / "bin" / "python"
     if python.exists():
         return python
