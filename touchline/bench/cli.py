@@ -122,7 +122,7 @@ def _only(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 @click.option("--results-dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False, path_type=Path))
 def bench(only: tuple[str, ...], quick: bool, events: str | None, per_message: int,
-          framings: str, single_events: str | None, peer_names: str, peer_events: str,
+          framings: str, single_events: str | None, peer_names: str, peer_events: str | None,
           workers: str, edge_connections: int,
           edge_seconds: float, query_rows: str | None, query_runs: int,
           viewer_rows: str | None, viewers: int, shape: str, viewer_rounds: int,
