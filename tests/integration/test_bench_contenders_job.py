@@ -17,12 +17,13 @@ import sys
 import uuid
 from pathlib import Path
 
-import orjson
 import pytest
 
 from tests.harness import topic_records
+from touchline.bench import handtuned, peers
+from touchline.bench.contender import Process
 from touchline.bench.payloads import events
-from touchline.bench.peers import PEERS, environment
+from touchline.bench.peers import PEERS
 from touchline.bench.stack import produce
 from touchline.schemas.activity import activity_adapter
 from touchline.settings import KafkaSettings, Settings
@@ -37,14 +38,6 @@ def _messages(lines: list[bytes]) -> list[bytes]:
     return [b"\n".join(lines[i:i + PER_MESSAGE]) for i in range(0, len(lines), PER_MESSAGE)]
 
 
-def _command(name: str) -> list[str]:
-    if name == "hand-tuned":
-        return [sys.executable, "-m", "touchline.bench.handtuned"]
-    peer = PEERS[name]
-    python = environment.interpreter() if peer.own_environment else Path(sys.executable)
-    return [str(python), "-W", "ignore", "-m", peer.module]
-
-
 def _stored_ids(data_dir: Path) -> list[str]:
     """The event ids in the contender's table, read in a process of their own."""
     read = ("import json, sys; from chdb import session; s = session.Session(sys.argv[1]); "
@@ -56,34 +49,20 @@ def _stored_ids(data_dir: Path) -> list[str]:
     return json.loads(done.stdout)
 
 
-async def _run(command: list[str], kafka: KafkaSettings, data_dir: Path, warm: list[bytes],
+async def _run(name: str, kafka: KafkaSettings, data_dir: Path, warm: list[bytes],
                measured: list[bytes], n_warm: int, n_handled: int) -> dict:
-    proc = await asyncio.create_subprocess_exec(
-        *command, "--bootstrap", kafka.bootstrap, "--topic", kafka.raw_topic,
-        "--dlq-topic", kafka.dlq_topic, "--group", f"{kafka.raw_topic}-c",
-        "--data-dir", str(data_dir), "--partitions", str(PARTITIONS),
-        "--per-message", str(PER_MESSAGE), "--warm", str(n_warm), "--events", str(n_handled),
-        stdout=asyncio.subprocess.PIPE)
-
-    async def report() -> dict:
-        assert proc.stdout is not None
-        while True:
-            raw = await asyncio.wait_for(proc.stdout.readline(), 300)
-            assert raw, f"the contender exited with {await proc.wait()}"
-            if b'{"' in raw:
-                return orjson.loads(raw[raw.find(b'{"'):])
-
+    command = handtuned.COMMAND if name == "hand-tuned" else peers.command(name)
+    proc = await Process.start(name, command, kafka, data_dir, PARTITIONS, PER_MESSAGE, n_warm,
+                               n_handled)
     try:
         await produce(kafka, warm)
-        assert "warm_monotonic" in await report()
+        assert "warm_monotonic" in await proc.line(300)
         await produce(kafka, measured)
-        done = await report()
-        await asyncio.wait_for(proc.wait(), 60)
+        done = await proc.line(300)
+        await proc.finish()
         return done
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await proc.kill()
 
 
 @pytest.mark.integration
@@ -100,7 +79,7 @@ def test_the_contender_stores_each_event_once_and_dead_letters_the_invalid(
     # the invalid event and a repeat of a measured one, among the measured messages
     measured = later[:20] + [INVALID] + later[20:40] + [later[3]] + later[40:]
     assert len(measured) % PER_MESSAGE == 0
-    done = asyncio.run(_run(_command(name), kafka, tmp_path / "chdb", _messages(warm),
+    done = asyncio.run(_run(name, kafka, tmp_path / "chdb", _messages(warm),
                             _messages(measured), len(warm), len(later) + 1))
 
     assert done["events"] == len(later) + 1  # rows and the dead letter; not the repeat

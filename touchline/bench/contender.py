@@ -19,9 +19,53 @@ import orjson
 
 from touchline.bench.machine import cpu_seconds
 from touchline.bench.stack import BenchError, Scenario, produce, route
+from touchline.settings import KafkaSettings
 from touchline.stack.topics_admin import delete_topics, ensure_topics, pipeline_topics
 
 _log = logging.getLogger(__name__)
+
+
+class Process:
+    """A contender process on a raw topic: started with the options `job.arguments` reads."""
+
+    def __init__(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        self.name, self.proc = name, proc
+
+    @classmethod
+    async def start(cls, name: str, command: list[str], kafka: KafkaSettings, data_dir: Path,
+                    partitions: int, per_message: int, warm: int, events: int) -> Process:
+        """`command` with the broker, topics, group, chdb directory and counts as options."""
+        proc = await asyncio.create_subprocess_exec(
+            *command, "--bootstrap", kafka.bootstrap, "--topic", kafka.raw_topic,
+            "--dlq-topic", kafka.dlq_topic, "--group", f"{kafka.raw_topic}-{name}",
+            "--data-dir", str(data_dir), "--partitions", str(partitions),
+            "--per-message", str(per_message), "--warm", str(warm), "--events", str(events),
+            stdout=asyncio.subprocess.PIPE)
+        return cls(name, proc)
+
+    async def line(self, timeout: float) -> dict[str, Any]:
+        """The next report line (a framework may print other lines to stdout)."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            raw = await asyncio.wait_for(self.proc.stdout.readline(),
+                                         deadline - time.monotonic())
+            if not raw:
+                raise BenchError(f"{self.name} exited with {await self.proc.wait()}")
+            at = raw.find(b'{"')  # after any terminal codes a framework's spinner wrote
+            if at >= 0:
+                return orjson.loads(raw[at:])
+            _log.info("%s: %s", self.name, raw.decode(errors="replace").rstrip())
+
+    async def finish(self, timeout: float = 60.0) -> None:
+        """Wait for the process to leave (it does once it has reported every event)."""
+        await asyncio.wait_for(self.proc.wait(), timeout)
+
+    async def kill(self) -> None:
+        """Kill the process if it is still running."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
 
 
 async def measure(name: str, command: list[str], root: Path, bootstrap: str,
@@ -38,41 +82,20 @@ async def measure(name: str, command: list[str], root: Path, bootstrap: str,
     data.mkdir(parents=True)
     n_warm = sum(m.count(b"\n") + 1 for m in warm)
     events = len(messages) * per_message
-    proc = await asyncio.create_subprocess_exec(
-        *command, "--bootstrap", bootstrap, "--topic", k.raw_topic, "--dlq-topic", k.dlq_topic,
-        "--group", f"{k.raw_topic}-{name}", "--data-dir", str(data),
-        "--partitions", str(partitions), "--per-message", str(per_message),
-        "--warm", str(n_warm),
-        "--events", str(events), stdout=asyncio.subprocess.PIPE)
-
-    async def line(timeout: float) -> dict[str, Any]:
-        """The next report line (a framework may print other lines to stdout)."""
-        assert proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            raw = await asyncio.wait_for(proc.stdout.readline(), deadline - time.monotonic())
-            if not raw:
-                raise BenchError(f"{name} exited with {await proc.wait()}")
-            at = raw.find(b'{"')  # after any terminal codes a framework's spinner wrote
-            if at >= 0:
-                return orjson.loads(raw[at:])
-            _log.info("%s: %s", name, raw.decode(errors="replace").rstrip())
-
+    proc = await Process.start(name, command, k, data, partitions, per_message, n_warm, events)
     try:
         await produce(k, warm)
-        ready = await line(ready_timeout)
+        ready = await proc.line(ready_timeout)
         targets = [route(m, partitions) for m in messages]
         broker0 = cpu_seconds(sc.broker_pid) if sc.broker_pid else 0.0
         t0 = time.monotonic()
         send = asyncio.create_task(produce(k, messages, targets=targets))
-        done = await line(1800.0)
+        done = await proc.line(1800.0)
         produce_s = await send
         broker1 = cpu_seconds(sc.broker_pid) if sc.broker_pid else 0.0
-        await asyncio.wait_for(proc.wait(), 60.0)
+        await proc.finish()
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await proc.kill()
         with contextlib.suppress(Exception):
             delete_topics(sc.settings, list(pipeline_topics(sc.settings)))
     if done["rows_in_table"] != n_warm + events or done["events"] != events:

@@ -32,6 +32,9 @@ from pydantic import ValidationError
 from touchline.bench import contender
 from touchline.bench.job import BATCH_EVENTS, Report, Row, Store, event_row, start, table
 
+#: the command of the baseline's process
+COMMAND = [sys.executable, "-m", "touchline.bench.handtuned"]
+
 
 class Batch:
     """The rows of one insert, and the DLQ payloads of the same records."""
@@ -95,9 +98,8 @@ async def run(args: argparse.Namespace, store: Store, report: Report) -> None:
 async def measure(root: Path, bootstrap: str, messages: list[bytes], warm: list[bytes],
                   per_message: int, partitions: int = 4) -> dict[str, Any]:
     """The baseline's rate and CPU on the same messages the touchline scenario gets."""
-    return await contender.measure(
-        "hand-tuned", [sys.executable, "-m", "touchline.bench.handtuned"],
-        root, bootstrap, messages, warm, per_message, partitions)
+    return await contender.measure("hand-tuned", COMMAND, root, bootstrap, messages, warm,
+                                   per_message, partitions)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,11 +35,16 @@ async def measure(name: str, root: Path, bootstrap: str, messages: list[bytes],
                   warm: list[bytes], per_message: int, partitions: int = 4) -> dict[str, Any]:
     """The peer's rate and CPU on `messages` (the run's result, with the peer's name)."""
     from touchline.bench import contender
+
+    result = await contender.measure(name, command(name), root, bootstrap, messages, warm,
+                                     per_message, partitions)
+    return {"peer": name, "label": PEERS[name].label, **result}
+
+
+def command(name: str) -> list[str]:
+    """The command of the peer's process (its environment made first, when it has one)."""
     from touchline.bench.peers import environment
 
     peer = PEERS[name]
     python = environment.interpreter() if peer.own_environment else Path(sys.executable)
-    result = await contender.measure(
-        name, [str(python), "-W", "ignore", "-m", peer.module],
-        root, bootstrap, messages, warm, per_message, partitions)
-    return {"peer": name, "label": peer.label, **result}
+    return [str(python), "-W", "ignore", "-m", peer.module]
