@@ -15,12 +15,14 @@ handled the measured events; CLOCK_MONOTONIC is shared by the processes of one m
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 import pyarrow as pa
+from pydantic import ValidationError
 
 from touchline.schemas.activity import activity_adapter
 
@@ -72,6 +74,37 @@ def event_row(data: bytes, partition: int, offset: int, seen: set[str]) -> Row |
     return (ev.event_id, ev.tenant, ev.type, ev.occurred_at, ev.rep_id, ev.team_id,
             ev.account_id, ev.prospect_id or "", ev.opportunity_id or "", ev.channel,
             1 if ev.is_touch else 0, partition, offset)
+
+
+#: what a framework peer's validation step hands on for an invalid event, beside ("row", row)
+DEAD = "dead"
+
+
+class Judge:
+    """A framework peer's validation step: one event at a time, counted until an insert.
+
+    Peers validate each event where their framework hands it over and insert later, in a
+    sink; `taken` gives the counts of the events judged since, for `Report.add`.
+    """
+
+    def __init__(self, seen: set[str] | Any) -> None:
+        self.seen = seen  # anything with `in` and `add`: a set, or a framework's table
+        self.read = self.dead = 0
+
+    def __call__(self, data: bytes, partition: int, offset: int) -> tuple[str, Any] | None:
+        """("row", its row), (DEAD, the event) when invalid, or None for a duplicate."""
+        self.read += 1
+        try:
+            row = event_row(data, partition, offset, self.seen)
+        except ValidationError:
+            self.dead += 1
+            return DEAD, data
+        return None if row is None else ("row", row)
+
+    def taken(self) -> tuple[int, int]:
+        """The dead letters and events read since the last call."""
+        counts, self.dead, self.read = (self.dead, self.read), 0, 0
+        return counts
 
 
 def table(rows: Sequence[Row]) -> pa.Table:
@@ -162,6 +195,12 @@ class Report:
         """The last line: when the measured events were handled, and the store's totals."""
         self.line(done_monotonic=at, cpu_s=cpu_s, events=self.handled,
                   events_read=self.read, rows=self.rows, **store.totals())
+
+    def leave(self, store: Store) -> None:
+        """The last line now, then end the process (for a framework that never returns)."""
+        self.finish(store, time.monotonic(), time.process_time())
+        store.close()
+        os._exit(0)
 
     @staticmethod
     def line(**values: Any) -> None:

@@ -16,12 +16,9 @@ dataflow with a tailing source never ends on its own).
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import bytewax.operators as op
 from bytewax._bytewax import cli_main
@@ -29,30 +26,22 @@ from bytewax.connectors.kafka import KafkaSink, KafkaSinkMessage, KafkaSource
 from bytewax.dataflow import Dataflow
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
-from pydantic import ValidationError
 
-from touchline.bench.job import BATCH_EVENTS, Report, Row, Store, event_row, start
-
-#: what the validation step hands on for an invalid event, beside rows
-DEAD = "dead"
+from touchline.bench.job import BATCH_EVENTS, DEAD, Judge, Report, Row, Store, start
 
 
 class StorePartition(StatelessSinkPartition[Row]):
     """Inserts each batch it is given; tells the report what is handled."""
 
-    def __init__(self, store: Store, report: Report, counts: dict[str, int]) -> None:
-        self.store, self.report, self.counts = store, report, counts
+    def __init__(self, store: Store, report: Report, judge: Judge) -> None:
+        self.store, self.report, self.judge = store, report, judge
 
     def write_batch(self, items: list[Row]) -> None:
         """One insert; once every measured event is handled, report and leave."""
         self.store.insert(items)
-        dead, read = self.counts["dead"], self.counts["read"]
-        self.counts["dead"] = self.counts["read"] = 0
-        self.report.add(len(items), dead, read)
+        self.report.add(len(items), *self.judge.taken())
         if self.report.done:
-            self.report.finish(self.store, time.monotonic(), time.process_time())
-            self.store.close()
-            os._exit(0)
+            self.report.leave(self.store)
 
 
 class StoreSink(DynamicSink[Row]):
@@ -69,31 +58,19 @@ class StoreSink(DynamicSink[Row]):
 def main(argv: list[str] | None = None) -> None:
     """Consume until `--events` events were handled; report on stdout."""
     args, store, report = start(__doc__.splitlines()[0], argv)
-    seen: set[str] = set()
-    counts = {"dead": 0, "read": 0}
-
-    def judge(event: tuple[int, int, bytes]) -> tuple[str, Any] | None:
-        partition, offset, data = event
-        counts["read"] += 1
-        try:
-            row = event_row(data, partition, offset, seen)
-        except ValidationError:
-            counts["dead"] += 1
-            return DEAD, data
-        return None if row is None else ("row", row)
-
+    judge = Judge(set())
     flow = Dataflow("touchline-job")
     messages = op.input("raw", flow, KafkaSource(
         [args.bootstrap], [args.topic], batch_size=max(1, BATCH_EVENTS // args.per_message)))
     events = op.flat_map("split", messages, lambda m: [
-        (m.partition, m.offset, line) for line in m.value.split(b"\n") if line])
-    judged = op.filter_map("judge", events, judge)
+        (line, m.partition, m.offset) for line in m.value.split(b"\n") if line])
+    judged = op.filter_map("judge", events, lambda event: judge(*event))
     branch = op.branch("dead", judged, lambda v: v[0] == DEAD)
     op.output("dlq", op.map("dead-letter", branch.trues,
                             lambda v: KafkaSinkMessage(None, v[1])),
               KafkaSink([args.bootstrap], args.dlq_topic))
     op.output("store", op.map("row", branch.falses, lambda v: v[1]),
-              StoreSink(StorePartition(store, report, counts)))
+              StoreSink(StorePartition(store, report, judge)))
     recovery = Path(args.data_dir) / "bytewax-recovery"
     recovery.mkdir()
     init_db_dir(recovery, 1)

@@ -16,14 +16,11 @@ with `os._exit` once every measured event is handled (a worker does not end on i
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import time
 
 import faust
-from pydantic import ValidationError
 
-from touchline.bench.job import BATCH_EVENTS, Report, Row, Store, event_row, start
+from touchline.bench.job import BATCH_EVENTS, DEAD, Judge, Report, Row, Store, start
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,24 +34,21 @@ def main(argv: list[str] | None = None) -> None:
     dlq = app.topic(args.dlq_topic, value_type=bytes, value_serializer="raw")
     seen = app.Table("seen", default=bool, partitions=args.partitions)
 
-    pending = _Pending(store, report)
+    pending = _Pending(store, report, Judge(_TableKeys(seen)))
 
     @app.agent(raw)
     async def job(messages: faust.StreamT[bytes]) -> None:
         async for event in messages.noack().events():
+            partition, offset = event.message.partition, event.message.offset
             for line in event.value.split(b"\n"):
-                if not line:
+                verdict = pending.judge(line, partition, offset) if line else None
+                if verdict is None:
                     continue
-                pending.read += 1
-                try:
-                    row = event_row(line, event.message.partition, event.message.offset,
-                                    _TableKeys(seen))
-                except ValidationError:
-                    pending.dead += 1
-                    await dlq.send(value=line)
-                    continue
-                if row is not None:
-                    pending.rows.append(row)
+                kind, value = verdict
+                if kind == DEAD:
+                    await dlq.send(value=value)
+                else:
+                    pending.rows.append(value)
             pending.events.append(event)
             if len(pending.events) * args.per_message >= BATCH_EVENTS:
                 await pending.flush()
@@ -70,26 +64,23 @@ def main(argv: list[str] | None = None) -> None:
 class _Pending:
     """The rows and messages taken since the last insert."""
 
-    def __init__(self, store: Store, report: Report) -> None:
-        self.store, self.report = store, report
+    def __init__(self, store: Store, report: Report, judge: Judge) -> None:
+        self.store, self.report, self.judge = store, report, judge
         self.rows: list[Row] = []
         self.events: list[faust.types.EventT] = []
-        self.dead = self.read = 0
         self.lock = asyncio.Lock()
 
     async def flush(self) -> None:
         """Insert the rows, then acknowledge their messages; leave once all are handled."""
         async with self.lock:
-            rows, events, dead, read = self.rows, self.events, self.dead, self.read
-            self.rows, self.events, self.dead, self.read = [], [], 0, 0
+            rows, events, (dead, read) = self.rows, self.events, self.judge.taken()
+            self.rows, self.events = [], []
             await asyncio.to_thread(self.store.insert, rows)
             for event in events:
                 event.ack()
             self.report.add(len(rows), dead, read)
             if self.report.done:
-                self.report.finish(self.store, time.monotonic(), time.process_time())
-                self.store.close()
-                os._exit(0)
+                self.report.leave(self.store)
 
 
 class _TableKeys:

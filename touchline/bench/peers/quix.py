@@ -18,32 +18,25 @@ import sys
 import time
 from typing import Any
 
-from pydantic import ValidationError
 from quixstreams import Application, message_context
 from quixstreams.sinks import BatchingSink, SinkBatch
 
-from touchline.bench.job import BATCH_EVENTS, Report, Row, Store, event_row, start
-
-#: what the validation step hands on for an invalid event, beside rows
-DEAD = "dead"
+from touchline.bench.job import BATCH_EVENTS, DEAD, Judge, Report, Row, Store, start
 
 
 class ClickHouseSink(BatchingSink):
     """Inserts a checkpoint's rows of one partition; tells the report what is handled."""
 
-    def __init__(self, store: Store, report: Report, app: Application,
-                 counts: dict[str, int]) -> None:
+    def __init__(self, store: Store, report: Report, app: Application, judge: Judge) -> None:
         super().__init__()
-        self.store, self.report, self.app, self.counts = store, report, app, counts
+        self.store, self.report, self.app, self.judge = store, report, app, judge
         self.done_at = self.cpu_s = 0.0
 
     def write(self, batch: SinkBatch) -> None:
         """One insert; once every measured event is handled, stop the application."""
         rows: list[Row] = [item.value for item in batch]
         self.store.insert(rows)
-        dead, read = self.counts["dead"], self.counts["read"]
-        self.counts["dead"] = self.counts["read"] = 0
-        self.report.add(len(rows), dead, read)
+        self.report.add(len(rows), *self.judge.taken())
         if self.report.done and not self.done_at:
             self.done_at, self.cpu_s = time.monotonic(), time.process_time()
             self.app.stop()
@@ -59,24 +52,17 @@ def main(argv: list[str] | None = None) -> None:
         state_dir=f"{args.data_dir}/quix-state", loglevel="WARNING")
     raw = app.topic(args.topic, value_deserializer="bytes")
     dlq = app.topic(args.dlq_topic, value_serializer="bytes")
-    seen: set[str] = set()
-    counts = {"dead": 0, "read": 0}
+    judge = Judge(set())
 
-    def judge(data: bytes) -> tuple[str, Any] | None:
-        counts["read"] += 1
+    def judged(data: bytes) -> tuple[str, Any] | None:
         ctx = message_context()
-        try:
-            row = event_row(data, ctx.partition, ctx.offset, seen)
-        except ValidationError:
-            counts["dead"] += 1
-            return DEAD, data
-        return None if row is None else ("row", row)
+        return judge(data, ctx.partition, ctx.offset)
 
     sdf = app.dataframe(raw)
     sdf = sdf.apply(lambda value: [line for line in value.split(b"\n") if line], expand=True)
-    sdf = sdf.apply(judge).filter(lambda v: v is not None)
+    sdf = sdf.apply(judged).filter(lambda v: v is not None)
     sdf.filter(lambda v: v[0] == DEAD).apply(lambda v: v[1]).to_topic(dlq)
-    sink = ClickHouseSink(store, report, app, counts)
+    sink = ClickHouseSink(store, report, app, judge)
     sdf.filter(lambda v: v[0] != DEAD).apply(lambda v: v[1]).sink(sink)
     app.run()
     report.finish(store, sink.done_at, sink.cpu_s)
