@@ -159,6 +159,23 @@ def activities_json(rows: Sequence[dict[str, Any]]) -> bytes:
     return json_block(rows, ACTIVITY_MS_COLUMNS)
 
 
+def accepted_events_json(rows: Sequence[dict[str, Any]]) -> bytes:
+    """JSON block for `accepted_events` (migration 0053), a line per row.
+
+    Each row's `_event_json` (`schemas.activity_row.activity_line`; str when it came through
+    a topic) with its ingest time and Kafka coordinates in front.
+    """
+    head = b'{"ingested_at_ms":%d,"kafka_partition":%d,"kafka_offset":%d,'
+    lines = []
+    for row in rows:
+        line = row["_event_json"]
+        if isinstance(line, str):
+            line = line.encode()
+        lines.append(head % (row["ingested_at"], row["kafka_partition"], row["kafka_offset"])
+                     + line[1:])
+    return b"[" + b",".join(lines) + b"]"
+
+
 def activities_table(rows: Sequence[dict[str, Any]]) -> pa.Table:
     """Arrow block for the `activities` table."""
     return arrow_table(rows, ACTIVITY_COLUMNS)

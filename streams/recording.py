@@ -17,6 +17,7 @@ from touchline.sinks.clickhouse import ClickHouseSink
 from touchline.sinks.rows import (
     OPPORTUNITY_STATE_COLUMNS,
     STAGE_VISIT_COLUMNS,
+    accepted_events_json,
     activities_json,
     arrow_table,
 )
@@ -52,7 +53,7 @@ class BatchResult:
     events_in: int = 0
     watermark: int = 0
     token: str = ""
-    _activities_json: list[bytes] | None = field(default=None, repr=False)
+    _activities_json: list[tuple[str, bytes]] | None = field(default=None, repr=False)
 
     @classmethod
     def combine(cls, results: list[BatchResult]) -> BatchResult:
@@ -85,13 +86,24 @@ class BatchResult:
                     arrow_table(self.opportunity_rows, OPPORTUNITY_STATE_COLUMNS),
                     f"{self.token}:opps")
         if self._activities_json is None:  # built once: a retry sends the same blocks
-            self._activities_json = [
-                activities_json(self.rows[i:i + INSERT_BLOCK_ROWS])
-                for i in range(0, len(self.rows), INSERT_BLOCK_ROWS)
-            ]
-        for i, block in enumerate(self._activities_json):
+            self._activities_json = self._blocks()
+        for i, (table, block) in enumerate(self._activities_json):
             suffix = f":{i}" if i else ""  # the first block keeps the plain token
-            sink.insert_json("activities", block, f"{self.token}:activities{suffix}")
+            sink.insert_json(table, block, f"{self.token}:{table}{suffix}")
+
+    def _blocks(self) -> list[tuple[str, bytes]]:
+        """(table, JSON block) of the rows, at most `INSERT_BLOCK_ROWS` rows a block.
+
+        Their lines go to `accepted_events`; rows without one (forwarded by a worker of a
+        version before migration 0053) to `activities`, as they are.
+        """
+        lines = [r for r in self.rows if "_event_json" in r]
+        whole = [r for r in self.rows if "_event_json" not in r] if len(lines) < len(
+            self.rows) else []
+        return [(table, encode(part[i:i + INSERT_BLOCK_ROWS]))
+                for table, encode, part in (("accepted_events", accepted_events_json, lines),
+                                            ("activities", activities_json, whole))
+                for i in range(0, len(part), INSERT_BLOCK_ROWS)]
 
 
 def record_batch(

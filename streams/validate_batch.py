@@ -48,6 +48,13 @@ def origin_of(headers: object) -> str:
     return ""
 
 
+def _text(value: object) -> str:
+    """A row's `_event_json` (bytes) as the text an `activities` message carries."""
+    if isinstance(value, bytes):
+        return value.decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def _same(message: Any) -> Any:
     return message
 
@@ -76,7 +83,8 @@ async def validate_and_record(messages: Sequence[Any], settings: Settings, *,
         for target, rows in out.rows_by_partition.items():
             forward.setdefault(target, []).extend(rows)
     sends = [
-        await activity_topic.send(key=str(p).encode(), value=orjson.dumps(chunk), partition=p)
+        await activity_topic.send(key=str(p).encode(), value=orjson.dumps(chunk, default=_text),
+                                  partition=p)
         for p, rows in forward.items()
         for chunk in chunks(rows, ROWS_PER_MESSAGE)
     ]

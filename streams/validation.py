@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from touchline.schemas.activity import activity_adapter
-from touchline.schemas.activity_row import activity_row
+from touchline.schemas.activity_row import accepted_row
 from touchline.schemas.dead_letter import DeadLetter
 from touchline.schemas.errors import describe
 from touchline.schemas.plan import format_duration
@@ -128,7 +128,7 @@ def validate_message(
             out.dead_letters.append(
                 DeadLetter.of(data, reason, error, **at(line_no), **_identity(data)))
             continue
-        row = activity_row(event)
+        row = accepted_row(event, data)
         if row["occurred_at"] > max_future:
             out.dead_letters.append(
                 DeadLetter.of(

@@ -31,7 +31,7 @@ from touchline.bench.peers.environment import cached_venv
 from touchline.load.simulator import Simulator
 from touchline.plan.loader import LOAD_ORDER, plan_tables, read_plans
 from touchline.schemas.activity import activity_adapter
-from touchline.schemas.activity_row import activity_row
+from touchline.schemas.activity_row import accepted_row
 from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
 from touchline.sinks.dimensions import ACCOUNT_COLUMNS, REP_COLUMNS
 from touchline.sinks.migrations import checksum, ledger_ddl, migration_files, statements
@@ -40,7 +40,7 @@ from touchline.sinks.rows import (
     METRIC_COLUMNS,
     OPPORTUNITY_STATE_COLUMNS,
     STAGE_VISIT_COLUMNS,
-    activities_json,
+    accepted_events_json,
     arrow_table,
 )
 
@@ -105,7 +105,7 @@ def worker_rows(n: int = EVENTS, days: int = 14) -> list[dict[str, Any]]:
     ingested = int(NOW.timestamp() * 1000)
     rows = []
     for offset, payload in enumerate(payloads):
-        row = activity_row(activity_adapter.validate_json(payload))
+        row = accepted_row(activity_adapter.validate_json(payload), payload)
         row.update(ingested_at=ingested, kafka_partition=0, kafka_offset=offset)
         rows.append(row)
     return rows
@@ -146,10 +146,10 @@ def seed(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     loads = [arrow_insert(name, tables[name], directory, insert) for name in LOAD_ORDER]
     loads += [arrow_insert(name, typed_rows(columns), directory, insert)
               for name, columns in ARROW_TABLES.items()]
-    blocks = [(f"b{k}", activities_json(rows[k:k + 500]).decode())
+    blocks = [(f"b{k}", accepted_events_json(rows[k:k + 500]).decode())
               for k in range(0, len(rows), 500)]
     blocks.append(blocks[2])
-    inserts = [f"INSERT INTO {DB}.activities SETTINGS "
+    inserts = [f"INSERT INTO {DB}.accepted_events SETTINGS "
                f"{settings_clause({**insert, 'insert_deduplication_token': token})} "
                f"FORMAT JSONEachRow {block}" for token, block in blocks]
     ledger = ", ".join(f"('{version}', '{checksum(sql)}')" for version, sql in migration_files())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sys
 
+import orjson
 import pytest
 
 from tests.engine_25_8 import (
@@ -108,7 +109,8 @@ def dashboard_queries(team: str, rep: str) -> list[str]:
 def test_migrations_inserts_and_views_on_clickhouse_25_8_as_on_the_embedded_engine(tmp_path):
     rows = worker_rows()
     views = view_queries(migration_statements())
-    panels = dashboard_queries(rows[0]["team_id"], rows[0]["rep_id"])
+    first = orjson.loads(rows[0]["_event_json"])["event"]  # the event as the worker sent it
+    panels = dashboard_queries(first["team_id"], first["rep_id"])
     typed = [f"SELECT {', '.join(columns)} FROM touchline.{table} ORDER BY ALL"
              for table, columns in ARROW_TABLES.items()]
     job = {"statements": [*seed(rows, tmp_path), *TIMES[0]],

@@ -52,6 +52,7 @@ COMMITTED = {
     "0050_open_deals_once": "s1:31a1fe94385bd10e",
     "0051_prospect_dispositions_view": "s1:196260767e34df6b",
     "0052_activity_plan_types": "s1:b98cc290da8228bf",
+    "0053_accepted_events": "s1:1ea5cc71d769cb53",
 }
 
 
