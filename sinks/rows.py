@@ -165,14 +165,17 @@ def accepted_events_json(rows: Sequence[dict[str, Any]]) -> bytes:
     Each row's `_event_json` (`schemas.activity_row.activity_line`; str when it came through
     a topic) with its ingest time and Kafka coordinates in front.
     """
-    head = b'{"ingested_at_ms":%d,"kafka_partition":%d,"kafka_offset":%d,'
+    heads: dict[tuple[int, int], bytes] = {}  # a batch's rows share these, a partition's too
     lines = []
     for row in rows:
+        key = (row["ingested_at"], row["kafka_partition"])
+        head = heads.get(key)
+        if head is None:
+            head = heads[key] = b'{"ingested_at_ms":%d,"kafka_partition":%d,"kafka_offset":' % key
         line = row["_event_json"]
-        if isinstance(line, str):
+        if line.__class__ is str:
             line = line.encode()
-        lines.append(head % (row["ingested_at"], row["kafka_partition"], row["kafka_offset"])
-                     + line[1:])
+        lines.append(head + b"%d," % row["kafka_offset"] + line[1:])
     return b"[" + b",".join(lines) + b"]"
 
 
