@@ -162,3 +162,21 @@ def test_the_engine_makes_the_rows_activity_row_makes(engine: str) -> None:
         assert got == want, {c: (g, w) for c, g, w in zip(ACTIVITY_COLUMNS, got, want,
                                                             strict=True) if g != w}
     assert touches == expected_touches and touches  # the rollups, once each
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("engine", ["26.9", "25.8"])
+def test_a_key_given_twice_is_refused_by_an_engine_that_parses_the_line(engine: str) -> None:
+    """Validation keeps the last value; an engine parsing the line itself refuses it."""
+    data = json.dumps({**CALL, "event_id": "twice"}, separators=(",", ":")).encode().replace(
+        b'"rep_id":"r1"', b'"rep_id":"r0","rep_id":"r1"')
+    event = activity_adapter.validate_json(data)
+    assert event.rep_id == "r1"
+    row = {**accepted_row(event, data), "ingested_at": INGESTED_MS, "kafka_partition": 0,
+           "kafka_offset": 1}
+    python = sys.executable if engine == "26.9" else interpreter()
+    report = run(python, {"statements": [
+        f"CREATE DATABASE IF NOT EXISTS {DB}", *migration_statements(),
+        _insert("accepted_events", accepted_events_json([row]), "twice")], "queries": []})
+    ((_, error),) = report["failed"]
+    assert "duplicate key 'rep_id'" in error, error
