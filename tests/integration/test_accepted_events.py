@@ -180,3 +180,30 @@ def test_a_key_given_twice_is_refused_by_an_engine_that_parses_the_line(engine: 
         _insert("accepted_events", accepted_events_json([row]), "twice")], "queries": []})
     ((_, error),) = report["failed"]
     assert "duplicate key 'rep_id'" in error, error
+
+
+@pytest.mark.integration
+def test_a_batch_with_rows_of_a_worker_before_0053_writes_both(tmp_path) -> None:
+    """Rows forwarded by an earlier worker have no line: they go into `activities` as they are,
+    beside the lines of the same batch, once each when the batch is written again."""
+    from touchline.sinks.clickhouse import ClickHouseSink
+    from touchline.streams.recording import BatchResult
+
+    events = _events()[:40]
+    reference, lines = _rows(events)
+    rows = [ref if k % 3 == 0 else line for k, (ref, line) in enumerate(
+        zip(reference, lines, strict=True))]
+    result = BatchResult(rows=rows, token="raw:0:1-40")
+    sink = ClickHouseSink(f"chdb://{tmp_path}/ch", database=DB).start()
+    try:
+        sink.ensure_schema()
+        result.write(sink)
+        BatchResult(rows=rows, token="raw:0:1-40").write(sink)  # a retry of the same batch
+        stored = sink.query(SELECT_ROWS.format(columns=COLUMNS, db=DB, table="activities")).rows
+    finally:
+        sink.close()
+    assert [table for table, _ in result._activities_json or []] == [
+        "accepted_events", "activities"]
+    expected = sorted((row["event_id"], *(row[c] for c in list(ACTIVITY_COLUMNS)[1:]))
+                      for row in reference)
+    assert [tuple(r) for r in stored] == expected
