@@ -97,9 +97,10 @@ class BatchResult:
         Their lines go to `accepted_events`; rows without one (forwarded by a worker of a
         version before migration 0053) to `activities`, as they are.
         """
-        lines = [r for r in self.rows if "_event_json" in r]
-        whole = [r for r in self.rows if "_event_json" not in r] if len(lines) < len(
-            self.rows) else []
+        lines: list[dict[str, Any]] = []
+        whole: list[dict[str, Any]] = []
+        for row in self.rows:
+            (lines if "_event_json" in row else whole).append(row)
         return [(table, encode(part[i:i + INSERT_BLOCK_ROWS]))
                 for table, encode, part in (("accepted_events", accepted_events_json, lines),
                                             ("activities", activities_json, whole))
