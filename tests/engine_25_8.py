@@ -132,6 +132,17 @@ def arrow_insert(table: str, data: pa.Table, directory: Path, settings: dict[str
             f"SELECT {names} FROM file('{path}', 'ArrowStream')")
 
 
+def json_insert(table: str, block: bytes, token: str) -> str:
+    """An insert of a JSON block into `table` as the sink sends it.
+
+    With the compose's server settings and the sink's, and the block's deduplication token.
+    """
+    settings = {**server_settings(), **INSERT_SETTINGS, **JSON_INSERT_SETTINGS,
+                "insert_deduplication_token": token}
+    return (f"INSERT INTO {DB}.{table} SETTINGS {settings_clause(settings)} "
+            f"FORMAT JSONEachRow {block.decode()}")
+
+
 def seed(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     """The statements of a store as the compose makes it, with `rows` recorded by the worker.
 
@@ -146,12 +157,10 @@ def seed(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     loads = [arrow_insert(name, tables[name], directory, insert) for name in LOAD_ORDER]
     loads += [arrow_insert(name, typed_rows(columns), directory, insert)
               for name, columns in ARROW_TABLES.items()]
-    blocks = [(f"b{k}", accepted_events_json(rows[k:k + 500]).decode())
+    blocks = [(f"b{k}", accepted_events_json(rows[k:k + 500]))
               for k in range(0, len(rows), 500)]
     blocks.append(blocks[2])
-    inserts = [f"INSERT INTO {DB}.accepted_events SETTINGS "
-               f"{settings_clause({**insert, 'insert_deduplication_token': token})} "
-               f"FORMAT JSONEachRow {block}" for token, block in blocks]
+    inserts = [json_insert("accepted_events", block, token) for token, block in blocks]
     ledger = ", ".join(f"('{version}', '{checksum(sql)}')" for version, sql in migration_files())
     return [f"CREATE DATABASE IF NOT EXISTS {DB}", ledger_ddl(DB), *migration_statements(),
             f"INSERT INTO {DB}.schema_migrations (version, checksum) VALUES {ledger}",

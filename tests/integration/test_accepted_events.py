@@ -23,16 +23,14 @@ import pytest
 from tests.engine_25_8 import (
     DB,
     interpreter,
+    json_insert,
     migration_statements,
     run,
-    server_settings,
-    settings_clause,
 )
 from touchline.bench.payloads import CLEAN
 from touchline.load.simulator import Simulator
 from touchline.schemas.activity import activity_adapter
 from touchline.schemas.activity_row import ACTIVITY_COLUMNS, accepted_row, activity_row
-from touchline.sinks.clickhouse import INSERT_SETTINGS, JSON_INSERT_SETTINGS
 from touchline.sinks.rows import accepted_events_json, activities_json
 
 NOW = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
@@ -106,13 +104,6 @@ def _rows(events: list[bytes]) -> tuple[list[dict], list[dict]]:
     return reference, lines
 
 
-def _insert(table: str, block: bytes, token: str) -> str:
-    settings = {**server_settings(), **INSERT_SETTINGS, **JSON_INSERT_SETTINGS,
-                "insert_deduplication_token": token}
-    return (f"INSERT INTO {DB}.{table} SETTINGS {settings_clause(settings)} "
-            f"FORMAT JSONEachRow {block.decode()}")
-
-
 COLUMNS = ", ".join(ACTIVITY_COLUMNS)
 #: every column as text (times as epoch ms), in the table's order, by event id
 SELECT_ROWS = ("SELECT {columns} FROM (SELECT event_id, tenant, type, "
@@ -126,10 +117,10 @@ def _job(reference: list[dict], lines: list[dict]) -> dict[str, list]:
     statements = [
         f"CREATE DATABASE IF NOT EXISTS {DB}", *migration_statements(),
         f"CREATE TABLE {DB}.reference AS {DB}.activities",
-        _insert("reference", activities_json(reference), "reference"),
-        _insert("accepted_events", accepted_events_json(lines[:half]), "first"),
-        _insert("accepted_events", accepted_events_json(lines[half:]), "second"),
-        _insert("accepted_events", accepted_events_json(lines[:half]), "first"),  # retried
+        json_insert("reference", activities_json(reference), "reference"),
+        json_insert("accepted_events", accepted_events_json(lines[:half]), "first"),
+        json_insert("accepted_events", accepted_events_json(lines[half:]), "second"),
+        json_insert("accepted_events", accepted_events_json(lines[:half]), "first"),  # retried
     ]
     queries = [SELECT_ROWS.format(columns=COLUMNS, db=DB, table=table)
                for table in ("activities", "reference")]
@@ -177,7 +168,7 @@ def test_a_key_given_twice_is_refused_by_an_engine_that_parses_the_line(engine: 
     python = sys.executable if engine == "26.9" else interpreter()
     report = run(python, {"statements": [
         f"CREATE DATABASE IF NOT EXISTS {DB}", *migration_statements(),
-        _insert("accepted_events", accepted_events_json([row]), "twice")], "queries": []})
+        json_insert("accepted_events", accepted_events_json([row]), "twice")], "queries": []})
     ((_, error),) = report["failed"]
     assert "duplicate key 'rep_id'" in error, error
 
